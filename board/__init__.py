@@ -1,0 +1,1 @@
+"""idealoop's Streamlit board: pages render; all reads and writes go through tracker/."""

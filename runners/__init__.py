@@ -1,0 +1,1 @@
+"""idealoop's runners: tasks, the stage ladder, the training loop and the CLI."""

@@ -1,0 +1,318 @@
+"""The `idealoop` command line: ideas, stages, the demo and the board.
+
+Conventions: results go to stdout (ids alone, so `id=$(idealoop idea add ...)`
+works, or JSON with --json); messages and progress go to stderr. Bad input is
+one line, `idealoop: error: ...`, and exit code 2, with nothing written.
+Heavy imports (MLflow, torch) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _store(args):
+    from tracker.store import Store, project_name, tracking_uri
+
+    return Store(project=project_name(args.project), uri=tracking_uri(args.tracking_uri))
+
+
+def _fmt_time(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- idea ---------------------------------------------------------------------
+def cmd_idea_add(args) -> int:
+    from tracker.estimates import Estimates
+    from tracker.ideas import add_idea
+
+    est = Estimates.parse(
+        hours=args.hours, complexity=args.complexity, impact=args.impact, likelihood=args.likelihood
+    )
+    if not args.title.strip():
+        raise UsageError("title is empty; give the idea a short title")
+    store = _store(args)
+    idea_id = add_idea(
+        store, args.title, est, category=args.category, description=args.description, source="cli"
+    )
+    _say(f"added idea {idea_id} ({args.title!r}, score {est.score:.4g}) to project {store.project!r}")
+    print(idea_id)
+    return 0
+
+
+def cmd_idea_list(args) -> int:
+    from tracker.ideas import list_ideas
+
+    ideas = list_ideas(_store(args), status=args.status)
+    if args.json:
+        print(json.dumps([i.as_dict() for i in ideas], indent=2))
+        return 0
+    if not ideas:
+        _say("no ideas yet: add one with `idealoop idea add --title ... --hours ... ...`")
+        return 0
+    head = (
+        f"{'#':>3} {'score':>9}  {'title':<36} {'hours':>6} {'cx':>3} {'impact':>8} {'p':>5}  "
+        f"{'status':<11} {'runs':>4}  id"
+    )
+    print(head)
+    for rank, i in enumerate(ideas, 1):
+        title = i.title if len(i.title) <= 36 else i.title[:35] + "…"
+        print(
+            f"{rank:>3} {i.score:>9.4g}  {title:<36} {i.hours:>6g} {i.complexity:>3} "
+            f"{i.impact:>8.4g} {i.likelihood:>5.2f}  {i.status:<11} {len(i.run_ids):>4}  {i.id}"
+        )
+    return 0
+
+
+def cmd_idea_show(args) -> int:
+    from tracker.estimates import score_breakdown
+    from tracker.ideas import get_idea
+    from tracker.runs import describe_run
+
+    idea, revisions, runs = get_idea(_store(args), args.id)
+    runs = [describe_run(r) for r in runs]
+    if args.json:
+        out = idea.as_dict()
+        out["revisions"] = [r.__dict__ for r in revisions]
+        out["runs"] = runs
+        out["score_breakdown"] = score_breakdown(idea.hours, idea.complexity, idea.impact, idea.likelihood)
+        print(json.dumps(out, indent=2))
+        return 0
+    b = score_breakdown(idea.hours, idea.complexity, idea.impact, idea.likelihood)
+    print(f"{idea.title}  [{idea.status}]  id {idea.id}")
+    if idea.category:
+        print(f"category: {idea.category}")
+    if idea.description:
+        print(idea.description)
+    print(
+        f"estimates: {idea.hours:g} h, complexity {idea.complexity}, impact {idea.impact:g}, "
+        f"likelihood {idea.likelihood:g}"
+    )
+    print(
+        f"score {b['score']:.4g} = expected gain {b['expected_gain']:.4g} / "
+        f"{b['effective_hours']:.4g} effective hours (complexity x{b['complexity_factor']:g})"
+    )
+    print(f"\nrevisions ({len(revisions)}):")
+    for r in revisions:
+        changes = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.changes.items()
+        )
+        print(f"  #{r.number}  {_fmt_time(r.time_ms)}  {r.source}/{r.author}  {changes}  {r.note}")
+    print(f"\nruns ({len(runs)}):")
+    for r in runs:
+        gates = " ".join(f"{k}={v}" for k, v in r["gates"].items())
+        print(f"  {r['id']}  {r['kind']:<6} {r['stage']:<10} {r['status']:<9} {r['end_reason']:<10} {gates}")
+    return 0
+
+
+def cmd_idea_update(args) -> int:
+    from tracker.ideas import update_idea
+
+    changes = {k: getattr(args, k) for k in ("hours", "complexity", "impact", "likelihood")}
+    given = {k: v for k, v in changes.items() if v is not None}
+    if not given and all(getattr(args, k) is None for k in ("status", "title", "category", "description")):
+        raise UsageError(
+            "nothing to update: give at least one of --hours --complexity --impact "
+            "--likelihood --status --title --category --description"
+        )
+    rev = update_idea(
+        _store(args),
+        args.id,
+        changes=given,
+        status=args.status,
+        title=args.title,
+        category=args.category,
+        description=args.description,
+        source="cli",
+        note=args.note or "",
+    )
+    _say(f"updated idea {args.id}" + (f" (revision #{rev.number})" if rev else ""))
+    return 0
+
+
+# -- run ----------------------------------------------------------------------
+def cmd_run_overfit(args) -> int:
+    from runners.config import OverfitConfig, resolve
+    from runners.overfit import run_overfit
+    from runners.task import load_task
+    from tracker.runs import stage_run
+
+    cfg = resolve(OverfitConfig, args.config, {**_pairs(args.set), "task": args.task, "seed": args.seed})
+    task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
+    store = _store(args)
+    idea = args.idea or None
+    with stage_run(store, stage="overfit", idea_id=idea, run_name="stage_overfit") as run:
+        _say(
+            f"stage_overfit: run {run.run_id} in project {store.project!r}"
+            + (f", idea {idea}" if idea else "")
+        )
+        results = run_overfit(cfg, run, task=task, progress=not args.no_progress)
+    print(run.run_id)
+    verdict = "all gates passed" if all(r.passed for r in results) else "a gate FAILED"
+    _say(
+        f"stage_overfit: {verdict}; see `idealoop idea show {idea}`" if idea else f"stage_overfit: {verdict}"
+    )
+    return 0
+
+
+def _pairs(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r} is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+# -- demo / board -------------------------------------------------------------
+def cmd_demo(args) -> int:
+    from runners.demo import run_demo
+
+    return run_demo(_store(args), progress=not args.no_progress)
+
+
+def cmd_board(args) -> int:
+    import subprocess
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parent.parent / "board" / "app.py"
+    env = dict(os.environ)
+    if args.tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = args.tracking_uri
+    if args.project:
+        env["IDEALOOP_PROJECT"] = args.project
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless",
+        "true",
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    _say(f"idealoop board: http://{args.host}:{args.port}  (Ctrl-C to stop)")
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+# -- parser -------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--project", help="MLflow experiment holding the ideas (env IDEALOOP_PROJECT; default idealoop)"
+    )
+    common.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (env MLFLOW_TRACKING_URI; default sqlite:///mlflow.db)"
+    )
+
+    p = argparse.ArgumentParser(
+        prog="idealoop", description="Run the research loop: ideas → stages → evidence."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    idea = sub.add_parser("idea", help="add, list, show and update ideas")
+    isub = idea.add_subparsers(dest="idea_command", required=True)
+    add = isub.add_parser("add", parents=[common], help="add an idea; prints its id")
+    add.add_argument("--title", required=True)
+    add.add_argument("--hours", required=True, help="time to implement, hours (> 0)")
+    add.add_argument("--complexity", required=True, help="complexity added, integer 1-5")
+    add.add_argument("--impact", required=True, help="expected gain in the target metric (> 0)")
+    add.add_argument("--likelihood", required=True, help="probability of success, 0-1")
+    add.add_argument("--category", default="")
+    add.add_argument("--description", default="")
+    add.set_defaults(func=cmd_idea_add)
+
+    ls = isub.add_parser("list", parents=[common], help="ideas ranked by score")
+    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--status", help="only ideas with this status")
+    ls.set_defaults(func=cmd_idea_list)
+
+    show = isub.add_parser("show", parents=[common], help="one idea: estimates, revisions, runs")
+    show.add_argument("id", help="idea id (or a unique prefix of 6+ characters)")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_idea_show)
+
+    up = isub.add_parser("update", parents=[common], help="append a revision to an idea")
+    up.add_argument("id")
+    for name in ("hours", "complexity", "impact", "likelihood"):
+        up.add_argument(f"--{name}")
+    up.add_argument("--status", help="proposed | in_progress | succeeded | failed | abandoned")
+    up.add_argument("--title")
+    up.add_argument("--category")
+    up.add_argument("--description")
+    up.add_argument("--note", help="why the estimates changed")
+    up.set_defaults(func=cmd_idea_update)
+
+    run = sub.add_parser("run", help="run a stage of the ladder")
+    rsub = run.add_subparsers(dest="stage", required=True)
+    ov = rsub.add_parser("overfit", parents=[common], help="overfit 1 sample, then a few (stage_overfit)")
+    ov.add_argument("--idea", default="", help="idea id: the run is nested under it")
+    ov.add_argument("--task", help="built-in task (digits) or package.module:function")
+    ov.add_argument("--seed", help="random seed (default 0)")
+    ov.add_argument("--config", help="YAML/JSON file of config overrides")
+    ov.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key")
+    ov.add_argument("--no-progress", action="store_true")
+    ov.set_defaults(func=cmd_run_overfit)
+
+    demo = sub.add_parser("demo", parents=[common], help="example ideas + one stage_overfit run")
+    demo.add_argument("--no-progress", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+
+    board = sub.add_parser("board", parents=[common], help="start the Streamlit idea board")
+    board.add_argument("--host", default="127.0.0.1")
+    board.add_argument("--port", type=int, default=8501)
+    board.set_defaults(func=cmd_board)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        _say(f"idealoop: error: {exc}")
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - map known user errors to one line + exit 2
+        if _is_user_error(exc):
+            _say(f"idealoop: error: {exc}")
+            return EXIT_USAGE
+        raise
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from runners.config import ConfigError
+    from runners.task import TaskError
+    from tracker.estimates import EstimateError
+    from tracker.ideas import IdeaNotFound
+    from tracker.store import StoreError
+
+    return isinstance(exc, (ConfigError, TaskError, EstimateError, IdeaNotFound, StoreError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

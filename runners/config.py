@@ -1,0 +1,111 @@
+"""Stage configs: frozen dataclasses, resolved in layers (defaults → file → command line).
+
+`resolve(OverfitConfig, file="cfg.yaml", overrides={"lr": "3e-4"})` returns a
+checked config. Unknown keys are rejected with the list of known ones; values are
+coerced to the field's type with an error naming the key and the value. The
+resolved config is what a run logs as params and as `config.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import TypeVar
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """A bad config key or value (one line for the user)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OverfitConfig:
+    """stage_overfit: memorise 1 sample, then a few, with every regularizer off."""
+
+    task: str = "digits"  # built-in task name, or 'package.module:function'
+    seed: int = 0  # fixes the split, the init, the samples picked and the val batches
+    lr: float = 1e-3  # Adam learning rate, constant (LR decay fakes convergence)
+    width: int = 128  # hidden units per layer of the small model
+    depth: int = 2  # hidden layers
+    few_samples: int = 8  # samples in the overfit-few check (the method says 5-10)
+    one_threshold: float = 0.01  # train loss the one-sample check must get below
+    few_threshold: float = 0.02  # train loss the few-samples check must get below
+    one_max_steps: int = 300  # step budget of the one-sample check
+    few_max_steps: int = 1000  # step budget of the few-samples check
+    val_batch_size: int = 64  # size of the random val batch scored after every iteration
+    check_every: int = 10  # steps between reads of the loss (each read syncs the device)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+    def validate(self) -> None:
+        _positive(self, "lr", "width", "depth", "one_threshold", "few_threshold")
+        _positive(self, "one_max_steps", "few_max_steps", "val_batch_size", "check_every")
+        if not 1 <= self.few_samples <= 64:
+            raise ConfigError(f"few_samples={self.few_samples} is out of range; allowed: [1, 64]")
+
+
+def _positive(cfg: object, *names: str) -> None:
+    for name in names:
+        value = getattr(cfg, name)
+        if not value > 0:
+            raise ConfigError(f"{name}={value} is out of range; allowed: > 0")
+
+
+def _coerce(name: str, kind: type, value: object) -> object:
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            number = float(value)  # accepts "3" and "3.0" (MLflow passes floats as text)
+            if number != int(number):
+                raise ValueError
+            return int(number)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not a valid {kind.__name__}") from None
+
+
+def load_file(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of key: value")
+    return data
+
+
+def resolve(cls: type[C], file: str | None = None, overrides: dict | None = None) -> C:
+    """Defaults, then the file, then overrides (None values mean "not given")."""
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    layered: dict[str, object] = {}
+    for source in (load_file(file) if file else {}, overrides or {}):
+        for key, value in source.items():
+            if value is None:
+                continue
+            if key not in known:
+                raise ConfigError(f"unknown config key {key!r}; known: {', '.join(known)}")
+            layered[key] = _coerce(key, hints[key], value)
+    cfg = cls(**layered)
+    if hasattr(cfg, "validate"):
+        cfg.validate()
+    return cfg
+
+
+def as_dict(cfg: object) -> dict:
+    return dataclasses.asdict(cfg)

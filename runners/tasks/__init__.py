@@ -1,0 +1,1 @@
+"""Built-in tasks, looked up by name (`--task digits`)."""

@@ -1,0 +1,77 @@
+"""`digits`: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes).
+
+It ships inside scikit-learn, so it needs no download, and it is small enough that
+every stage finishes in seconds on a CPU. The split is fixed by the seed:
+70% train, 15% val, 15% test, stratified by class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from runners.task import ModelSpec, Split, Task
+
+N_CLASSES = 10
+
+
+def build_model(spec: ModelSpec) -> nn.Module:
+    """An MLP on the 64 pixels; ~26k parameters at the defaults (well under 1M)."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width_in = 64
+    for _ in range(spec.depth):
+        layers.append(nn.Linear(width_in, spec.width))
+        if spec.batchnorm:
+            layers.append(nn.BatchNorm1d(spec.width))
+        layers.append(nn.ReLU())
+        if spec.dropout > 0:
+            layers.append(nn.Dropout(spec.dropout))
+        width_in = spec.width
+    layers.append(nn.Linear(width_in, N_CLASSES))
+    return nn.Sequential(*layers)
+
+
+def classification_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """Accuracy and macro-F1 over a full pass (computed in torch, no sklearn round-trip)."""
+    pred = logits.argmax(dim=1)
+    accuracy = (pred == targets).float().mean().item()
+    f1s = []
+    for c in range(logits.shape[1]):
+        tp = ((pred == c) & (targets == c)).sum().item()
+        fp = ((pred == c) & (targets != c)).sum().item()
+        fn = ((pred != c) & (targets == c)).sum().item()
+        if tp + fp + fn:
+            f1s.append(2 * tp / (2 * tp + fp + fn))
+    return {"val/accuracy": accuracy, "val/f1_macro": float(np.mean(f1s)) if f1s else 0.0}
+
+
+def _split_indices(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    train, val, test = [], [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n_val = n_test = round(0.15 * len(idx))
+        val.append(idx[:n_val])
+        test.append(idx[n_val : n_val + n_test])
+        train.append(idx[n_val + n_test :])
+    return tuple(rng.permutation(np.concatenate(part)) for part in (train, val, test))
+
+
+def make_task(seed: int = 0) -> Task:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = torch.tensor(data.images / 16.0, dtype=torch.float32).unsqueeze(1)  # (n, 1, 8, 8)
+    y = torch.tensor(data.target, dtype=torch.long)
+    train, val, test = (torch.as_tensor(i) for i in _split_indices(data.target, seed))
+    return Task(
+        name="digits",
+        train=Split(x[train], y[train]),
+        val=Split(x[val], y[val]),
+        test=Split(x[test], y[test]),
+        build_model=build_model,
+        loss=nn.functional.cross_entropy,
+        metrics=classification_metrics,
+        target_metric="val/accuracy",
+    )

@@ -1,0 +1,118 @@
+"""Training-loop pieces every stage shares, with the telemetry contract built in.
+
+`Trainer.step(x, y)` does one optimisation step and logs, through the writer:
+`train/loss` (every batch), `val/loss_batch` (a random val batch after every
+iteration), `time/data_s`, `time/compute_s` and `throughput/samples_per_s`.
+Losses stay on the device and are read back in chunks of `check_every` steps,
+so the hot path never forces a device sync per step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from runners.task import Split, Task
+from tracker import keys
+from tracker.runs import NonFiniteLoss
+from tracker.telemetry import TelemetryWriter
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+class Trainer:
+    """One model, one optimizer, one writer; counts the global step across sub-stages."""
+
+    def __init__(
+        self,
+        task: Task,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        writer: TelemetryWriter,
+        *,
+        device: torch.device,
+        generator: torch.Generator,
+        val_batch_size: int = 64,
+        check_every: int = 10,
+    ) -> None:
+        self.task, self.model, self.opt, self.writer = task, model, optimizer, writer
+        self.device = device
+        self.gen = generator
+        self.val = Split(task.val.x.to(device), task.val.y.to(device))
+        self.val_batch_size = min(val_batch_size, len(task.val))
+        self.check_every = check_every
+        self.step_count = 0  # global batch index: the step of every per-batch metric
+        self._losses: list[torch.Tensor] = []
+        self._val_losses: list[torch.Tensor] = []
+        self._timing: list[tuple[float, float, int]] = []
+        self._first_pending = 0
+        self.last_loss = math.inf
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, data_s: float = 0.0) -> None:
+        """One optimisation step on (x, y) plus the val-batch probe; logs in chunks."""
+        t0 = time.perf_counter()
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        self.model.train()
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.task.loss(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        compute_s = time.perf_counter() - t0
+        self._losses.append(loss.detach())
+        self._val_losses.append(self._val_batch_loss())
+        self._timing.append((data_s, compute_s, len(x)))
+        self.step_count += 1
+        if len(self._losses) >= self.check_every:
+            self.sync()
+
+    @torch.no_grad()
+    def _val_batch_loss(self) -> torch.Tensor:
+        self.model.eval()
+        idx = torch.randint(len(self.val), (self.val_batch_size,), generator=self.gen)
+        idx = idx.to(self.device)
+        return self.task.loss(self.model(self.val.x[idx]), self.val.y[idx]).detach()
+
+    def sync(self) -> float:
+        """Read pending losses back from the device, log them, and check they are finite."""
+        if not self._losses:
+            return self.last_loss
+        first = self._first_pending
+        losses = torch.stack(self._losses).float().cpu().tolist()
+        val_losses = torch.stack(self._val_losses).float().cpu().tolist()
+        self.writer.log_series(keys.TRAIN_LOSS, losses, first)
+        self.writer.log_series(keys.VAL_LOSS_BATCH, val_losses, first)
+        for i, (data_s, compute_s, n) in enumerate(self._timing):
+            total = data_s + compute_s
+            self.writer.log_dict(
+                {
+                    keys.TIME_DATA: data_s,
+                    keys.TIME_COMPUTE: compute_s,
+                    keys.THROUGHPUT: n / total if total > 0 else 0.0,
+                },
+                first + i,
+            )
+        self._losses, self._val_losses, self._timing = [], [], []
+        self._first_pending = self.step_count
+        self.last_loss = losses[-1]
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+        if bad is not None:
+            raise NonFiniteLoss(f"train loss became {losses[bad]} at step {first + bad}")
+        return self.last_loss

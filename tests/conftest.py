@@ -1,0 +1,51 @@
+"""Shared fixtures: a real SQLite MLflow store in a temp dir, one per test session.
+
+Creating a SQLite store runs MLflow's migrations (~1.5 s), so the session shares
+one database and each test gets its own project (= MLflow experiment), which
+isolates ideas and runs just as well.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@pytest.fixture(scope="session")
+def tracking_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tracking_dir):
+    return f"sqlite:///{tracking_dir}/mlflow.db"
+
+
+@pytest.fixture
+def store(tracking_uri, tracking_dir, monkeypatch):
+    """A fresh project in the session's real SQLite store; env points the CLI at it too."""
+    from tracker.store import Store
+
+    project = f"test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("IDEALOOP_PROJECT", project)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.chdir(tracking_dir)  # MLflow puts artifacts under ./mlruns
+    return Store(project=project, uri=tracking_uri)
+
+
+@pytest.fixture
+def make_idea(store):
+    from tracker.estimates import Estimates
+    from tracker.ideas import add_idea
+
+    def make(title="idea", hours=1, complexity=1, impact=0.01, likelihood=0.5, **kw):
+        est = Estimates.parse(hours=hours, complexity=complexity, impact=impact, likelihood=likelihood)
+        return add_idea(store, title, est, **kw)
+
+    return make

@@ -1,0 +1,105 @@
+"""The `idealoop` CLI: ids on stdout, one-line errors with exit 2, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runners.cli import main
+from tracker.ideas import list_ideas
+
+GOOD = ["--title", "t", "--hours", "1", "--complexity", "1", "--impact", "0.01", "--likelihood", "0.5"]
+
+
+def test_add_prints_only_the_id_on_stdout(store):
+    # Through the installed console script, as `id=$(idealoop idea add ...)` uses it.
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("idealoop")), "idea", "add", *GOOD],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        check=True,
+    )
+    idea_id = out.stdout.strip()
+    assert len(idea_id) == 32 and "\n" not in idea_id
+    assert "added idea" in out.stderr
+    assert [i.id for i in list_ideas(store)] == [idea_id]
+
+
+@pytest.mark.parametrize(
+    "field, bad",
+    [
+        ("hours", "0"),
+        ("hours", "-2"),
+        ("complexity", "9"),
+        ("complexity", "0"),
+        ("complexity", "1.5"),
+        ("impact", "0"),
+        ("likelihood", "1.5"),
+        ("likelihood", "-0.1"),
+        ("likelihood", "abc"),
+    ],
+)
+def test_each_bound_is_checked_exit_2_nothing_written(store, capsys, field, bad):
+    args = list(GOOD)
+    args[args.index(f"--{field}") + 1] = bad
+    assert main(["idea", "add", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"idealoop: error: {field}=") and "allowed" in err
+    assert len(err.splitlines()) == 1
+    assert list_ideas(store) == []
+
+
+def test_list_json_show_and_update(store, capsys):
+    assert main(["idea", "add", *GOOD]) == 0
+    idea_id = capsys.readouterr().out.strip()
+    assert main(["idea", "update", idea_id, "--likelihood", "0.9", "--status", "in_progress"]) == 0
+    capsys.readouterr()
+    assert main(["idea", "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert {
+        "id",
+        "title",
+        "hours",
+        "complexity",
+        "impact",
+        "likelihood",
+        "score",
+        "status",
+        "run_ids",
+    } <= set(row)
+    assert row["likelihood"] == 0.9 and row["status"] == "in_progress"
+    assert main(["idea", "show", idea_id[:10], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [r["number"] for r in shown["revisions"]] == [0, 1]
+
+
+def test_bad_status_and_unknown_idea(store, capsys):
+    assert main(["idea", "add", *GOOD]) == 0
+    idea_id = capsys.readouterr().out.strip()
+    assert main(["idea", "update", idea_id, "--status", "done"]) == 2
+    assert "status='done'" in capsys.readouterr().err
+    assert main(["idea", "show", "deadbeefdeadbeef"]) == 2
+    assert "no idea 'deadbeefdeadbeef'" in capsys.readouterr().err
+
+
+def test_run_overfit_with_unknown_idea_creates_no_run(store, capsys):
+    assert main(["run", "overfit", "--idea", "f" * 32, "--no-progress"]) == 2
+    assert "no idea" in capsys.readouterr().err
+    assert store.client.search_runs([store.experiment_id]) == []
+
+
+def test_run_overfit_with_bad_config_key(store, capsys):
+    assert main(["run", "overfit", "--set", "dropout=0.5", "--no-progress"]) == 2
+    assert "unknown config key 'dropout'" in capsys.readouterr().err
+
+
+def test_help_is_fast_and_imports_no_mlflow():
+    code = "import sys; from runners.cli import build_parser; build_parser(); print('mlflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

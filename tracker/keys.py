@@ -1,0 +1,37 @@
+"""The one table of metric keys idealoop logs (STYLE.md §7).
+
+Every key a stage or trial logs is named here, with what it means and when it is
+logged. Code refers to these constants, never to string literals, so a renamed
+key cannot leave a reader behind.
+"""
+
+from __future__ import annotations
+
+TRAIN_LOSS = "train/loss"  # every batch; step = global batch index
+VAL_LOSS_BATCH = "val/loss_batch"  # a random val batch after every iteration; same step
+VAL_LOSS = "val/loss"  # full val pass, per epoch
+VAL_ACCURACY = "val/accuracy"  # full val pass, per epoch (classification)
+VAL_F1_MACRO = "val/f1_macro"  # full val pass, per epoch (classification)
+TIME_DATA = "time/data_s"  # seconds spent waiting for the batch
+TIME_COMPUTE = "time/compute_s"  # seconds of forward + backward + step
+THROUGHPUT = "throughput/samples_per_s"  # per batch
+# Overfit gates: the final train loss of each sub-stage and the steps it took.
+OVERFIT_ONE_LOSS = "overfit_one/final_loss"
+OVERFIT_ONE_STEPS = "overfit_one/steps"
+OVERFIT_FEW_LOSS = "overfit_few/final_loss"
+OVERFIT_FEW_STEPS = "overfit_few/steps"
+
+METRIC_KEYS: dict[str, str] = {
+    TRAIN_LOSS: "training loss of each batch (step = global batch index)",
+    VAL_LOSS_BATCH: "loss on one random val batch after every iteration",
+    VAL_LOSS: "mean loss over the full val set, per epoch",
+    VAL_ACCURACY: "accuracy over the full val set, per epoch",
+    VAL_F1_MACRO: "macro-averaged F1 over the full val set, per epoch",
+    TIME_DATA: "seconds waiting for data, per batch",
+    TIME_COMPUTE: "seconds of compute (forward, backward, step), per batch",
+    THROUGHPUT: "training samples per second, per batch",
+    OVERFIT_ONE_LOSS: "train loss when the overfit-one-sample check ended",
+    OVERFIT_ONE_STEPS: "steps the overfit-one-sample check took",
+    OVERFIT_FEW_LOSS: "train loss when the overfit-few-samples check ended",
+    OVERFIT_FEW_STEPS: "steps the overfit-few-samples check took",
+}

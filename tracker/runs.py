@@ -1,0 +1,184 @@
+"""The life of a stage run: created beside its idea, nested under it, never left RUNNING.
+
+`stage_run(...)` is a context manager around one stage execution. It
+- resolves the idea first, so an unknown idea fails before any run is created;
+- handles `mlflow run`: MLflow creates a launcher run *before* our entry point
+  starts (in `--experiment-name`, `MLFLOW_EXPERIMENT_NAME`, or `Default`). If that
+  run is already in the project's experiment it becomes the stage run. Otherwise
+  the stage run is created in the project's experiment, beside its idea (the
+  MLflow UI only nests runs within one experiment), and the launcher run is tagged
+  `idealoop.kind=launcher` with `idealoop.stage_run_id` pointing at the real run;
+- ends the run FINISHED (reason `completed`), FAILED (reason `failed` or
+  `nan_loss`, with the exception as a tag and the traceback as an artifact) or
+  KILLED (Ctrl-C), after the telemetry writer has flushed everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from mlflow.entities import Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
+
+from tracker.ideas import resolve_id
+from tracker.store import (
+    TAG_END_REASON,
+    TAG_ERROR,
+    TAG_GATE_PREFIX,
+    TAG_IDEA,
+    TAG_KIND,
+    TAG_PARENT,
+    TAG_REDIRECT,
+    TAG_RUN_NAME,
+    TAG_STAGE,
+    Store,
+)
+from tracker.telemetry import TelemetryWriter
+
+MAX_PARAM_LEN = 6000  # MLflow's limit on a param value
+
+
+class NonFiniteLoss(FloatingPointError):
+    """Training produced a NaN/inf loss: the run ends FAILED with reason `nan_loss`."""
+
+
+@dataclass
+class StageRun:
+    """Handle given to stage code: the run id, its telemetry writer, and its verdicts."""
+
+    store: Store
+    run_id: str
+    writer: TelemetryWriter
+    gates: dict[str, str] = field(default_factory=dict)
+
+    def set_gate(self, name: str, passed: bool) -> None:
+        verdict = "passed" if passed else "failed"
+        self.gates[name] = verdict
+        self.set_tags({f"{TAG_GATE_PREFIX}{name}": verdict})
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.store.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_params(self, params: dict[str, object]) -> None:
+        items = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # log_batch takes at most 100 params a call
+            self.store.client.log_batch(self.run_id, params=items[i : i + 100])
+
+    def log_dict(self, data: dict, artifact_file: str) -> None:
+        self.store.client.log_dict(self.run_id, data, artifact_file)
+
+
+def _launcher_run_id() -> str | None:
+    return os.environ.get("MLFLOW_RUN_ID") or None
+
+
+def _create(store: Store, tags: dict[str, str], run_name: str) -> str:
+    launcher = _launcher_run_id()
+    client = store.client
+    if launcher:
+        try:
+            info = client.get_run(launcher).info
+        except MlflowException:
+            info = None
+        if info is not None and info.experiment_id == store.experiment_id:
+            client.log_batch(launcher, tags=[RunTag(k, v) for k, v in tags.items()])
+            client.set_tag(launcher, TAG_RUN_NAME, run_name)
+            return launcher
+    run = client.create_run(store.experiment_id, run_name=run_name, tags=tags)
+    if launcher:
+        client.log_batch(
+            launcher,
+            tags=[
+                RunTag(TAG_KIND, "launcher"),
+                RunTag(TAG_REDIRECT, run.info.run_id),
+                RunTag(
+                    "mlflow.note.content",
+                    f"This `mlflow run` launcher only started the stage. The stage run is "
+                    f"{run.info.run_id} in experiment {store.project!r}, beside its idea.",
+                ),
+            ],
+        )
+    return run.info.run_id
+
+
+@contextmanager
+def stage_run(
+    store: Store,
+    *,
+    stage: str,
+    idea_id: str | None = None,
+    run_name: str | None = None,
+    extra_tags: dict[str, str] | None = None,
+    parent_run_id: str | None = None,
+) -> Iterator[StageRun]:
+    """Create (or adopt) the run for one stage execution; see the module docstring."""
+    idea = resolve_id(store, idea_id) if idea_id else None  # fails before creating anything
+    tags = {TAG_KIND: "stage", TAG_STAGE: stage, **(extra_tags or {})}
+    if idea:
+        tags[TAG_IDEA] = idea
+    parent = parent_run_id or idea
+    if parent:
+        tags[TAG_PARENT] = parent
+    run_id = _create(store, tags, run_name or stage)
+    writer = TelemetryWriter(store.client, run_id)
+    handle = StageRun(store, run_id, writer)
+    status, reason, error = RunStatus.FINISHED, "completed", None
+    try:
+        yield handle
+    except NonFiniteLoss as exc:
+        status, reason, error = RunStatus.FAILED, "nan_loss", exc
+        raise
+    except KeyboardInterrupt as exc:
+        status, reason, error = RunStatus.KILLED, "killed", exc
+        raise
+    except BaseException as exc:
+        status, reason, error = RunStatus.FAILED, "failed", exc
+        raise
+    finally:
+        try:
+            writer.close()
+        except Exception as exc:  # noqa: BLE001 - a lost point fails the run, loudly
+            if error is None:
+                status, reason, error = RunStatus.FAILED, "failed", exc
+        _finish(store, run_id, status, reason, error)
+
+
+def _finish(store: Store, run_id: str, status: int, reason: str, error: BaseException | None) -> None:
+    tags = {TAG_END_REASON: reason}
+    if error is not None:
+        tags[TAG_ERROR] = f"{type(error).__name__}: {error}"[:5000]
+        tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        try:
+            store.client.log_text(run_id, tb, "error/traceback.txt")
+        except Exception:  # noqa: BLE001 - the tag above already says why it failed
+            pass
+    store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    store.client.set_terminated(run_id, RunStatus.to_string(status))
+
+
+def config_params(config: dict) -> dict[str, str]:
+    """Flatten a resolved config for `log_params` (values as JSON where not scalar)."""
+    return {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in config.items()}
+
+
+def describe_run(run) -> dict:
+    """A run as the CLI and board show it: ids, kind, stage, status, gates, why it ended."""
+    tags = run.data.tags
+    return {
+        "id": run.info.run_id,
+        "name": run.info.run_name,
+        "kind": tags.get(TAG_KIND, ""),
+        "stage": tags.get(TAG_STAGE, ""),
+        "status": run.info.status,
+        "parent_id": tags.get(TAG_PARENT, ""),
+        "gates": {k[len(TAG_GATE_PREFIX) :]: v for k, v in tags.items() if k.startswith(TAG_GATE_PREFIX)},
+        "end_reason": tags.get(TAG_END_REASON, ""),
+        "error": tags.get(TAG_ERROR, ""),
+        "start_time": run.info.start_time,
+        "end_time": run.info.end_time,
+    }
