@@ -290,13 +290,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (the board's cancel button, `kill`) ends a stage like Ctrl-C: run KILLED, reason `killed`."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _sigterm_as_interrupt()
     try:
         return args.func(args)
     except UsageError as exc:
         _say(f"idealoop: error: {exc}")
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        _say("idealoop: interrupted")
+        return 130
     except Exception as exc:  # noqa: BLE001 - map known user errors to one line + exit 2
         if _is_user_error(exc):
             _say(f"idealoop: error: {exc}")

@@ -42,7 +42,14 @@ class Split:
 
 @dataclass
 class Task:
-    """A problem a stage can train on. See README "Your own task" for a full example."""
+    """A problem a stage can train on. See README "Your own task" for a full example.
+
+    Required: the three splits, `build_model(ModelSpec) -> nn.Module` and
+    `loss(outputs, targets) -> scalar`. Optional parts have defaults chosen by `kind`:
+    `metrics(outputs, targets) -> {name: value}` (names without the `val/` prefix),
+    `render_samples(x, outputs, targets) -> PIL.Image`, and `baseline(task, seed)
+    -> {name: value}`, a non-deep-learning model scored on the val split.
+    """
 
     name: str
     train: Split
@@ -51,7 +58,13 @@ class Task:
     build_model: Callable[[ModelSpec], nn.Module]
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     metrics: Callable[[torch.Tensor, torch.Tensor], dict[str, float]] | None = None
-    target_metric: str = "val/accuracy"  # the metric an idea's impact is measured in
+    target_metric: str = "accuracy"  # the val metric an idea's impact is measured in
+    higher_is_better: bool = True
+    kind: str = "classification"  # classification | segmentation | image2image
+    class_names: list[str] | None = None
+    render_samples: Callable | None = None
+    baseline: Callable[[Task, int], dict[str, float]] | None = None
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None  # train only
 
 
 REQUIRED = ("train", "val", "test", "build_model", "loss")

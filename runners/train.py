@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from runners.histograms import (
+    ActivationTap,
+    Limits,
+    grad_norm,
+    range_checks,
+    relu_layer_names,
+    snapshot,
+    summary_metrics,
+)
 from runners.task import Split, Task
 from tracker import keys
 from tracker.runs import NonFiniteLoss
@@ -52,6 +63,10 @@ class Trainer:
         generator: torch.Generator,
         val_batch_size: int = 64,
         check_every: int = 10,
+        hist_every: int = 0,  # steps between histogram snapshots; 0 = never
+        limits: Limits | None = None,
+        on_flag: Callable[[str, str], None] | None = None,
+        slow_batch_s: float = 1.0,  # the method: a batch should take under a second
     ) -> None:
         self.task, self.model, self.opt, self.writer = task, model, optimizer, writer
         self.device = device
@@ -65,23 +80,61 @@ class Trainer:
         self._timing: list[tuple[float, float, int]] = []
         self._first_pending = 0
         self.last_loss = math.inf
+        self.hist_every = hist_every
+        self.limits = limits or Limits()
+        self.on_flag = on_flag or (lambda flag, detail: None)
+        self.flags: dict[str, str] = {}
+        self.slow_batch_s = slow_batch_s
+        self._tap = ActivationTap(model) if hist_every else None
+        self._relu_layers = relu_layer_names(model)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, data_s: float = 0.0) -> None:
         """One optimisation step on (x, y) plus the val-batch probe; logs in chunks."""
         t0 = time.perf_counter()
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        probe = self._tap is not None and self.step_count % self.hist_every == 0
+        if probe:
+            self._tap.armed = True
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
         loss = self.task.loss(self.model(x), y)
         loss.backward()
+        if probe:
+            self._tap.armed = False
+            self._probe()
         self.opt.step()
         compute_s = time.perf_counter() - t0
+        if data_s + compute_s > self.slow_batch_s:
+            where = "data loading" if data_s > compute_s else "compute"
+            self.flag(
+                "slow_batch",
+                f"batch at step {self.step_count} took {data_s + compute_s:.2f} s "
+                f"(data {data_s:.2f} s, compute {compute_s:.2f} s): bottleneck is {where}",
+            )
         self._losses.append(loss.detach())
         self._val_losses.append(self._val_batch_loss())
         self._timing.append((data_s, compute_s, len(x)))
         self.step_count += 1
         if len(self._losses) >= self.check_every:
             self.sync()
+
+    def flag(self, name: str, detail: str) -> None:
+        """Raise a range-check flag once per kind: tag on the run and a console line."""
+        if name in self.flags:
+            return
+        self.flags[name] = detail
+        print(f"idealoop: WARNING {name}: {detail}", file=sys.stderr)
+        self.on_flag(name, detail)
+
+    def _probe(self) -> None:
+        """Histogram snapshot at this step (after backward, before the optimizer step)."""
+        snap = snapshot(self.model, self._tap.outputs, self.step_count)
+        self._tap.outputs = {}
+        norm = grad_norm(self.model)
+        self.writer.log_dict({**summary_metrics(snap), keys.GRAD_NORM: norm}, self.step_count)
+        self.writer.log_json(snap, f"histograms/step_{self.step_count:08d}.json")
+        for name, detail in range_checks(snap, norm, self.limits, self._relu_layers):
+            self.flag(name, detail)
 
     @torch.no_grad()
     def _val_batch_loss(self) -> torch.Tensor:

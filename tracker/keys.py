@@ -15,6 +15,17 @@ VAL_F1_MACRO = "val/f1_macro"  # full val pass, per epoch (classification)
 TIME_DATA = "time/data_s"  # seconds spent waiting for the batch
 TIME_COMPUTE = "time/compute_s"  # seconds of forward + backward + step
 THROUGHPUT = "throughput/samples_per_s"  # per batch
+EPOCH = "epoch"  # epoch number (1-based; 0 = before training), per epoch
+TRAIN_LR = "train/lr"  # learning rate in effect, per epoch
+GRAD_NORM = "train/grad_norm"  # global L2 norm of gradients, at each histogram snapshot
+VAL_PREFIX = "val/"  # full-pass val metrics: val/<metric> (val/f1/<class>, val/miou, ...)
+HIST_PREFIX = "hist/"  # hist/<weights|grads|acts>/<tensor>/<mean|std|frac_zero|frac_nonfinite>
+GENERALIZE_VAL_LOSS_START = "generalize/val_loss_start"  # full-pass val loss before training
+GENERALIZE_VAL_LOSS_BEST = "generalize/val_loss_best"
+GAP_TO_BASELINE = "generalize/gap_to_baseline"  # best val target metric minus the baseline's
+BASELINE_PREFIX = "baseline/"  # baseline/<metric>: the non-DL score to beat
+SCALE_REFERENCE = "scale/reference"  # the best generalize score the scale stage must beat
+BEST_PREFIX = "best/"  # best/<metric> on sweep runs
 # Overfit gates: the final train loss of each sub-stage and the steps it took.
 OVERFIT_ONE_LOSS = "overfit_one/final_loss"
 OVERFIT_ONE_STEPS = "overfit_one/steps"
@@ -30,6 +41,13 @@ METRIC_KEYS: dict[str, str] = {
     TIME_DATA: "seconds waiting for data, per batch",
     TIME_COMPUTE: "seconds of compute (forward, backward, step), per batch",
     THROUGHPUT: "training samples per second, per batch",
+    EPOCH: "epoch number, logged with every full-pass evaluation",
+    TRAIN_LR: "learning rate in effect, per epoch",
+    GRAD_NORM: "global gradient L2 norm at each histogram snapshot",
+    GENERALIZE_VAL_LOSS_START: "full-pass val loss before training (the generalize gate's bar)",
+    GENERALIZE_VAL_LOSS_BEST: "best full-pass val loss of the generalize run",
+    GAP_TO_BASELINE: "best val target metric minus the non-DL baseline's",
+    SCALE_REFERENCE: "best generalize score of the idea that the scale stage must beat",
     OVERFIT_ONE_LOSS: "train loss when the overfit-one-sample check ended",
     OVERFIT_ONE_STEPS: "steps the overfit-one-sample check took",
     OVERFIT_FEW_LOSS: "train loss when the overfit-few-samples check ended",

@@ -17,15 +17,26 @@ Guarantees:
 
 from __future__ import annotations
 
+import json
+import os
 import queue
+import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from mlflow.entities import Metric
 
 MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 _STOP = object()
+
+
+@dataclass
+class _Artifact:
+    write: Callable[[str], None]
+    artifact_file: str
 
 
 class TelemetryError(RuntimeError):
@@ -72,6 +83,17 @@ class TelemetryWriter:
         for k, v in values.items():
             self._queue.put(Metric(k, float(v), ts, int(step)))
 
+    def log_artifact(self, write, artifact_file: str) -> None:
+        """Store an artifact off the training thread. `write(path)` writes the file's bytes.
+
+        Used for histogram JSONs and sample PNGs: rendering and upload happen in the
+        writer thread, in order with the metrics.
+        """
+        self._queue.put(_Artifact(write, artifact_file))
+
+    def log_json(self, data: dict, artifact_file: str) -> None:
+        self.log_artifact(lambda path: Path(path).write_text(json.dumps(data)), artifact_file)
+
     def flush(self) -> None:
         """Block until every point queued so far is written (or has failed)."""
         self._queue.join()
@@ -108,14 +130,37 @@ class TelemetryWriter:
                     self._queue.task_done()
                     stop = True
                     break
+                if isinstance(item, _Artifact):
+                    self._write(pending)  # keep order: metrics queued before it go first
+                    self._queue_done(len(pending))
+                    pending = []
+                    self._write_artifact(item)
+                    self._queue.task_done()
+                    continue
                 pending.append(item)
             if pending:
                 self._write(pending)
-                for _ in pending:
-                    self._queue.task_done()
+                self._queue_done(len(pending))
                 pending = []
 
+    def _queue_done(self, n: int) -> None:
+        for _ in range(n):
+            self._queue.task_done()
+
+    def _write_artifact(self, item: _Artifact) -> None:
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, os.path.basename(item.artifact_file))
+                item.write(path)
+                folder = os.path.dirname(item.artifact_file) or None
+                self._client.log_artifact(self._run_id, path, folder)
+        except Exception as exc:  # noqa: BLE001 - reported at close(), never silent
+            self._error = exc
+            self._lost += 1
+
     def _write(self, metrics: list[Metric]) -> None:
+        if not metrics:
+            return
         delay = 0.05
         for attempt in range(self._retries):
             try:

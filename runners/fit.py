@@ -1,0 +1,139 @@
+"""Epoch training shared by stage_generalize, stage_scale and every sweep trial.
+
+`fit()` evaluates once before training (epoch 0: the bar the generalize gate must
+clear), then per epoch: shuffled train batches through `Trainer.step` (per-batch
+telemetry), a full val pass (`val/*` metrics), sample PNGs and, for classification,
+a confusion matrix. `on_epoch(epoch, metrics)` lets a caller (the Ray Tune
+trainable) report and be stopped between epochs.
+
+Augmentation is applied inside `train_batches` and nowhere else: `evaluate` takes
+no augmentation argument at all, so val and test data are never augmented by
+construction.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from runners import kinds, samples
+from runners.task import Split, Task
+from runners.train import Trainer
+from tracker import keys
+from tracker.telemetry import TelemetryWriter
+
+
+@torch.no_grad()
+def evaluate(model, task: Task, split: Split, device, batch_size: int = 512) -> tuple[dict, torch.Tensor]:
+    """Full pass over a split, never augmented: ({'loss': …, metric: …}, outputs on CPU)."""
+    model.eval()
+    outs, total, n = [], 0.0, 0
+    for i in range(0, len(split), batch_size):
+        x = split.x[i : i + batch_size].to(device)
+        y = split.y[i : i + batch_size].to(device)
+        out = model(x)
+        total += task.loss(out, y).item() * len(x)
+        n += len(x)
+        outs.append(out.float().cpu())
+    outputs = torch.cat(outs)
+    metrics = {"loss": total / n, **kinds.metrics_fn(task)(outputs, split.y)}
+    return metrics, outputs
+
+
+def train_batches(
+    split: Split, batch_size: int, gen: torch.Generator, augment: Callable | None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
+    """Shuffled (x, y, seconds spent producing it); the only place augmentation runs."""
+    order = torch.randperm(len(split), generator=gen)
+    for i in range(0, len(split), batch_size):
+        t0 = time.perf_counter()
+        idx = order[i : i + batch_size]
+        x, y = split.x[idx], split.y[idx]
+        if augment is not None:
+            x = augment(x, gen)
+        yield x, y, time.perf_counter() - t0
+
+
+@dataclass
+class FitResult:
+    start: dict  # val metrics before training (epoch 0)
+    history: list[dict] = field(default_factory=list)  # val metrics per epoch
+    best: dict = field(default_factory=dict)  # the epoch with the best target metric
+
+    def best_value(self, metric: str, higher_is_better: bool = True) -> float:
+        values = [h[metric] for h in self.history if metric in h]
+        return (max if higher_is_better else min)(values) if values else float("nan")
+
+
+def log_val(writer: TelemetryWriter, metrics: dict, epoch: int, step: int) -> None:
+    writer.log_dict({keys.EPOCH: epoch, **{f"{keys.VAL_PREFIX}{k}": v for k, v in metrics.items()}}, step)
+
+
+def log_samples(writer: TelemetryWriter, task: Task, outputs: torch.Tensor, epoch: int, n: int) -> None:
+    """Sample grid (and confusion matrix) for this epoch; rendered in the writer thread."""
+    x, y, out = task.val.x[:n].clone(), task.val.y[:n].clone(), outputs[:n].clone()
+    render = kinds.samples_fn(task)
+    writer.log_artifact(samples.png_writer(lambda: render(x, out, y)), f"samples/epoch_{epoch:04d}.png")
+    if task.kind == "classification":
+        n_classes = outputs.shape[1]
+        labels = task.class_names or [str(i) for i in range(n_classes)]
+        matrix = samples.confusion_matrix(outputs.argmax(1), task.val.y, n_classes)
+        writer.log_json(
+            {"labels": labels, "matrix": matrix.tolist()}, f"samples/confusion_epoch_{epoch:04d}.json"
+        )
+        writer.log_artifact(
+            samples.png_writer(lambda: samples.confusion_image(matrix, labels)),
+            f"samples/confusion_epoch_{epoch:04d}.png",
+        )
+
+
+def fit(
+    trainer: Trainer,
+    *,
+    epochs: int,
+    batch_size: int,
+    augment: Callable | None = None,
+    scheduler=None,
+    n_samples: int = 16,
+    on_epoch: Callable[[int, dict], None] | None = None,
+    progress: bool = True,
+) -> FitResult:
+    task, writer, device = trainer.task, trainer.writer, trainer.device
+    start, _ = evaluate(trainer.model, task, task.val, device)
+    log_val(writer, start, 0, 0)
+    result = FitResult(start=start)
+    target = task.target_metric
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc="epochs", unit="epoch", leave=False, file=sys.stderr)
+    try:
+        for epoch in range(1, epochs + 1):
+            for x, y, data_s in train_batches(task.train, batch_size, trainer.gen, augment):
+                trainer.step(x, y, data_s)
+            trainer.sync()
+            lr = trainer.opt.param_groups[0]["lr"]
+            if scheduler is not None:
+                scheduler.step()
+            metrics, outputs = evaluate(trainer.model, task, task.val, device)
+            log_val(writer, metrics, epoch, trainer.step_count)
+            writer.log(keys.TRAIN_LR, lr, trainer.step_count)
+            log_samples(writer, task, outputs, epoch, n_samples)
+            result.history.append({"epoch": epoch, **metrics})
+            better = (lambda a, b: a > b) if task.higher_is_better else (lambda a, b: a < b)
+            if not result.best or better(metrics.get(target, 0), result.best.get(target, 0)):
+                result.best = {"epoch": epoch, **metrics}
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(val_loss=f"{metrics['loss']:.3g}", **{target: f"{metrics.get(target, 0):.3g}"})
+            if on_epoch is not None:
+                on_epoch(epoch, metrics)
+    finally:
+        if bar is not None:
+            bar.close()
+    return result

@@ -1,0 +1,122 @@
+"""Defaults per kind of task: metrics, sample renderers and non-deep-learning baselines.
+
+A task may bring its own; these make a new task of a known kind need only data,
+a model and a loss. Metric names carry no `val/` prefix; the evaluator adds it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from runners import samples
+
+# -- classification -----------------------------------------------------------
+
+
+def classification_metrics(logits: torch.Tensor, targets: torch.Tensor, names=None) -> dict[str, float]:
+    """Accuracy, macro-F1 and per-class F1 (`f1/<class>`), computed in torch."""
+    pred = logits.argmax(dim=1)
+    out = {"accuracy": (pred == targets).float().mean().item()}
+    f1s = []
+    for c in range(logits.shape[1]):
+        tp = ((pred == c) & (targets == c)).sum().item()
+        fp = ((pred == c) & (targets != c)).sum().item()
+        fn = ((pred != c) & (targets == c)).sum().item()
+        if tp + fp + fn:
+            f1 = 2 * tp / (2 * tp + fp + fn)
+            f1s.append(f1)
+            out[f"f1/{names[c] if names else c}"] = f1
+    out["f1_macro"] = float(np.mean(f1s)) if f1s else 0.0
+    return out
+
+
+def logistic_baseline(task, seed: int) -> dict[str, float]:
+    """Logistic regression on the flattened inputs: is deep learning needed at all?"""
+    from sklearn.linear_model import LogisticRegression
+
+    x = task.train.x.flatten(1).numpy()
+    model = LogisticRegression(max_iter=2000, random_state=seed).fit(x, task.train.y.numpy())
+    proba = model.predict_proba(task.val.x.flatten(1).numpy())
+    n_classes = int(max(task.train.y.max(), task.val.y.max())) + 1
+    logits = np.full((len(proba), n_classes), -1e9, dtype=np.float32)
+    logits[:, model.classes_] = proba  # classes the model never saw stay impossible
+    return classification_metrics(torch.from_numpy(logits), task.val.y, task.class_names)
+
+
+def classification_samples(x, logits, y):
+    return samples.classification_grid(x, logits, y)
+
+
+# -- segmentation --------------------------------------------------------------
+
+
+def segmentation_metrics(logits: torch.Tensor, targets: torch.Tensor, names=None) -> dict[str, float]:
+    """Pixel accuracy, mean IoU over classes present, and `iou/<class>`."""
+    pred = logits.argmax(dim=1)
+    out = {"pixel_accuracy": (pred == targets).float().mean().item()}
+    ious = []
+    for c in range(logits.shape[1]):
+        inter = ((pred == c) & (targets == c)).sum().item()
+        union = ((pred == c) | (targets == c)).sum().item()
+        if union:
+            ious.append(inter / union)
+            out[f"iou/{names[c] if names else c}"] = inter / union
+    out["miou"] = float(np.mean(ious)) if ious else 0.0
+    return out
+
+
+def majority_pixel_baseline(task, seed: int) -> dict[str, float]:
+    """Per pixel, the class most often seen there in training: a model that ignores the input."""
+    y = task.train.y
+    n_classes = int(max(y.max(), task.val.y.max())) + 1
+    counts = torch.stack([(y == c).sum(0) for c in range(n_classes)])  # (C, H, W)
+    logits = counts.float().unsqueeze(0).expand(len(task.val), -1, -1, -1)
+    return segmentation_metrics(logits, task.val.y, task.class_names)
+
+
+def segmentation_samples(x, logits, y):
+    pred = logits.argmax(1)
+    cols = [[samples.to_gray(i) for i in x], [samples.mask_image(p) for p in pred], [samples.mask_image(t) for t in y]]
+    return samples.triptych_grid(cols, ["input", "predicted", "target"])
+
+
+# -- image to image --------------------------------------------------------------
+
+
+def image2image_metrics(outputs: torch.Tensor, targets: torch.Tensor, names=None) -> dict[str, float]:
+    err = (outputs - targets).abs()
+    mse = ((outputs - targets) ** 2).mean().item()
+    return {"l1": err.mean().item(), "psnr": float(10 * np.log10(1.0 / max(mse, 1e-10)))}
+
+
+def identity_baseline(task, seed: int) -> dict[str, float]:
+    """Output = input: the score any learned restoration must beat."""
+    return image2image_metrics(task.val.x, task.val.y)
+
+
+def image2image_samples(x, outputs, y):
+    cols = [[samples.to_gray(i) for i in t] for t in (x, outputs.clamp(0, 1), y)]
+    return samples.triptych_grid(cols, ["input", "output", "target"])
+
+
+DEFAULTS = {
+    "classification": (classification_metrics, classification_samples, logistic_baseline),
+    "segmentation": (segmentation_metrics, segmentation_samples, majority_pixel_baseline),
+    "image2image": (image2image_metrics, image2image_samples, identity_baseline),
+}
+
+
+def metrics_fn(task):
+    if task.metrics is not None:
+        return lambda out, y: task.metrics(out, y)
+    fn = DEFAULTS.get(task.kind, DEFAULTS["classification"])[0]
+    return lambda out, y: fn(out, y, task.class_names)
+
+
+def samples_fn(task):
+    return task.render_samples or DEFAULTS.get(task.kind, DEFAULTS["classification"])[1]
+
+
+def baseline_fn(task):
+    return task.baseline or DEFAULTS.get(task.kind, DEFAULTS["classification"])[2]
