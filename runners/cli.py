@@ -147,27 +147,26 @@ def cmd_idea_update(args) -> int:
 
 
 # -- run ----------------------------------------------------------------------
-def cmd_run_overfit(args) -> int:
-    from runners.config import OverfitConfig, resolve
-    from runners.overfit import run_overfit
+def cmd_run_stage(args) -> int:
+    from runners.config import resolve
+    from runners.stages import STAGES
     from runners.task import load_task
+    from tracker.ideas import resolve_id
     from tracker.runs import stage_run
 
-    cfg = resolve(OverfitConfig, args.config, {**_pairs(args.set), "task": args.task, "seed": args.seed})
+    stage = STAGES[args.stage]
+    cfg = resolve(stage.config, args.config, {**_pairs(args.set), "task": args.task, "seed": args.seed})
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
     store = _store(args)
-    idea = args.idea or None
-    with stage_run(store, stage="overfit", idea_id=idea, run_name="stage_overfit") as run:
-        _say(
-            f"stage_overfit: run {run.run_id} in project {store.project!r}"
-            + (f", idea {idea}" if idea else "")
-        )
-        results = run_overfit(cfg, run, task=task, progress=not args.no_progress)
+    idea = resolve_id(store, args.idea) if args.idea else None
+    run_fn = stage.function()
+    name = stage.entry_point
+    with stage_run(store, stage=stage.name, idea_id=idea, run_name=name, task=cfg.task) as run:
+        _say(f"{name}: run {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
+        run_fn(cfg, run, task=task, idea_id=idea, progress=not args.no_progress)
     print(run.run_id)
-    verdict = "all gates passed" if all(r.passed for r in results) else "a gate FAILED"
-    _say(
-        f"stage_overfit: {verdict}; see `idealoop idea show {idea}`" if idea else f"stage_overfit: {verdict}"
-    )
+    gates = ", ".join(f"{k} {v}" for k, v in run.gates.items()) or "no gate"
+    _say(f"{name}: {gates}" + (f"; see `idealoop idea show {idea}`" if idea else ""))
     return 0
 
 
@@ -268,16 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--note", help="why the estimates changed")
     up.set_defaults(func=cmd_idea_update)
 
+    from runners.stages import LADDER  # light: config classes only
+
     run = sub.add_parser("run", help="run a stage of the ladder")
     rsub = run.add_subparsers(dest="stage", required=True)
-    ov = rsub.add_parser("overfit", parents=[common], help="overfit 1 sample, then a few (stage_overfit)")
-    ov.add_argument("--idea", default="", help="idea id: the run is nested under it")
-    ov.add_argument("--task", help="built-in task (digits) or package.module:function")
-    ov.add_argument("--seed", help="random seed (default 0)")
-    ov.add_argument("--config", help="YAML/JSON file of config overrides")
-    ov.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key")
-    ov.add_argument("--no-progress", action="store_true")
-    ov.set_defaults(func=cmd_run_overfit)
+    for stage in LADDER:
+        sp = rsub.add_parser(stage.name, parents=[common], help=f"{stage.help} ({stage.entry_point})")
+        sp.add_argument("--idea", default="", help="idea id: the run is nested under it")
+        sp.add_argument("--task", help="built-in task (digits) or package.module:function")
+        sp.add_argument("--seed", help="random seed (default 0)")
+        sp.add_argument("--config", help="YAML/JSON file of config overrides")
+        sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key")
+        sp.add_argument("--no-progress", action="store_true")
+        sp.set_defaults(func=cmd_run_stage)
 
     demo = sub.add_parser("demo", parents=[common], help="example ideas + one stage_overfit run")
     demo.add_argument("--no-progress", action="store_true")

@@ -46,6 +46,65 @@ class OverfitConfig:
             raise ConfigError(f"few_samples={self.few_samples} is out of range; allowed: [1, 64]")
 
 
+@dataclasses.dataclass(frozen=True)
+class BaselineConfig:
+    """baseline: a non-deep-learning model on the same split and metrics."""
+
+    task: str = "digits"  # built-in task name, or 'package.module:function'
+    seed: int = 0  # fixes the split and the baseline model's randomness
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneralizeConfig:
+    """stage_generalize: full training data, the small plain model, tricks off."""
+
+    task: str = "digits"  # built-in task name, or 'package.module:function'
+    seed: int = 0  # fixes the split, the init, the batch order and the val batches
+    lr: float = 1e-3  # Adam learning rate, constant
+    width: int = 128  # hidden units per layer (small: < 1M parameters)
+    depth: int = 2  # hidden layers
+    batch_size: int = 64  # training batch size
+    epochs: int = 10  # passes over the training data
+    val_batch_size: int = 64  # size of the random val batch scored after every iteration
+    check_every: int = 10  # steps between reads of the loss (each read syncs the device)
+    hist_every: int = 50  # steps between histogram snapshots (0 = off)
+    n_samples: int = 16  # val samples rendered per epoch
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+    def validate(self) -> None:
+        _positive(self, "lr", "width", "depth", "batch_size", "epochs", "val_batch_size", "check_every")
+        if self.hist_every < 0:
+            raise ConfigError(f"hist_every={self.hist_every} is out of range; allowed: >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaleConfig(GeneralizeConfig):
+    """stage_scale: a bigger model, with the tricks the earlier stages kept off."""
+
+    width: int = 256  # bigger model
+    depth: int = 3
+    epochs: int = 20
+    dropout: float = 0.1  # dropout after each hidden layer (0 = off)
+    batchnorm: bool = True  # batch normalisation after each hidden layer
+    lr_decay: str = "cosine"  # cosine | none
+    augment: bool = True  # the task's augmentation, on training batches only
+    class_weights: bool = False  # weight the loss by inverse class frequency
+    weight_decay: float = 0.0  # AdamW weight decay
+    processes: int = 1  # data-parallel processes (DDP; gloo on CPU, nccl on GPUs)
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout={self.dropout} is out of range; allowed: [0, 1)")
+        if self.lr_decay not in ("cosine", "none"):
+            raise ConfigError(f"lr_decay={self.lr_decay!r} is not allowed; allowed: cosine, none")
+        if self.processes < 1:
+            raise ConfigError(f"processes={self.processes} is out of range; allowed: >= 1")
+
+
 def _positive(cfg: object, *names: str) -> None:
     for name in names:
         value = getattr(cfg, name)

@@ -130,7 +130,9 @@ def fit(
                 result.best = {"epoch": epoch, **metrics}
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(val_loss=f"{metrics['loss']:.3g}", **{target: f"{metrics.get(target, 0):.3g}"})
+                bar.set_postfix(
+                    val_loss=f"{metrics['loss']:.3g}", **{target: f"{metrics.get(target, 0):.3g}"}
+                )
             if on_epoch is not None:
                 on_epoch(epoch, metrics)
     finally:

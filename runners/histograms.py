@@ -124,7 +124,9 @@ def range_checks(snap: dict, norm: float, limits: Limits, relu_layers: set[str])
         if kind in ("weights", "acts") and h["max"] == h["max"]:
             peak = max(abs(h["min"]), abs(h["max"]))
             if peak > limits.value_abs:
-                flags.append(("out_of_range", f"{key}: |value| {peak:.3g} > {limits.value_abs:g} at step {step}"))
+                flags.append(
+                    ("out_of_range", f"{key}: |value| {peak:.3g} > {limits.value_abs:g} at step {step}")
+                )
     return flags
 
 

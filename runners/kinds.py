@@ -77,7 +77,11 @@ def majority_pixel_baseline(task, seed: int) -> dict[str, float]:
 
 def segmentation_samples(x, logits, y):
     pred = logits.argmax(1)
-    cols = [[samples.to_gray(i) for i in x], [samples.mask_image(p) for p in pred], [samples.mask_image(t) for t in y]]
+    cols = [
+        [samples.to_gray(i) for i in x],
+        [samples.mask_image(p) for p in pred],
+        [samples.mask_image(t) for t in y],
+    ]
     return samples.triptych_grid(cols, ["input", "predicted", "target"])
 
 

@@ -63,7 +63,7 @@ def _memorise(trainer: Trainer, x, y, threshold: float, max_steps: int, progress
 
 
 def run_overfit(
-    cfg: OverfitConfig, run: StageRun, *, task: Task | None = None, progress: bool = True
+    cfg: OverfitConfig, run: StageRun, *, task: Task | None = None, progress: bool = True, **_: object
 ) -> list[GateResult]:
     """Run both checks inside an open stage run; sets the gate tags and returns the results."""
     gen = seed_everything(cfg.seed)

@@ -67,6 +67,7 @@ class Trainer:
         limits: Limits | None = None,
         on_flag: Callable[[str, str], None] | None = None,
         slow_batch_s: float = 1.0,  # the method: a batch should take under a second
+        train_loss: Callable | None = None,  # e.g. class-weighted; val always uses task.loss
     ) -> None:
         self.task, self.model, self.opt, self.writer = task, model, optimizer, writer
         self.device = device
@@ -85,6 +86,7 @@ class Trainer:
         self.on_flag = on_flag or (lambda flag, detail: None)
         self.flags: dict[str, str] = {}
         self.slow_batch_s = slow_batch_s
+        self.train_loss = train_loss or task.loss
         self._tap = ActivationTap(model) if hist_every else None
         self._relu_layers = relu_layer_names(model)
 
@@ -97,7 +99,7 @@ class Trainer:
             self._tap.armed = True
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
-        loss = self.task.loss(self.model(x), y)
+        loss = self.train_loss(self.model(x), y)
         loss.backward()
         if probe:
             self._tap.armed = False

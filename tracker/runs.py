@@ -29,6 +29,8 @@ from tracker.ideas import resolve_id
 from tracker.store import (
     TAG_END_REASON,
     TAG_ERROR,
+    TAG_FLAG_PREFIX,
+    TAG_FLAGS,
     TAG_GATE_PREFIX,
     TAG_IDEA,
     TAG_KIND,
@@ -36,6 +38,7 @@ from tracker.store import (
     TAG_REDIRECT,
     TAG_RUN_NAME,
     TAG_STAGE,
+    TAG_TASK,
     Store,
 )
 from tracker.telemetry import TelemetryWriter
@@ -55,11 +58,17 @@ class StageRun:
     run_id: str
     writer: TelemetryWriter
     gates: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)
 
     def set_gate(self, name: str, passed: bool) -> None:
         verdict = "passed" if passed else "failed"
         self.gates[name] = verdict
         self.set_tags({f"{TAG_GATE_PREFIX}{name}": verdict})
+
+    def flag(self, name: str, detail: str) -> None:
+        """Record a range-check flag (exploding_grad, dead_activations, ...) as tags."""
+        self.flags[name] = detail
+        self.set_tags({TAG_FLAGS: ",".join(self.flags), f"{TAG_FLAG_PREFIX}{name}": detail[:5000]})
 
     def set_tags(self, tags: dict[str, str]) -> None:
         self.store.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
@@ -115,10 +124,13 @@ def stage_run(
     run_name: str | None = None,
     extra_tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
+    task: str | None = None,
 ) -> Iterator[StageRun]:
     """Create (or adopt) the run for one stage execution; see the module docstring."""
     idea = resolve_id(store, idea_id) if idea_id else None  # fails before creating anything
     tags = {TAG_KIND: "stage", TAG_STAGE: stage, **(extra_tags or {})}
+    if task:
+        tags[TAG_TASK] = task
     if idea:
         tags[TAG_IDEA] = idea
     parent = parent_run_id or idea
@@ -182,3 +194,35 @@ def describe_run(run) -> dict:
         "start_time": run.info.start_time,
         "end_time": run.info.end_time,
     }
+
+
+def best_metric(
+    store: Store,
+    stage: str,
+    metric: str,
+    *,
+    idea_id: str | None = None,
+    task: str | None = None,
+    higher_is_better: bool = True,
+) -> tuple[float, str] | None:
+    """Best value of a metric over finished runs of a stage (of one idea, and/or one task).
+
+    Returns (value, run_id), or None when no such run has the metric. Used for the
+    gates that compare against earlier evidence: the baseline to beat, the best
+    generalize run the scale stage must improve on.
+    """
+    from tracker.ideas import search_all
+
+    clauses = [f"tags.`{TAG_STAGE}` = '{stage}'", "attributes.status = 'FINISHED'"]
+    if idea_id:
+        clauses.append(f"tags.`{TAG_IDEA}` = '{idea_id}'")
+    if task:
+        clauses.append(f"tags.`{TAG_TASK}` = '{task}'")
+    found = [
+        (r.data.metrics[metric], r.info.run_id)
+        for r in search_all(store, " and ".join(clauses))
+        if metric in r.data.metrics
+    ]
+    if not found:
+        return None
+    return (max if higher_is_better else min)(found)

@@ -21,6 +21,9 @@ DEFAULT_PROJECT = "idealoop"
 TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher
 TAG_IDEA = "idealoop.idea_id"  # on every run made for an idea
 TAG_STAGE = "idealoop.stage"  # overfit | generalize | ...
+TAG_TASK = "idealoop.task"  # the task a stage run or trial trained on
+TAG_FLAGS = "idealoop.flags"  # comma-separated range-check flags raised by a run
+TAG_FLAG_PREFIX = "idealoop.flag."  # idealoop.flag.<flag> = one-line detail
 TAG_STATUS = "idealoop.status"  # an idea's status
 TAG_CATEGORY = "idealoop.category"
 TAG_TITLE = "idealoop.title"

@@ -1,0 +1,46 @@
+"""baseline: is deep learning needed at all? A non-deep-learning model on the same split.
+
+"Implement non-deep learning baselines to make sure that deep learning is necessary
+in the first place." The task's baseline (by default: logistic regression for
+classification, the per-pixel majority class for segmentation, the identity for
+image-to-image) is scored on the same val split with the same metrics. It records
+the score to beat as `baseline/<metric>` (and `val/<metric>`), gate `recorded`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from runners import kinds
+from runners.config import BaselineConfig, as_dict
+from runners.task import Task, load_task
+from runners.train import seed_everything
+from tracker import keys
+from tracker.runs import StageRun
+
+STAGE = "baseline"
+
+
+def run_baseline(cfg: BaselineConfig, run: StageRun, *, task: Task | None = None, **_) -> dict[str, float]:
+    seed_everything(cfg.seed)
+    task = task or load_task(cfg.task, seed=cfg.seed)
+    run.log_params({**as_dict(cfg), "stage": STAGE})
+    run.log_dict(as_dict(cfg), "config.json")
+    t0 = time.perf_counter()
+    metrics = kinds.baseline_fn(task)(task, cfg.seed)
+    seconds = time.perf_counter() - t0
+    run.writer.log_dict(
+        {
+            **{f"{keys.BASELINE_PREFIX}{k}": v for k, v in metrics.items()},
+            **{f"{keys.VAL_PREFIX}{k}": v for k, v in metrics.items()},
+            "baseline/fit_seconds": seconds,
+        },
+        0,
+    )
+    target = task.target_metric
+    score = metrics.get(target, float("nan"))
+    run.set_tags({"idealoop.gate.baseline": "recorded", "idealoop.baseline_score": f"{score:.6g}"})
+    run.gates["baseline"] = "recorded"
+    print(f"baseline: val {target} {score:.4g} is the score to beat ({seconds:.1f} s)", file=sys.stderr)
+    return metrics

@@ -1,0 +1,146 @@
+"""Data-parallel training for stage_scale: several processes, one model, one MLflow run.
+
+`processes=N` spawns N workers with torch.distributed (gloo on CPU, nccl when each
+worker can have its own GPU). Each worker trains on a disjoint, fixed shard of the
+training data; DistributedDataParallel averages gradients, so every worker holds the
+same weights. Only rank 0 talks to MLflow (the telemetry writer, samples,
+histograms); the others log nothing. The parent process, which owns the stage run,
+gets rank 0's results back through a file and decides the gate.
+
+On several GPUs: `idealoop run scale --set processes=4` (one process per GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import torch.distributed as dist
+
+from runners.config import ScaleConfig
+from runners.fit import FitResult
+from runners.task import Task, load_task
+from tracker.runs import StageRun
+from tracker.store import Store
+from tracker.telemetry import TelemetryWriter
+
+
+class _Quiet:
+    """Stands in for the run and its writer on ranks other than 0: logs nothing."""
+
+    def __getattr__(self, name):
+        return lambda *a, **k: None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(
+    rank: int, world: int, port: int, cfg: ScaleConfig, project: str, uri: str, run_id: str, out: str
+):
+    from runners import scale
+    from runners.generalize import train_stage
+
+    use_cuda = torch.cuda.is_available() and torch.cuda.device_count() >= world and cfg.device != "cpu"
+    backend = "nccl" if use_cuda else "gloo"
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        if use_cuda:
+            torch.cuda.set_device(rank)
+        cfg = dataclasses.replace(cfg, device=f"cuda:{rank}" if use_cuda else "cpu")
+        task = load_task(cfg.task, seed=cfg.seed)
+        shard = torch.arange(len(task.train))[rank::world]
+        task = dataclasses.replace(task, train=task.train.take(shard))
+        if rank == 0:
+            store = Store(project=project, uri=uri)
+            run = StageRun(store, run_id, TelemetryWriter(store.client, run_id))
+        else:
+            run = _Quiet()
+            run.writer = _Quiet()
+
+        def wrap(model):
+            ids = [rank] if use_cuda else None
+            return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+        try:
+            result = train_stage(
+                cfg, run, task, stage=scale.STAGE,
+                spec=scale.model_spec(cfg),
+                make_optimizer=scale._optimizer, make_scheduler=scale._scheduler,
+                augment=task.augment if cfg.augment else None,
+                train_loss=scale.class_weighted_loss(task) if cfg.class_weights else None,
+                wrap_model=wrap, progress=False,
+            )  # fmt: skip
+        finally:
+            if rank == 0:
+                run.writer.close()
+        if rank == 0:
+            with open(out, "wb") as f:
+                pickle.dump((result, run.flags), f)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_data_parallel(cfg: ScaleConfig, run: StageRun, task: Task) -> FitResult:
+    """Train with `cfg.processes` worker processes; returns rank 0's FitResult.
+
+    Workers are plain `python -m runners.parallel` processes (not multiprocessing
+    spawn, which re-imports the parent's __main__ — a Streamlit page, a test runner).
+    If one rank fails, the others are stopped and its error is raised here.
+    """
+    world = cfg.processes
+    run.set_tags({"idealoop.processes": str(world)})
+    with tempfile.TemporaryDirectory() as tmp:
+        out, spec = os.path.join(tmp, "result.pkl"), os.path.join(tmp, "spec.pkl")
+        with open(spec, "wb") as f:
+            pickle.dump((world, _free_port(), cfg, run.store.project, run.store.uri, run.run_id, out), f)
+        logs = [open(os.path.join(tmp, f"rank{r}.log"), "w+") for r in range(world)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "runners.parallel", spec, str(r)],
+                stdout=logs[r],
+                stderr=subprocess.STDOUT,
+            )
+            for r in range(world)
+        ]
+        try:
+            failed = _wait(procs)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+        if failed is not None:
+            logs[failed].seek(0)
+            tail = logs[failed].read().strip().splitlines()[-1:] or ["(no output)"]
+            raise RuntimeError(f"data-parallel rank {failed} failed: {tail[0]}")
+        with open(out, "rb") as f:
+            result, flags = pickle.load(f)
+    for name, detail in flags.items():
+        run.flags.setdefault(name, detail)
+    return result
+
+
+def _wait(procs: list[subprocess.Popen]) -> int | None:
+    """Wait for all ranks; return the first rank that exited non-zero (and stop waiting)."""
+    while True:
+        codes = [p.poll() for p in procs]
+        bad = next((r for r, c in enumerate(codes) if c not in (None, 0)), None)
+        if bad is not None or all(c == 0 for c in codes):
+            return bad
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], "rb") as f:
+        world, port, cfg, project, uri, run_id, out = pickle.load(f)
+    _worker(int(sys.argv[2]), world, port, cfg, project, uri, run_id, out)

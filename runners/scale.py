@@ -1,0 +1,104 @@
+"""stage_scale: a bigger model with the tricks switched back on — does it beat generalize?
+
+"Finally, it's time to try out bigger architectures … and try out other features which
+we removed before (dropout, batchnorm, LR decay, etc.)", plus data engineering:
+class weights and augmentation (training data only — never val). The gate
+`idealoop.gate.scale` passes when the best val target metric beats the best
+stage_generalize run of the idea (else the project's best on the same task).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import torch
+
+from runners.config import ScaleConfig
+from runners.fit import FitResult
+from runners.generalize import train_stage
+from runners.task import ModelSpec, Task, load_task
+from tracker import keys
+from tracker.runs import StageRun, best_metric
+
+STAGE = "scale"
+
+
+def class_weighted_loss(task: Task) -> Callable:
+    """Cross-entropy weighted by inverse class frequency of the training targets."""
+    counts = torch.bincount(task.train.y.flatten()).float().clamp(min=1)
+    weight = counts.sum() / (len(counts) * counts)
+
+    def loss(out, y):
+        return torch.nn.functional.cross_entropy(out, y, weight=weight.to(out.device))
+
+    return loss
+
+
+def model_spec(cfg: ScaleConfig) -> ModelSpec:
+    return ModelSpec(width=cfg.width, depth=cfg.depth, dropout=cfg.dropout, batchnorm=cfg.batchnorm)
+
+
+def _optimizer(params, cfg: ScaleConfig):
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _scheduler(opt, cfg: ScaleConfig):
+    if cfg.lr_decay == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    return None
+
+
+def run_scale(
+    cfg: ScaleConfig,
+    run: StageRun,
+    *,
+    task: Task | None = None,
+    idea_id: str | None = None,
+    on_epoch: Callable[[int, dict], None] | None = None,
+    progress: bool = True,
+) -> FitResult:
+    task = task or load_task(cfg.task, seed=cfg.seed)
+    if cfg.augment and task.augment is None:
+        print(f"scale: task {task.name!r} defines no augmentation; training without", file=sys.stderr)
+    if cfg.class_weights and task.kind != "classification":
+        raise ValueError(f"class_weights=true needs a classification task; {task.name!r} is {task.kind}")
+    if cfg.processes > 1:
+        from runners.parallel import run_data_parallel
+
+        result = run_data_parallel(cfg, run, task)
+    else:
+        result = train_stage(
+            cfg, run, task, stage=STAGE,
+            spec=model_spec(cfg),
+            make_optimizer=_optimizer, make_scheduler=_scheduler,
+            augment=task.augment if cfg.augment else None,
+            train_loss=class_weighted_loss(task) if cfg.class_weights else None,
+            on_epoch=on_epoch, progress=progress,
+        )  # fmt: skip
+    target = task.target_metric
+    mine = result.best_value(target, task.higher_is_better)
+    metric = f"{keys.VAL_PREFIX}{target}"
+    higher = task.higher_is_better
+    ref = None
+    if idea_id:
+        ref = best_metric(run.store, "generalize", metric, idea_id=idea_id, higher_is_better=higher)
+    ref = ref or best_metric(run.store, "generalize", metric, task=cfg.task, higher_is_better=higher)
+    if ref is None:
+        run.set_gate(STAGE, False)
+        print(
+            f"scale: FAILED  no stage_generalize run to beat yet (best val {target} {mine:.4g})",
+            file=sys.stderr,
+        )
+        return result
+    value, ref_run = ref
+    passed = mine > value if higher else mine < value
+    run.writer.log(keys.SCALE_REFERENCE, value, 0)
+    run.set_tags({"idealoop.scale_reference_run": ref_run})
+    run.set_gate(STAGE, passed)
+    print(
+        f"scale: {'PASSED' if passed else 'FAILED'}  best val {target} {mine:.4g} "
+        f"vs generalize's {value:.4g}",
+        file=sys.stderr,
+    )
+    return result
