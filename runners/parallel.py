@@ -29,11 +29,13 @@ from runners.fit import FitResult
 from runners.task import Task, load_task
 from tracker.runs import StageRun
 from tracker.store import Store
-from tracker.telemetry import TelemetryWriter
+from tracker.telemetry import NullWriter, TelemetryWriter
 
 
 class _Quiet:
-    """Stands in for the run and its writer on ranks other than 0: logs nothing."""
+    """Stands in for the run on ranks other than 0: logs nothing."""
+
+    writer = NullWriter()
 
     def __getattr__(self, name):
         return lambda *a, **k: None
@@ -66,7 +68,6 @@ def _worker(
             run = StageRun(store, run_id, TelemetryWriter(store.client, run_id))
         else:
             run = _Quiet()
-            run.writer = _Quiet()
 
         def wrap(model):
             ids = [rank] if use_cuda else None

@@ -68,6 +68,7 @@ class Trainer:
         on_flag: Callable[[str, str], None] | None = None,
         slow_batch_s: float = 1.0,  # the method: a batch should take under a second
         train_loss: Callable | None = None,  # e.g. class-weighted; val always uses task.loss
+        val_probe: bool = True,  # the method's val batch after every iteration (off: benchmarks only)
     ) -> None:
         self.task, self.model, self.opt, self.writer = task, model, optimizer, writer
         self.device = device
@@ -87,12 +88,14 @@ class Trainer:
         self.flags: dict[str, str] = {}
         self.slow_batch_s = slow_batch_s
         self.train_loss = train_loss or task.loss
+        self.val_probe = val_probe
         self._tap = ActivationTap(model) if hist_every else None
         self._relu_layers = relu_layer_names(model)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, data_s: float = 0.0) -> None:
         """One optimisation step on (x, y) plus the val-batch probe; logs in chunks."""
         t0 = time.perf_counter()
+        events = self._cuda_events()
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         probe = self._tap is not None and self.step_count % self.hist_every == 0
         if probe:
@@ -106,19 +109,30 @@ class Trainer:
             self._probe()
         self.opt.step()
         compute_s = time.perf_counter() - t0
-        if data_s + compute_s > self.slow_batch_s:
-            where = "data loading" if data_s > compute_s else "compute"
-            self.flag(
-                "slow_batch",
-                f"batch at step {self.step_count} took {data_s + compute_s:.2f} s "
-                f"(data {data_s:.2f} s, compute {compute_s:.2f} s): bottleneck is {where}",
-            )
+        if events is not None:
+            events[1].record()
         self._losses.append(loss.detach())
-        self._val_losses.append(self._val_batch_loss())
-        self._timing.append((data_s, compute_s, len(x)))
+        if self.val_probe:
+            self._val_losses.append(self._val_batch_loss())
+        self._timing.append((data_s, events if events is not None else compute_s, len(x)))
         self.step_count += 1
         if len(self._losses) >= self.check_every:
             self.sync()
+
+    def _slow_batch(self, step: int, data_s: float, compute_s: float) -> None:
+        where = "data loading" if data_s > compute_s else "compute"
+        self.flag(
+            "slow_batch",
+            f"batch at step {step} took {data_s + compute_s:.2f} s "
+            f"(data {data_s:.2f} s, compute {compute_s:.2f} s): bottleneck is {where}",
+        )
+
+    def _cuda_events(self) -> tuple | None:
+        if self.device.type != "cuda":
+            return None
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        return start, end
 
     def flag(self, name: str, detail: str) -> None:
         """Raise a range-check flag once per kind: tag on the run and a console line."""
@@ -151,11 +165,17 @@ class Trainer:
             return self.last_loss
         first = self._first_pending
         losses = torch.stack(self._losses).float().cpu().tolist()
-        val_losses = torch.stack(self._val_losses).float().cpu().tolist()
         self.writer.log_series(keys.TRAIN_LOSS, losses, first)
-        self.writer.log_series(keys.VAL_LOSS_BATCH, val_losses, first)
-        for i, (data_s, compute_s, n) in enumerate(self._timing):
+        if self._val_losses:
+            val_losses = torch.stack(self._val_losses).float().cpu().tolist()
+            self.writer.log_series(keys.VAL_LOSS_BATCH, val_losses, first)
+        for i, (data_s, compute, n) in enumerate(self._timing):
+            # On CUDA the host returns before the kernels finish: the step's real time comes
+            # from events recorded around it, read here after the chunk's one sync.
+            compute_s = compute[0].elapsed_time(compute[1]) / 1000 if isinstance(compute, tuple) else compute
             total = data_s + compute_s
+            if total > self.slow_batch_s:
+                self._slow_batch(first + i, data_s, compute_s)
             self.writer.log_dict(
                 {
                     keys.TIME_DATA: data_s,

@@ -3,11 +3,11 @@
 Why a writer of our own: a synchronous `log_metric` per batch manages ~270 points/s
 into SQLite (far slower against a server), which would make logging the cost of
 training. `MlflowClient.log_batch` with 1,000 metrics a call does ~8,400 points/s.
-So the training thread only appends to a bounded queue; one background thread
+So the training thread only appends to a bounded buffer; one background thread
 drains it in `log_batch` calls of at most 1,000 metrics.
 
 Guarantees:
-- nothing is dropped: when the queue is full, `log` waits (back-pressure) rather
+- nothing is dropped: when the buffer is full, `log` waits (back-pressure) rather
   than discarding; `close()` (also on an exception, via the context manager)
   drains everything before returning;
 - a failed write is retried with back-off (SQLite "database is locked" under
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,6 @@ from pathlib import Path
 from mlflow.entities import Metric
 
 MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
-_STOP = object()
 
 
 @dataclass
@@ -44,7 +43,12 @@ class TelemetryError(RuntimeError):
 
 
 class TelemetryWriter:
-    """Queue metrics from the training thread; a daemon thread writes them in batches."""
+    """Buffer metrics from the training thread; a daemon thread writes them in batches.
+
+    The buffer is a deque (appends are atomic under the GIL, so the training thread
+    takes no lock per point); the writer thread wakes every `flush_interval_s`, or at
+    once when a full batch is waiting, and drains it in `log_batch` calls.
+    """
 
     def __init__(
         self,
@@ -57,31 +61,46 @@ class TelemetryWriter:
     ) -> None:
         self._client = client
         self._run_id = run_id
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._buf: deque = deque()
+        self._max = max_queue
+        self._cv = threading.Condition()
         self._flush_interval = flush_interval_s
         self._retries = retries
         self._error: BaseException | None = None
         self._lost = 0
         self.written = 0
+        self._busy = False  # the writer thread holds items taken from the buffer
+        self._stop = False
         self._closed = False
         self._thread = threading.Thread(target=self._drain, name="idealoop-telemetry", daemon=True)
         self._thread.start()
 
     # -- training-thread side -------------------------------------------------
+    def _put(self, item) -> None:
+        if len(self._buf) >= self._max:  # back-pressure: wait, never drop
+            with self._cv:
+                self._cv.notify_all()
+                while len(self._buf) >= self._max and self._thread.is_alive():
+                    self._cv.wait(0.05)
+        self._buf.append(item)
+        if len(self._buf) % MAX_BATCH == 0:  # a full batch is waiting: wake the writer
+            with self._cv:
+                self._cv.notify_all()
+
     def log(self, key: str, value: float, step: int, timestamp_ms: int | None = None) -> None:
         ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
-        self._queue.put(Metric(key, float(value), ts, int(step)))
+        self._put(Metric(key, float(value), ts, int(step)))
 
     def log_series(self, key: str, values: Iterable[float], first_step: int) -> None:
         """Log consecutive steps at once (e.g. a chunk of per-batch losses read back together)."""
         ts = int(time.time() * 1000)
         for i, v in enumerate(values):
-            self._queue.put(Metric(key, float(v), ts, first_step + i))
+            self._put(Metric(key, float(v), ts, first_step + i))
 
     def log_dict(self, values: dict[str, float], step: int) -> None:
         ts = int(time.time() * 1000)
         for k, v in values.items():
-            self._queue.put(Metric(k, float(v), ts, int(step)))
+            self._put(Metric(k, float(v), ts, int(step)))
 
     def log_artifact(self, write, artifact_file: str) -> None:
         """Store an artifact off the training thread. `write(path)` writes the file's bytes.
@@ -89,20 +108,25 @@ class TelemetryWriter:
         Used for histogram JSONs and sample PNGs: rendering and upload happen in the
         writer thread, in order with the metrics.
         """
-        self._queue.put(_Artifact(write, artifact_file))
+        self._put(_Artifact(write, artifact_file))
 
     def log_json(self, data: dict, artifact_file: str) -> None:
         self.log_artifact(lambda path: Path(path).write_text(json.dumps(data)), artifact_file)
 
     def flush(self) -> None:
         """Block until every point queued so far is written (or has failed)."""
-        self._queue.join()
+        with self._cv:
+            self._cv.notify_all()
+            while (self._buf or self._busy) and self._thread.is_alive():
+                self._cv.wait(0.05)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
         self._thread.join()
         if self._error is not None:
             raise TelemetryError(
@@ -117,35 +141,33 @@ class TelemetryWriter:
 
     # -- background side ------------------------------------------------------
     def _drain(self) -> None:
-        pending: list[Metric] = []
-        stop = False
-        while not stop:
-            deadline = time.monotonic() + self._flush_interval
-            while len(pending) < MAX_BATCH:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._queue.task_done()
-                    stop = True
-                    break
-                if isinstance(item, _Artifact):
-                    self._write(pending)  # keep order: metrics queued before it go first
-                    self._queue_done(len(pending))
-                    pending = []
-                    self._write_artifact(item)
-                    self._queue.task_done()
-                    continue
-                pending.append(item)
-            if pending:
-                self._write(pending)
-                self._queue_done(len(pending))
-                pending = []
+        while True:
+            with self._cv:
+                if not self._stop and len(self._buf) < MAX_BATCH:
+                    self._cv.wait(self._flush_interval)
+                stop = self._stop
+                self._busy = bool(self._buf)
+            self._drain_buffer()
+            with self._cv:
+                self._busy = False
+                self._cv.notify_all()
+            if stop and not self._buf:
+                return
 
-    def _queue_done(self, n: int) -> None:
-        for _ in range(n):
-            self._queue.task_done()
+    def _drain_buffer(self) -> None:
+        pending: list[Metric] = []
+        while self._buf:
+            item = self._buf.popleft()
+            if isinstance(item, _Artifact):
+                self._write(pending)  # keep order: metrics queued before it go first
+                pending = []
+                self._write_artifact(item)
+                continue
+            pending.append(item)
+            if len(pending) == MAX_BATCH:
+                self._write(pending)
+                pending = []
+        self._write(pending)
 
     def _write_artifact(self, item: _Artifact) -> None:
         try:
@@ -174,3 +196,20 @@ class TelemetryWriter:
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+
+class NullWriter:
+    """The writer's interface, writing nothing: for ranks that must not log, and benchmarks."""
+
+    written = 0
+
+    def log(self, *args, **kwargs) -> None:
+        pass
+
+    log_series = log_dict = log_artifact = log_json = flush = close = log
+
+    def __enter__(self) -> NullWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass

@@ -1,0 +1,106 @@
+"""What idealoop's telemetry costs a training loop: samples/s with and without it, same run.
+
+The same stage_generalize-style loop (digits, the Trainer and fit() every stage uses),
+four ways, interleaved over several rounds (median reported):
+  bare-noprobe  no logging, no per-iteration val batch (the loop alone)
+  bare          no logging; the method's val batch after every iteration is kept
+  idealoop      full telemetry: per-batch train/val losses, timings, histograms every
+                --hist-every steps, sample PNGs and confusion matrices per epoch, into SQLite
+  naive         the same per-batch metrics with a synchronous mlflow log_metric per point
+Target: idealoop >= 0.95 x bare on 2 CPU cores (>= 0.97 on one GPU).
+
+    python bench/telemetry_overhead.py [--epochs 8] [--rounds 3] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from runners.fit import fit  # noqa: E402
+from runners.task import ModelSpec, load_task  # noqa: E402
+from runners.train import Trainer, pick_device, seed_everything  # noqa: E402
+from tracker.store import Store  # noqa: E402
+from tracker.telemetry import NullWriter, TelemetryWriter  # noqa: E402
+
+
+class NaiveWriter(NullWriter):
+    """Per-point synchronous log_metric: what a tracker without batching does."""
+
+    def __init__(self, client, run_id):
+        self.client, self.run_id = client, run_id
+
+    def log(self, key, value, step, timestamp_ms=None):
+        self.client.log_metric(self.run_id, key, float(value), step=int(step))
+
+    def log_series(self, key, values, first_step):
+        for i, v in enumerate(values):
+            self.log(key, v, first_step + i)
+
+    def log_dict(self, values, step):
+        for k, v in values.items():
+            self.log(k, v, step)
+
+
+def one_run(mode: str, store: Store, task, args) -> float:
+    gen = seed_everything(0)
+    device = pick_device(args.device)
+    model = task.build_model(ModelSpec(width=args.width, depth=args.depth)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    run_id = store.client.create_run(store.experiment_id).info.run_id
+    writer = {
+        "idealoop": lambda: TelemetryWriter(store.client, run_id),
+        "naive": lambda: NaiveWriter(store.client, run_id),
+    }.get(mode, NullWriter)()
+    trainer = Trainer(
+        task, model, opt, writer, device=device, generator=gen,
+        hist_every=args.hist_every if mode == "idealoop" else 0,
+        val_probe=mode != "bare-noprobe",
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    fit(trainer, epochs=args.epochs, batch_size=args.batch_size, n_samples=16, progress=False)
+    writer.close()  # the run is not done until its telemetry is stored
+    seconds = time.perf_counter() - t0
+    return args.epochs * len(task.train) / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--depth", type=int, default=3)
+    ap.add_argument("--hist-every", type=int, default=50)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--skip-naive", action="store_true", help="the naive way is slow on a server")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="idealoop-bench-")
+    os.chdir(tmp)
+    store = Store(project="bench", uri=os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{tmp}/mlflow.db")
+    task = load_task("digits")
+    modes = ["bare-noprobe", "bare", "idealoop"] + ([] if args.skip_naive else ["naive"])
+    one_run("bare", store, task, args)  # warm-up: allocator, imports, SQLite tables
+    results = {m: [] for m in modes}
+    for _ in range(args.rounds):
+        for m in modes:
+            results[m].append(one_run(m, store, task, args))
+    med = {m: statistics.median(v) for m, v in results.items()}
+    print(f"device {pick_device(args.device)}, torch threads {torch.get_num_threads()}, "
+          f"{args.epochs} epochs x {len(task.train)} samples, median of {args.rounds} rounds")  # fmt: skip
+    for m in modes:
+        print(f"{m:>13}: {med[m]:10,.0f} samples/s   ratio to bare {med[m] / med['bare']:.3f}")
+    print(f"idealoop / bare = {med['idealoop'] / med['bare']:.3f}  (target >= 0.95 on CPU, >= 0.97 on GPU)")
+
+
+if __name__ == "__main__":
+    main()

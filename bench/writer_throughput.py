@@ -1,0 +1,77 @@
+"""Points/s into a SQLite MLflow store: idealoop's TelemetryWriter vs. MLflow called directly.
+
+Three ways to store the same metric points, in one run of this script:
+  direct   MlflowClient.log_batch with 1,000 metrics a call (the ceiling)
+  writer   TelemetryWriter.log() per point, timed until close() has written everything
+  sync     MlflowClient.log_metric per point (the naive way)
+Targets: writer >= 0.9 x direct, and >= 30 x sync.
+
+    python bench/writer_throughput.py [--points 20000] [--sync-points 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mlflow.entities import Metric  # noqa: E402
+
+from tracker.store import Store  # noqa: E402
+from tracker.telemetry import TelemetryWriter  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=20_000)
+    ap.add_argument("--sync-points", type=int, default=500)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="idealoop-bench-")
+    os.chdir(tmp)
+    store = Store(project="bench", uri=f"sqlite:///{tmp}/mlflow.db")
+    client = store.client
+
+    def new_run() -> str:
+        return client.create_run(store.experiment_id).info.run_id
+
+    run = new_run()
+    t0 = time.perf_counter()
+    now = int(time.time() * 1000)
+    for i in range(0, args.points, 1000):
+        client.log_batch(
+            run, [Metric("train/loss", float(j), now, j) for j in range(i, min(i + 1000, args.points))]
+        )
+    direct = args.points / (time.perf_counter() - t0)
+
+    run = new_run()
+    t0 = time.perf_counter()
+    writer = TelemetryWriter(client, run)
+    for j in range(args.points):
+        writer.log("train/loss", float(j), j)
+    enqueue_s = time.perf_counter() - t0
+    writer.close()
+    via_writer = args.points / (time.perf_counter() - t0)
+    assert len(client.get_metric_history(run, "train/loss")) == args.points, "writer lost points"
+
+    run = new_run()
+    t0 = time.perf_counter()
+    for j in range(args.sync_points):
+        client.log_metric(run, "train/loss", float(j), step=j)
+    sync = args.sync_points / (time.perf_counter() - t0)
+
+    print(f"store: {store.uri}")
+    print(f"direct log_batch : {direct:10,.0f} points/s  ({args.points:,} points)")
+    print(f"TelemetryWriter  : {via_writer:10,.0f} points/s  ({args.points:,} points; "
+          f"training thread blocked {enqueue_s * 1e6 / args.points:.1f} us/point)")  # fmt: skip
+    print(f"sync log_metric  : {sync:10,.0f} points/s  ({args.sync_points:,} points)")
+    print(f"writer / direct  : {via_writer / direct:.2f}   (target >= 0.9)")
+    print(f"writer / sync    : {via_writer / sync:.1f}x  (target >= 30x)")
+
+
+if __name__ == "__main__":
+    main()
