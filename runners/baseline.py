@@ -14,6 +14,7 @@ import time
 
 from runners import kinds
 from runners.config import BaselineConfig, as_dict
+from runners.generalize import target_tags
 from runners.task import Task, load_task
 from runners.train import seed_everything
 from tracker import keys
@@ -40,7 +41,9 @@ def run_baseline(cfg: BaselineConfig, run: StageRun, *, task: Task | None = None
     )
     target = task.target_metric
     score = metrics.get(target, float("nan"))
-    run.set_tags({"idealoop.gate.baseline": "recorded", "idealoop.baseline_score": f"{score:.6g}"})
+    run.set_tags(
+        {"idealoop.gate.baseline": "recorded", "idealoop.baseline_score": f"{score:.6g}", **target_tags(task)}
+    )
     run.gates["baseline"] = "recorded"
     print(f"baseline: val {target} {score:.4g} is the score to beat ({seconds:.1f} s)", file=sys.stderr)
     return metrics

@@ -59,7 +59,12 @@ def cmd_idea_add(args) -> int:
 def cmd_idea_list(args) -> int:
     from tracker.ideas import list_ideas
 
-    ideas = list_ideas(_store(args), status=args.status)
+    if args.calibrated:
+        from tracker.outcomes import calibrated_ideas
+
+        ideas = [i for i in calibrated_ideas(_store(args)) if not args.status or i.status == args.status]
+    else:
+        ideas = list_ideas(_store(args), status=args.status)
     if args.json:
         print(json.dumps([i.as_dict() for i in ideas], indent=2))
         return 0
@@ -143,6 +148,62 @@ def cmd_idea_update(args) -> int:
         note=args.note or "",
     )
     _say(f"updated idea {args.id}" + (f" (revision #{rev.number})" if rev else ""))
+    return 0
+
+
+def cmd_idea_outcome(args) -> int:
+    from tracker.outcomes import accept, assess
+
+    store = _store(args)
+    a = assess(store, args.id, reference=args.reference, threshold=args.threshold, logged_hours=args.hours)
+    if args.json and not args.accept:
+        print(json.dumps(a.as_dict(), indent=2))
+        return 0
+    ev = a.evidence
+    if a.proposal is None:
+        why = (
+            "no finished generalize/scale run or trial"
+            if ev.best is None
+            else f"no {ev.reference_kind} reference"
+        )
+        raise UsageError(f"cannot judge idea {args.id} yet: {why} (run `idealoop run generalize --idea ...`)")
+    v, p, cur = a.verdict, a.proposal, a.current
+    print(f"evidence: best val {ev.target} {ev.best:.4g} (run {ev.best_run}) vs {ev.reference_kind} "
+          f"{ev.reference:.4g} (run {ev.reference_run}) over {len(ev.run_values)} runs")  # fmt: skip
+    print(f"verdict:  {v.verdict}  gain {v.impact:+.4g}, needed {v.margin:.4g} (seed noise {v.noise:.3g})")
+    print("proposal:")
+    print(f"  likelihood {cur['likelihood']:.3g} -> {p.likelihood:.3g}   ({p.reasons['likelihood']})")
+    if p.impact is not None:
+        print(f"  impact     {cur['impact']:.4g} -> {p.impact:.4g}   ({p.reasons['impact']})")
+    if p.hours is not None:
+        print(f"  hours      {cur['hours']:g} -> {p.hours:g}   ({p.reasons['hours']})")
+    print(f"  status     {cur['status']} -> {p.status}")
+    if args.accept:
+        number = accept(store, args.id, a)
+        _say(f"accepted: revision #{number} (source evidence)")
+    else:
+        _say("not written: add --accept to append these estimates as a revision")
+    return 0
+
+
+def cmd_calibration(args) -> int:
+    from tracker.outcomes import calibration_summary, calibration_table
+
+    rows = calibration_table(_store(args))
+    summary = calibration_summary(rows)
+    if args.json:
+        print(json.dumps({"ideas": rows, **summary}, indent=2, default=str))
+        return 0
+    if not summary["decided"]:
+        _say("no decided ideas yet: `idealoop idea outcome ID --accept` records an idea's verdict")
+        return 0
+    print(f"decided ideas: {summary['decided']}")
+    print(f"Brier score of stated likelihoods: {summary['brier']:.3f} "
+          f"(calibrated: {summary['brier_calibrated']:.3f}; 0.25 = coin flip)")  # fmt: skip
+    print(f"planning factor (actual / estimated hours): {summary['planning_factor']:.2f}")
+    for row in summary["reliability"]:
+        print(f"  likelihood {row['bin']}: said {row['predicted']:.2f}, happened {row['observed']:.2f} "
+              f"({row['count']} ideas)")  # fmt: skip
     return 0
 
 
@@ -249,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = isub.add_parser("list", parents=[common], help="ideas ranked by score")
     ls.add_argument("--json", action="store_true")
     ls.add_argument("--status", help="only ideas with this status")
+    ls.add_argument(
+        "--calibrated",
+        action="store_true",
+        help="rank with the team's calibration (hours x planning factor, likelihood recalibrated)",
+    )
     ls.set_defaults(func=cmd_idea_list)
 
     show = isub.add_parser("show", parents=[common], help="one idea: estimates, revisions, runs")
@@ -268,6 +334,28 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_idea_update)
 
     from runners.stages import LADDER  # light: config classes only
+
+    out = isub.add_parser(
+        "outcome", parents=[common], help="judge an idea from its runs; propose new estimates"
+    )
+    out.add_argument("id")
+    out.add_argument(
+        "--reference",
+        choices=("best", "baseline"),
+        default="best",
+        help="compare with the project's best other run (default) or the non-DL baseline",
+    )
+    out.add_argument("--threshold", type=float, default=0.0, help="smallest gain that counts as success")
+    out.add_argument(
+        "--hours", type=float, help="hours actually spent (default: the span of the idea's runs)"
+    )
+    out.add_argument("--accept", action="store_true", help="append the proposal as a revision")
+    out.add_argument("--json", action="store_true")
+    out.set_defaults(func=cmd_idea_outcome)
+
+    cal = sub.add_parser("calibration", parents=[common], help="how well the team predicts")
+    cal.add_argument("--json", action="store_true")
+    cal.set_defaults(func=cmd_calibration)
 
     run = sub.add_parser("run", help="run a stage of the ladder")
     rsub = run.add_subparsers(dest="stage", required=True)

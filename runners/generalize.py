@@ -24,6 +24,7 @@ from runners.task import ModelSpec, Task, load_task
 from runners.train import Trainer, pick_device, seed_everything
 from tracker import keys
 from tracker.runs import StageRun, best_metric
+from tracker.store import TAG_HIGHER, TAG_TARGET
 
 STAGE = "generalize"
 
@@ -62,10 +63,19 @@ def train_stage(
         hist_every=cfg.hist_every, on_flag=run.flag, train_loss=train_loss,
     )  # fmt: skip
     scheduler = make_scheduler(opt, cfg) if make_scheduler else None
-    return fit(
+    run.set_tags(target_tags(task))
+    result = fit(
         trainer, epochs=cfg.epochs, batch_size=cfg.batch_size, augment=augment, scheduler=scheduler,
         n_samples=cfg.n_samples, on_epoch=on_epoch, progress=progress,
     )  # fmt: skip
+    best = result.best_value(task.target_metric, task.higher_is_better)
+    run.writer.log(f"{keys.BEST_PREFIX}{task.target_metric}", best, trainer.step_count)
+    return result
+
+
+def target_tags(task: Task) -> dict[str, str]:
+    """Which val metric judges this run, and its direction: what learning-from-results reads."""
+    return {TAG_TARGET: task.target_metric, TAG_HIGHER: str(task.higher_is_better).lower()}
 
 
 def run_generalize(

@@ -22,6 +22,9 @@ TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher
 TAG_IDEA = "idealoop.idea_id"  # on every run made for an idea
 TAG_STAGE = "idealoop.stage"  # overfit | generalize | ...
 TAG_TASK = "idealoop.task"  # the task a stage run or trial trained on
+TAG_TARGET = "idealoop.target_metric"  # the val metric that judges a run (e.g. accuracy, miou, l1)
+TAG_HIGHER = "idealoop.higher_is_better"  # "true" | "false"
+TAG_VERDICT = "idealoop.verdict"  # an idea's decided outcome: succeeded | failed | inconclusive
 TAG_FLAGS = "idealoop.flags"  # comma-separated range-check flags raised by a run
 TAG_FLAG_PREFIX = "idealoop.flag."  # idealoop.flag.<flag> = one-line detail
 TAG_STATUS = "idealoop.status"  # an idea's status

@@ -29,6 +29,8 @@ from pathlib import Path
 
 from mlflow.entities import Metric
 
+from tracker.shipper import ProcessSink
+
 MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 
 
@@ -58,9 +60,13 @@ class TelemetryWriter:
         max_queue: int = 200_000,  # points held before `log` applies back-pressure
         flush_interval_s: float = 0.5,  # longest a point waits before being written
         retries: int = 8,  # attempts per batch before giving up
+        process: bool | None = None,  # write from a shipper process; default: IDEALOOP_TELEMETRY
     ) -> None:
         self._client = client
         self._run_id = run_id
+        if process is None:
+            process = os.environ.get("IDEALOOP_TELEMETRY", "process") == "process"
+        self._sink = ProcessSink(client.tracking_uri, run_id, retries) if process else None
         self._buf: deque = deque()
         self._max = max_queue
         self._cv = threading.Condition()
@@ -89,18 +95,18 @@ class TelemetryWriter:
 
     def log(self, key: str, value: float, step: int, timestamp_ms: int | None = None) -> None:
         ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
-        self._put(Metric(key, float(value), ts, int(step)))
+        self._put((key, float(value), ts, int(step)))
 
     def log_series(self, key: str, values: Iterable[float], first_step: int) -> None:
         """Log consecutive steps at once (e.g. a chunk of per-batch losses read back together)."""
         ts = int(time.time() * 1000)
         for i, v in enumerate(values):
-            self._put(Metric(key, float(v), ts, first_step + i))
+            self._put((key, float(v), ts, first_step + i))
 
     def log_dict(self, values: dict[str, float], step: int) -> None:
         ts = int(time.time() * 1000)
         for k, v in values.items():
-            self._put(Metric(k, float(v), ts, int(step)))
+            self._put((k, float(v), ts, int(step)))
 
     def log_artifact(self, write, artifact_file: str) -> None:
         """Store an artifact off the training thread. `write(path)` writes the file's bytes.
@@ -128,6 +134,12 @@ class TelemetryWriter:
             self._stop = True
             self._cv.notify_all()
         self._thread.join()
+        if self._sink is not None:
+            report = self._sink.close()
+            self.written = report["written"]
+            if report["lost"]:
+                self._lost += max(report["lost"], 0)
+                self._error = self._error or RuntimeError(report["error"])
         if self._error is not None:
             raise TelemetryError(
                 f"{self._lost} telemetry points could not be written: {self._error}"
@@ -155,7 +167,7 @@ class TelemetryWriter:
                 return
 
     def _drain_buffer(self) -> None:
-        pending: list[Metric] = []
+        pending: list[tuple] = []
         while self._buf:
             item = self._buf.popleft()
             if isinstance(item, _Artifact):
@@ -174,15 +186,26 @@ class TelemetryWriter:
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, os.path.basename(item.artifact_file))
                 item.write(path)
+                if self._sink is not None:
+                    self._sink.artifact(item.artifact_file, Path(path).read_bytes())
+                    return
                 folder = os.path.dirname(item.artifact_file) or None
                 self._client.log_artifact(self._run_id, path, folder)
         except Exception as exc:  # noqa: BLE001 - reported at close(), never silent
             self._error = exc
             self._lost += 1
 
-    def _write(self, metrics: list[Metric]) -> None:
-        if not metrics:
+    def _write(self, rows: list[tuple]) -> None:
+        if not rows:
             return
+        if self._sink is not None:
+            try:
+                self._sink.metrics(rows)
+            except (BrokenPipeError, OSError) as exc:  # the shipper died: report at close()
+                self._error = self._error or exc
+                self._lost += len(rows)
+            return
+        metrics = [Metric(*row) for row in rows]
         delay = 0.05
         for attempt in range(self._retries):
             try:

@@ -1,0 +1,75 @@
+"""From runs in a real store to an accepted, evidence-based revision and calibration rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runners.cli import main
+from runners.config import GeneralizeConfig
+from runners.generalize import run_generalize
+from tracker.ideas import get_idea, list_ideas
+from tracker.outcomes import accept, assess, calibrated_ideas, calibration_summary, calibration_table
+from tracker.runs import stage_run
+
+
+def _generalize(store, idea, epochs, seed=0):
+    cfg = GeneralizeConfig(epochs=epochs, seed=seed, hist_every=0, n_samples=2)
+    with stage_run(store, stage="generalize", idea_id=idea, task="digits") as run:
+        run_generalize(cfg, run, idea_id=idea, progress=False)
+    return run.run_id
+
+
+@pytest.fixture
+def two_ideas(store, make_idea):
+    other = make_idea("one epoch", likelihood=0.5)
+    _generalize(store, other, epochs=1)
+    idea = make_idea("train longer", hours=2, likelihood=0.1, impact=0.01)
+    runs = [_generalize(store, idea, epochs=4, seed=s) for s in (0, 1)]
+    return idea, other, runs
+
+
+def test_evidence_verdict_and_proposal(store, two_ideas):
+    idea, other, runs = two_ideas
+    a = assess(store, idea)
+    ev = a.evidence
+    assert ev.target == "accuracy" and ev.best_run in runs and len(ev.seed_values) == 2
+    assert ev.reference_run != "" and ev.reference < ev.best  # the other idea's single epoch
+    assert a.verdict.verdict == "succeeded"
+    # Default prior Beta(1.5, 8.5) + both runs beating the reference: 3.5 / 12.
+    assert a.proposal.likelihood == pytest.approx(3.5 / 12)
+    assert a.proposal.impact == pytest.approx(ev.best - ev.reference)
+
+
+def test_accepting_appends_an_evidence_revision_and_moves_the_ranking(store, two_ideas, make_idea):
+    idea, other, runs = two_ideas
+    rival = make_idea("rival", hours=2, likelihood=0.2, impact=0.01)
+    before = [i.id for i in list_ideas(store)]
+    assert before.index(rival) < before.index(idea)
+    number = accept(store, idea, assess(store, idea))
+    got, revisions, _ = get_idea(store, idea)
+    assert revisions[-1].number == number and revisions[-1].source == "evidence"
+    assert set(runs) <= set(json.loads(revisions[-1].note)["runs"])  # the revision links its runs
+    assert got.status == "succeeded" and got.likelihood == pytest.approx(3.5 / 12)
+    after = [i.id for i in list_ideas(store)]
+    assert after.index(idea) < after.index(rival)  # the evidence changed the ranking
+    (row,) = calibration_table(store)
+    assert row["likelihood"] == pytest.approx(0.1) and row["succeeded"] is True
+    summary = calibration_summary([row])
+    assert summary["brier"] == pytest.approx(0.81)  # said 0.1, it worked: (0.1 - 1)^2
+
+
+def test_cli_outcome_without_runs_is_a_clear_error(store, make_idea, capsys):
+    idea = make_idea("untested")
+    assert main(["idea", "outcome", idea]) == 2
+    assert "cannot judge idea" in capsys.readouterr().err
+
+
+def test_calibrated_ranking_applies_the_planning_factor(store, make_idea):
+    a = make_idea("a", hours=1)
+    rows = [{"verdict": "succeeded", "likelihood": 0.5, "succeeded": True, "estimated_hours": 1.0,
+             "actual_hours": 3.0}]  # fmt: skip
+    summary = calibration_summary(rows)
+    (idea,) = calibrated_ideas(store, summary)
+    assert idea.id == a and idea.hours == pytest.approx(3.0)
