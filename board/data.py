@@ -14,7 +14,7 @@ import streamlit as st
 from board.common import LIVE_TTL_S
 from tracker import artifacts, curves, queries
 from tracker.estimates import score_breakdown
-from tracker.ideas import get_idea, list_ideas
+from tracker.ideas import get_idea
 from tracker.store import Store
 
 
@@ -22,7 +22,7 @@ from tracker.store import Store
 def ideas_frame(project: str, uri: str) -> pd.DataFrame:
     """Ranked ideas, one row each, with the parts of the score."""
     rows = []
-    for rank, i in enumerate(list_ideas(Store(project=project, uri=uri)), 1):
+    for rank, (i, n_runs) in enumerate(queries.ranked_ideas(Store(project=project, uri=uri)), 1):
         b = score_breakdown(i.hours, i.complexity, i.impact, i.likelihood)
         rows.append(
             {
@@ -37,7 +37,7 @@ def ideas_frame(project: str, uri: str) -> pd.DataFrame:
                 "likelihood": i.likelihood,
                 "status": i.status,
                 "category": i.category,
-                "runs": len(i.run_ids),
+                "runs": n_runs,
                 "open": f"idea?id={i.id}",
                 "id": i.id,
                 "description": i.description,

@@ -94,24 +94,40 @@ def _sql_store(store: Store):
     return backend if isinstance(backend, SqlAlchemyStore) else None
 
 
+def raw_query(session, sql: str, params: tuple) -> list[tuple]:
+    """Run SQL on the session's DBAPI connection and return plain tuples.
+
+    Why: the ORM (and even SQLAlchemy Core) build a Row object per result row; for
+    200,000 points that alone takes ~1.7 s here, the bare cursor ~0.35 s. `{p}` in
+    `sql` becomes the driver's placeholder (sqlite `?`, psycopg/pymysql `%s`).
+    """
+    style = session.get_bind().dialect.paramstyle
+    marker = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}.get(style)
+    if marker is None:
+        raise ValueError(f"unsupported DBAPI paramstyle {style!r}")
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql.replace("{p}", marker), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def read_points(store: Store, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Every logged (step, value) of one metric, ordered by step (then time)."""
     backend = _sql_store(store)
     if backend is not None:
-        from mlflow.store.tracking.dbmodels.models import SqlMetric
-
         with backend.ManagedSessionMaker() as session:
-            rows = (
-                session.query(SqlMetric.step, SqlMetric.value, SqlMetric.is_nan)
-                .filter(SqlMetric.run_uuid == run_id, SqlMetric.key == key)
-                .order_by(SqlMetric.step, SqlMetric.timestamp)
-                .all()
+            rows = raw_query(
+                session,
+                "SELECT step, value, is_nan, timestamp FROM metrics WHERE run_uuid = {p} AND key = {p}",
+                (run_id, key),
             )
-        if not rows:
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        steps, values, is_nan = (np.asarray(c) for c in zip(*rows, strict=True))
-        values = np.where(is_nan.astype(bool), np.nan, values.astype(float))
-        return steps.astype(np.int64), values
+        table = np.fromiter(
+            rows, dtype=[("step", "i8"), ("value", "f8"), ("nan", "?"), ("ts", "i8")], count=len(rows)
+        )
+        table.sort(order=["step", "ts"], kind="stable")  # numpy sorts faster than SQLite's ORDER BY here
+        return table["step"].copy(), np.where(table["nan"], np.nan, table["value"])
     history = sorted(store.client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
     return (
         np.fromiter((m.step for m in history), dtype=np.int64, count=len(history)),
@@ -136,8 +152,8 @@ def read_sampled_mlflow(store: Store, run_id: str, key: str, max_points: int = D
     if backend is None:
         raise ValueError("MLflow's sampled read is measured on SQL stores only")
     rows = backend.get_metric_history_bulk_interval([run_id], key, max_points, None, None)
-    steps = np.asarray([r.metric.step for r in rows], dtype=np.int64)
-    values = np.asarray([r.metric.value for r in rows], dtype=float)
+    steps = np.asarray([r.step for r in rows], dtype=np.int64)
+    values = np.asarray([r.value for r in rows], dtype=float)
     return Curve(run_id, key, steps, values, total_points=-1)
 
 

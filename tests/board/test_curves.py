@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.board.seed import log_metrics, make_run
-from tracker.curves import minmax_downsample, read_curve, read_points, summarize
+from tracker.curves import minmax_downsample, read_curve, read_points, read_sampled_mlflow, summarize
 
 
 def test_short_curves_are_untouched():
@@ -87,3 +87,13 @@ def test_summarize_totals_the_timing(store, make_idea):
     run = make_run(store, idea_id=make_idea(), metrics={"time/data_s": [(i, 0.25) for i in range(8)]})
     got = summarize(store, run, "time/data_s")
     assert (got.count, got.total, got.mean) == (8, 2.0, 0.25)
+
+
+def test_mlflow_sampled_read_loses_the_spike_that_read_curve_keeps(store, make_idea):
+    # why the board does not use MLflow's own sampled read (what the MLflow UI draws)
+    values = [1.0] * 5000
+    values[1234] = 99.0
+    run = make_run(store, idea_id=make_idea(), metrics={"train/loss": list(enumerate(values))})
+    sampled = read_sampled_mlflow(store, run, "train/loss", max_points=200)
+    assert len(sampled.steps) <= 200 and 99.0 not in sampled.values
+    assert 99.0 in read_curve(store, run, "train/loss", max_points=200).values

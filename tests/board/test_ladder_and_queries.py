@@ -88,3 +88,14 @@ def test_finished_run_turns_the_light(store, make_idea):
     assert colors(queries.idea_runs(store, idea))[2] == "yellow"
     finish(store, run, {"overfit_few": "passed"})
     assert colors(queries.idea_runs(store, idea))[1:3] == ["green", "green"]
+
+
+def test_ranked_ideas_agree_with_list_ideas(store):
+    from tracker.ideas import list_ideas
+
+    seed_board(store)
+    fast = queries.ranked_ideas(store)
+    slow = list_ideas(store)
+    # the board's one-query counts must match loading every linked run
+    assert [(i.id, n) for i, n in fast] == [(i.id, len(i.run_ids)) for i in slow]
+    assert [n for _, n in fast] == [7, 1, 0]

@@ -246,3 +246,12 @@ def test_launch_rejects_a_bad_override_and_starts_nothing(seeded):
     at.button[0].click().run()
     assert at.error[0].value == "override 'lr' is not KEY=VALUE"
     assert "jobs" not in at.session_state
+
+
+@pytest.mark.parametrize("name", ["ideas", "idea", "launch", "compare"])
+def test_a_bad_uri_is_one_line_on_every_page(store, monkeypatch, name):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "nope://nowhere")
+    at = page(name)
+    assert not at.exception
+    assert at.error[0].value.startswith("Cannot read ") and "nope://nowhere" in at.error[0].value
+    assert "\n" not in at.error[0].value
