@@ -272,6 +272,8 @@ def cmd_board(args) -> int:
         str(args.port),
         "--browser.gatherUsageStats",
         "false",
+        "--server.fileWatcherType",
+        "none",  # a board is not a dev server: no reloads, no inotify watchers
     ]
     _say(f"idealoop board: http://{args.host}:{args.port}  (Ctrl-C to stop)")
     try:

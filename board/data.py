@@ -1,0 +1,115 @@
+"""The board's cached reads: thin `st.cache_data` wrappers over `tracker/` functions.
+
+Every function takes (project, uri) first so the cache never mixes stores. TTLs are
+short (a few seconds) because runs change while the board is open; curves of a
+finished run never change, so their cache key includes the run's end time and they
+can live longer.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from board.common import LIVE_TTL_S
+from tracker import artifacts, curves, queries
+from tracker.estimates import score_breakdown
+from tracker.ideas import get_idea
+from tracker.store import Store
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def ideas_frame(project: str, uri: str) -> pd.DataFrame:
+    """Ranked ideas, one row each, with the parts of the score."""
+    rows = []
+    for rank, (i, n_runs) in enumerate(queries.ranked_ideas(Store(project=project, uri=uri)), 1):
+        b = score_breakdown(i.hours, i.complexity, i.impact, i.likelihood)
+        rows.append(
+            {
+                "rank": rank,
+                "title": i.title,
+                "score": i.score,
+                "expected gain": b["expected_gain"],
+                "effective hours": b["effective_hours"],
+                "hours": i.hours,
+                "complexity": i.complexity,
+                "impact": i.impact,
+                "likelihood": i.likelihood,
+                "status": i.status,
+                "category": i.category,
+                "runs": n_runs,
+                "open": f"idea?id={i.id}",
+                "id": i.id,
+                "description": i.description,
+            }
+        )
+    columns = ["rank", "title", "score", "expected gain", "effective hours", "hours", "complexity"]
+    columns += ["impact", "likelihood", "status", "category", "runs", "open", "id", "description"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def idea(project: str, uri: str, idea_id: str):
+    """(Idea, revisions, runs as RunRow) for one idea."""
+    store = Store(project=project, uri=uri)
+    found, revisions, _ = get_idea(store, idea_id)
+    return found, revisions, queries.idea_runs(store, found.id)
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def project_runs(project: str, uri: str):
+    return queries.project_runs(Store(project=project, uri=uri))
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def run_row(project: str, uri: str, run_id: str) -> queries.RunRow:
+    return queries.get_run_row(Store(project=project, uri=uri), run_id)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=200)
+def curve(project: str, uri: str, run_id: str, key: str, end_time: int) -> tuple[pd.DataFrame, int]:
+    """A downsampled curve as a frame (step, value), and how many points were logged.
+
+    `end_time` is part of the key: 0 while the run is going (then the entry expires
+    with the short TTL of the caller's reruns), fixed once it ended.
+    """
+    return _curve_frame(project, uri, run_id, key)
+
+
+def _curve_frame(project: str, uri: str, run_id: str, key: str) -> tuple[pd.DataFrame, int]:
+    c = curves.read_curve(Store(project=project, uri=uri), run_id, key)
+    return pd.DataFrame({"step": c.steps, "value": c.values}), c.total_points
+
+
+def live_curve(project: str, uri: str, run: queries.RunRow, key: str) -> tuple[pd.DataFrame, int]:
+    """A curve of a run that may still be going: re-read at most every LIVE_TTL_S seconds."""
+    if run.running:
+        return _running_curve(project, uri, run.id, key)
+    return curve(project, uri, run.id, key, run.end_time)
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def _running_curve(project: str, uri: str, run_id: str, key: str) -> tuple[pd.DataFrame, int]:
+    return _curve_frame(project, uri, run_id, key)
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def timing(project: str, uri: str, run_id: str) -> dict[str, curves.Summary]:
+    store = Store(project=project, uri=uri)
+    keys = ("time/data_s", "time/compute_s", "throughput/samples_per_s")
+    return {k: curves.summarize(store, run_id, k) for k in keys}
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=50)
+def histograms(project: str, uri: str, run_id: str, end_time: int) -> list[dict]:
+    return artifacts.load_histograms(Store(project=project, uri=uri), run_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def sample_epochs(project: str, uri: str, run_id: str, end_time: int) -> list[int]:
+    return artifacts.sample_epochs(Store(project=project, uri=uri), run_id)
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=100)
+def samples(project: str, uri: str, run_id: str, epoch: int) -> dict:
+    return artifacts.load_samples(Store(project=project, uri=uri), run_id, epoch)

@@ -1,0 +1,115 @@
+"""Stages launched from the board: a background process per launch, polled, cancellable.
+
+The board never trains in its own process: a stage runs as `python -m runners.cli
+run <stage> --idea ID --no-progress`, in its own session (so SIGTERM reaches it and
+not the board), pointed at the board's store through MLFLOW_TRACKING_URI and
+IDEALOOP_PROJECT. The CLI announces `stage_<name>: run <id> ...` on stderr at start
+and prints the run id on stdout at the end; that is how a job finds its run, which
+the stage itself creates nested under the idea. Cancel sends SIGTERM.
+
+`STAGES` is the one table of what can be launched: adding a stage the CLI learns
+(`idealoop run generalize`, `idealoop tune ...`) is one line here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# stage -> (label, CLI arguments after `python -m runners.cli`). Only what `idealoop run --help`
+# offers today; generalize / scale / baseline / tune go here when the CLI has them.
+STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "overfit": ("stage_overfit: memorise 1 sample, then a few", ("run", "overfit")),
+}
+_RUN_LINE = re.compile(r"stage_\w+: run ([0-9a-f]{32})")
+
+
+class LaunchError(ValueError):
+    """A launch the board refuses (unknown stage, bad override); one line for the user."""
+
+
+@dataclass
+class Job:
+    """One launched stage: its process and where its output goes."""
+
+    stage: str
+    idea_id: str
+    process: subprocess.Popen
+    log_dir: str
+    started: float = field(default_factory=time.time)
+    cancelled: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
+    @property
+    def alive(self) -> bool:
+        return self.returncode() is None
+
+    def stderr(self) -> str:
+        return Path(self.log_dir, "stderr.txt").read_text(errors="replace")
+
+    def run_id(self) -> str:
+        """The stage run's id once the stage has announced it, else ''."""
+        m = _RUN_LINE.search(self.stderr())
+        return m.group(1) if m else ""
+
+    def last_message(self) -> str:
+        lines = [ln for ln in self.stderr().splitlines() if ln.strip()]
+        return lines[-1] if lines else ""
+
+
+def parse_overrides(text: str) -> list[str]:
+    """`key=value` per line (or comma-separated) → CLI `--set` pairs; a malformed one is refused."""
+    pairs = [p.strip() for line in text.splitlines() for p in line.split(",") if p.strip()]
+    for pair in pairs:
+        key, sep, _ = pair.partition("=")
+        if not sep or not key.strip():
+            raise LaunchError(f"override {pair!r} is not KEY=VALUE")
+    return pairs
+
+
+def command(stage: str, idea_id: str, overrides: list[str]) -> list[str]:
+    if stage not in STAGES:
+        raise LaunchError(f"stage {stage!r} cannot be launched; known: {', '.join(STAGES)}")
+    args = [sys.executable, "-m", "runners.cli", *STAGES[stage][1], "--idea", idea_id, "--no-progress"]
+    for pair in overrides:
+        args += ["--set", pair]
+    return args
+
+
+def launch(stage: str, idea_id: str, *, uri: str, project: str, overrides: list[str] = ()) -> Job:
+    """Start the stage in the background and return at once."""
+    cmd = command(stage, idea_id, list(overrides))
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, IDEALOOP_PROJECT=project)
+    env.pop("MLFLOW_RUN_ID", None)  # never adopt a run the board's own process was given
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    log_dir = tempfile.mkdtemp(prefix=f"idealoop-{stage}-")
+    with open(Path(log_dir, "stdout.txt"), "wb") as out, open(Path(log_dir, "stderr.txt"), "wb") as err:
+        process = subprocess.Popen(
+            cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+    return Job(stage, idea_id, process, log_dir)
+
+
+def cancel(job: Job) -> None:
+    """Ask the stage to stop (SIGTERM to its process group); the stage ends its run KILLED."""
+    if job.alive:
+        job.cancelled = True
+        try:
+            os.killpg(job.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,57 @@
+"""board.jobs: a stage launched in the background lands nested under its idea; cancel stops it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from board import jobs
+from tracker.queries import get_run_row
+
+
+def wait(predicate, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_overrides_are_key_value_pairs():
+    assert jobs.parse_overrides("lr=3e-4, few_samples=8\nseed=1") == ["lr=3e-4", "few_samples=8", "seed=1"]
+    with pytest.raises(jobs.LaunchError, match="'lr' is not KEY=VALUE"):
+        jobs.parse_overrides("lr")
+
+
+def test_unknown_stage_is_refused():
+    with pytest.raises(jobs.LaunchError, match="stage 'scale' cannot be launched; known: overfit"):
+        jobs.command("scale", "abc", [])
+
+
+def test_launched_stage_runs_in_the_background_under_its_idea(store, make_idea):
+    idea = make_idea()
+    t0 = time.monotonic()
+    job = jobs.launch("overfit", idea, uri=store.uri, project=store.project, overrides=["few_samples=4"])
+    assert time.monotonic() - t0 < 1.0 and job.alive  # the caller is not blocked by training
+    wait(lambda: not job.alive)
+    assert job.returncode() == 0, job.stderr()
+    run = get_run_row(store, job.run_id())
+    assert (run.kind, run.stage, run.idea_id, run.parent_id) == ("stage", "overfit", idea, idea)
+    assert run.status == "FINISHED" and set(run.gates) == {"overfit_one", "overfit_few"}
+
+
+def test_cancel_stops_the_stage(store, make_idea):
+    idea = make_idea()
+    # a threshold of 1e-30 is never reached: the stage would train for its whole (large) budget
+    job = jobs.launch(
+        "overfit",
+        idea,
+        uri=store.uri,
+        project=store.project,
+        overrides=["one_threshold=1e-30", "one_max_steps=100000"],
+    )
+    wait(lambda: job.run_id() or not job.alive)
+    assert job.alive, job.stderr()
+    jobs.cancel(job)
+    wait(lambda: not job.alive, timeout=30)
+    assert job.cancelled and job.returncode() != 0

@@ -1,0 +1,101 @@
+"""tracker.ladder and tracker.queries: traffic lights, the runs tree, baselines and bests."""
+
+from __future__ import annotations
+
+from tests.board.seed import finish, make_run, seed_board
+from tracker import queries
+from tracker.ladder import ladder
+from tracker.queries import RunRow
+
+
+def row(id: str, stage: str, *, kind="stage", status="FINISHED", gates=None, start=0, **kw) -> RunRow:
+    return RunRow(
+        id=id, name=id, kind=kind, stage=stage, status=status, gates=gates or {}, start_time=start, **kw
+    )
+
+
+def colors(runs) -> list[str]:
+    return [light.color for light in ladder(runs)]
+
+
+def test_no_runs_is_all_grey_with_commands():
+    lights = ladder([])
+    assert colors([]) == ["grey"] * 5
+    assert [light.detail for light in lights][3] == "idealoop run generalize --idea ID"
+
+
+def test_the_newest_stage_run_decides():
+    old = row("a", "overfit", gates={"overfit_one": "failed", "overfit_few": "failed"}, start=1)
+    new = row("b", "overfit", gates={"overfit_one": "passed", "overfit_few": "failed"}, start=2)
+    lights = ladder([new, old])
+    assert colors([new, old])[1:3] == ["green", "red"]
+    assert lights[1].run_id == "b" and lights[2].run_id == "b"
+
+
+def test_trials_do_not_decide_the_ladder():
+    trial = row("t", "generalize", kind="trial", gates={"generalize": "passed"}, start=9)
+    assert colors([trial])[3] == "grey"
+
+
+def test_running_and_crashed_runs():
+    running = row("r", "overfit", status="RUNNING", gates={"overfit_one": "passed"})
+    assert colors([running])[1:3] == ["green", "yellow"]
+    crashed = row("c", "generalize", status="FAILED", end_reason="nan_loss", error="NonFiniteLoss: nan at 12")
+    light = ladder([crashed])[3]
+    assert (light.color, light.verdict, light.detail) == ("red", "no verdict", "NonFiniteLoss: nan at 12")
+
+
+def test_baseline_recorded_is_green():
+    assert colors([row("b", "baseline", gates={"baseline": "recorded"})])[0] == "green"
+
+
+def test_seeded_store_reads_back_per_the_contract(store):
+    s = seed_board(store)
+    rows = queries.idea_runs(store, s.ideas["Tune learning rate"])
+    assert colors(rows) == ["green", "green", "green", "red", "grey"]
+    by_id = {r.id: r for r in rows}
+    gen = by_id[s.runs["generalize"]]
+    assert gen.flags == {
+        "exploding_grad": "grads/0.weight at step 120: max |g| 3.2e4",
+        "slow_batch": "step 7 took 2.1 s",
+    }
+    assert by_id[s.trials[1]].why_ended == "stopped_by_asha at iteration 2"
+    assert by_id[s.runs["sweep"]].best_trial == s.trials[2]
+    tree = [(depth, r.name) for depth, r in queries.runs_tree(rows)]
+    assert tree == [
+        (0, "stage_baseline"),
+        (0, "stage_overfit"),
+        (0, "stage_generalize"),
+        (0, "tune_generalize"),
+        (1, "trial_0"),
+        (1, "trial_1"),
+        (1, "trial_2"),
+    ]
+    assert queries.baseline_value(rows, "val/accuracy") == (0.85, s.runs["baseline"])
+    # the best final val/accuracy of any run: trial_2 (0.6 + 0.08 x 3), the best val/loss is min
+    assert queries.project_best(rows, "val/accuracy") == (0.84, s.trials[2])
+    assert queries.project_best(rows, "val/loss")[0] == 0.5
+
+
+def test_orphan_trial_stays_visible():
+    trial = row("t", "generalize", kind="trial", parent_id="gone")
+    assert queries.runs_tree([trial]) == [(0, trial)]
+
+
+def test_finished_run_turns_the_light(store, make_idea):
+    idea = make_idea()
+    run = make_run(store, idea_id=idea, status="RUNNING", gates={"overfit_one": "passed"})
+    assert colors(queries.idea_runs(store, idea))[2] == "yellow"
+    finish(store, run, {"overfit_few": "passed"})
+    assert colors(queries.idea_runs(store, idea))[1:3] == ["green", "green"]
+
+
+def test_ranked_ideas_agree_with_list_ideas(store):
+    from tracker.ideas import list_ideas
+
+    seed_board(store)
+    fast = queries.ranked_ideas(store)
+    slow = list_ideas(store)
+    # the board's one-query counts must match loading every linked run
+    assert [(i.id, n) for i, n in fast] == [(i.id, len(i.run_ids)) for i in slow]
+    assert [n for _, n in fast] == [7, 1, 0]
