@@ -12,17 +12,25 @@ import pandas as pd
 import streamlit as st
 
 from board.common import LIVE_TTL_S
-from tracker import artifacts, curves, queries
+from tracker import artifacts, curves, outcomes, queries
 from tracker.estimates import score_breakdown
 from tracker.ideas import get_idea
 from tracker.store import Store
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def ideas_frame(project: str, uri: str) -> pd.DataFrame:
-    """Ranked ideas, one row each, with the parts of the score."""
+def ideas_frame(project: str, uri: str, calibrated: bool = False) -> pd.DataFrame:
+    """Ranked ideas, one row each, with the parts of the score (optionally calibrated)."""
     rows = []
-    for rank, (i, n_runs) in enumerate(queries.ranked_ideas(Store(project=project, uri=uri)), 1):
+    ranked = queries.ranked_ideas(Store(project=project, uri=uri))
+    if calibrated:
+        summary = calibration(project, uri)[1]
+        ranked = sorted(
+            ((outcomes.calibrate(i, summary), n) for i, n in ranked),
+            key=lambda pair: (pair[0].score == pair[0].score, pair[0].score),
+            reverse=True,
+        )
+    for rank, (i, n_runs) in enumerate(ranked, 1):
         b = score_breakdown(i.hours, i.complexity, i.impact, i.likelihood)
         rows.append(
             {
@@ -46,6 +54,21 @@ def ideas_frame(project: str, uri: str) -> pd.DataFrame:
     columns = ["rank", "title", "score", "expected gain", "effective hours", "hours", "complexity"]
     columns += ["impact", "likelihood", "status", "category", "runs", "open", "id", "description"]
     return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def calibration(project: str, uri: str) -> tuple[list[dict], dict]:
+    """Decided ideas (what was predicted, what happened) and the team's calibration summary."""
+    rows = outcomes.calibration_table(Store(project=project, uri=uri))
+    return rows, outcomes.calibration_summary(rows)
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def assessment(project: str, uri: str, idea_id: str, reference: str, threshold: float, hours: float | None):
+    """Evidence, verdict and proposed estimates for one idea (nothing written)."""
+    return outcomes.assess(
+        Store(project=project, uri=uri), idea_id, reference=reference, threshold=threshold, logged_hours=hours
+    )
 
 
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)

@@ -3,7 +3,7 @@
 The board never trains in its own process: a stage runs as `python -m runners.cli
 run <stage> --idea ID --no-progress`, in its own session (so SIGTERM reaches it and
 not the board), pointed at the board's store through MLFLOW_TRACKING_URI and
-IDEALOOP_PROJECT. The CLI announces `stage_<name>: run <id> ...` on stderr at start
+IDEALOOP_PROJECT. The CLI announces `<entry point>: run <id> in project ...` on stderr at start
 and prints the run id on stdout at the end; that is how a job finds its run, which
 the stage itself creates nested under the idea. Cancel sends SIGTERM.
 
@@ -23,14 +23,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runners.stages import LADDER
+
 REPO = Path(__file__).resolve().parent.parent
 
-# stage -> (label, CLI arguments after `python -m runners.cli`). Only what `idealoop run --help`
-# offers today; generalize / scale / baseline / tune go here when the CLI has them.
+# stage -> (label, CLI arguments after `python -m runners.cli`): the ladder's own table.
 STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "overfit": ("stage_overfit: memorise 1 sample, then a few", ("run", "overfit")),
+    s.name: (f"{s.entry_point}: {s.help}", ("run", s.name)) for s in LADDER
 }
-_RUN_LINE = re.compile(r"stage_\w+: run ([0-9a-f]{32})")
+_RUN_LINE = re.compile(r"\b\w+: run ([0-9a-f]{32}) in project")
 
 
 class LaunchError(ValueError):

@@ -229,21 +229,24 @@ def _decided_ms(store: Store, run_id: str) -> int:
     return max((m.timestamp for m in history), default=0)
 
 
-def calibrated_ideas(store: Store, summary: dict | None = None) -> list:
-    """Ideas re-scored with the team's calibration: hours x planning factor, likelihood
-    shrunk towards the hit rate. Ideas keep their stored estimates; only the ranking moves."""
+def calibrate(idea, summary: dict):
+    """An idea re-scored with the team's calibration: hours x planning factor, likelihood
+    shrunk towards the hit rate. The stored estimates stay; only the ranking moves."""
     from dataclasses import replace
 
     from tracker.estimates import score
 
-    summary = summary or calibration_summary(calibration_table(store))
     factor = summary["planning_factor"]
     factor = factor if factor == factor and factor > 0 else 1.0
     cal = learning.LikelihoodCalibration(**summary["calibration"])
-    out = []
-    for i in list_ideas(store):
-        hours, p = i.hours * factor, cal.apply(i.likelihood)
-        out.append(replace(i, hours=hours, likelihood=p, score=score(hours, i.complexity, i.impact, p)))
+    hours, p = idea.hours * factor, cal.apply(idea.likelihood)
+    return replace(idea, hours=hours, likelihood=p, score=score(hours, idea.complexity, idea.impact, p))
+
+
+def calibrated_ideas(store: Store, summary: dict | None = None) -> list:
+    """All ideas, calibrated (see `calibrate`), best score first."""
+    summary = summary or calibration_summary(calibration_table(store))
+    out = [calibrate(i, summary) for i in list_ideas(store)]
     return sorted(out, key=lambda i: (i.score == i.score, i.score), reverse=True)
 
 

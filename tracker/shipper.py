@@ -6,9 +6,12 @@ GIL and slows a fast training loop by tens of percent. In a child process it run
 another core; the training process only pickles compact tuples into a pipe.
 
 Protocol (stdin of `python -m tracker.shipper URI RUN_ID`): length-prefixed pickles,
-each either `("m", [(key, value, ts_ms, step), ...])` or `("a", artifact_file, bytes)`.
-On end of input the shipper writes what is left and prints one JSON line
-`{"written": n, "lost": m, "error": "..."}` on stdout, then exits.
+each `("m", [(key, value, ts_ms, step), ...])`, `("a", artifact_file, bytes)` or
+`("f",)`. A flush makes the shipper write everything it holds and answer one JSON
+line on stdout, so `TelemetryWriter.flush()` means "stored", not just "sent" (a Ray
+trial flushes before each report: ASHA may tear its process down right after). On
+end of input it writes what is left, prints the JSON report
+`{"written": n, "lost": m, "error": "..."}` and exits.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
@@ -33,6 +37,7 @@ class ProcessSink:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("MLFLOW_RUN_ID", None)  # the shipper must never adopt a launcher run
         self._stderr = tempfile.TemporaryFile()  # a file, so a chatty child can never block on it
+        self._lock = threading.Lock()  # the writer thread and flush() both send
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "tracker.shipper", tracking_uri, run_id, str(retries)],
             stdin=subprocess.PIPE,
@@ -43,7 +48,16 @@ class ProcessSink:
 
     def _send(self, message: tuple) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        self._proc.stdin.write(_HEADER.pack(len(data)) + data)
+        with self._lock:
+            self._proc.stdin.write(_HEADER.pack(len(data)) + data)
+            if message[0] == "f":
+                self._proc.stdin.flush()
+
+    def flush(self) -> dict:
+        """Wait until the shipper has stored everything sent so far; returns its running report."""
+        self._send(("f",))
+        line = self._proc.stdout.readline()
+        return json.loads(line) if line else {"written": 0, "lost": -1, "error": "telemetry shipper died"}
 
     def metrics(self, rows: list[tuple]) -> None:
         self._send(("m", rows))
@@ -103,6 +117,12 @@ def main(uri: str, run_id: str, retries: int = 8) -> None:
     report = {"written": 0, "lost": 0, "error": ""}
     pending: list[tuple] = []
     for message in _read(sys.stdin.buffer):
+        if message[0] == "f":
+            if pending:
+                _log_batch(client, run_id, pending, report, retries)
+                pending = []
+            print(json.dumps(report), flush=True)
+            continue
         if message[0] == "m":
             pending.extend(message[1])
             while len(pending) >= MAX_BATCH:

@@ -120,11 +120,16 @@ class TelemetryWriter:
         self.log_artifact(lambda path: Path(path).write_text(json.dumps(data)), artifact_file)
 
     def flush(self) -> None:
-        """Block until every point queued so far is written (or has failed)."""
+        """Block until every point queued so far is stored in MLflow (or has failed)."""
         with self._cv:
             self._cv.notify_all()
             while (self._buf or self._busy) and self._thread.is_alive():
                 self._cv.wait(0.05)
+        if self._sink is not None:
+            try:
+                self._sink.flush()
+            except (BrokenPipeError, OSError) as exc:  # the shipper died: close() reports it
+                self._error = self._error or exc
 
     def close(self) -> None:
         if self._closed:

@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from board import charts, data
+from board import charts, data, outcome_panel
 from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
 from tracker import artifacts, queries
 from tracker.ladder import ladder
@@ -273,6 +273,8 @@ def _evidence() -> None:
     _samples(run)
     _timing(run)
 
+
+outcome_panel.render(s, idea_id)
 
 live_now = any(r.running for r in runs)
 st.session_state.setdefault("live", live_now)

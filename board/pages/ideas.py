@@ -26,7 +26,21 @@ st.caption(
     f"Project **{md_text(s.project)}** · store `{s.uri}` · ranked by expected gain per effective hour: "
     f"likelihood × impact ÷ (hours × (1 + {COMPLEXITY_TAX} × (complexity − 1)))"
 )
-table = read_or_stop("ideas", data.ideas_frame, s.project, s.uri)
+calibrated = st.toggle(
+    "Rank with the team's calibration",
+    key="calibrated",
+    help="Hours × the planning factor (actual ÷ estimated hours) and likelihoods recalibrated to the "
+    "team's hit rate, both learned from decided ideas (Calibration page). Stored estimates do not change.",
+)
+table = read_or_stop("ideas", data.ideas_frame, s.project, s.uri, calibrated)
+if calibrated:
+    _, summary = read_or_stop("calibration", data.calibration, s.project, s.uri)
+    factor = summary["planning_factor"] if summary["planning_factor"] == summary["planning_factor"] else 1.0
+    w, base = summary["calibration"]["weight"], summary["calibration"]["base_rate"]
+    st.caption(
+        f"Calibrated from {summary['decided']} decided ideas: hours × {factor:.2f}, "
+        f"likelihood → {w:.2f} × stated + {1 - w:.2f} × {base:.2f}"
+    )
 if "flash" in st.session_state:  # the outcome of the write that triggered this rerun
     st.success(st.session_state.pop("flash"))
     if st.session_state.pop("clear_add", False):

@@ -33,15 +33,19 @@ with st.form("launch"):
     idea_id = st.selectbox(
         "Idea", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=lambda i: titles[i]
     )
-    stage = st.selectbox("Stage", list(jobs.STAGES), format_func=lambda k: jobs.STAGES[k][0])
+    stages = list(jobs.STAGES)
+    wanted_stage = st.query_params.get("stage", "overfit")  # deep link: /launch?id=ID&stage=NAME
+    stage = st.selectbox(
+        "Stage",
+        stages,
+        index=stages.index(wanted_stage) if wanted_stage in stages else 0,
+        format_func=lambda k: jobs.STAGES[k][0],
+    )
     overrides = st.text_input(
         "Config overrides (optional)", placeholder="lr=3e-4, few_samples=8", help="KEY=VALUE, comma-separated"
     )
     go = st.form_submit_button("Launch", type="primary")
-st.caption(
-    "Only stages the CLI has today are offered (`idealoop run --help`); "
-    "generalize, scale, baseline and sweeps appear here when it has them."
-)
+st.caption("The stages of `idealoop run --help`, climbed in order: baseline → overfit → generalize → scale.")
 if go:
     try:
         job = jobs.launch(

@@ -151,7 +151,7 @@ def test_board_in_chromium(board, shots):
         expect(page.locator("img[src='x']")).to_have_count(0)
 
         # Launch stage_overfit and watch it pass, without reloading the page.
-        open_page(page, f"{url}/launch?id={seeded.ideas['Curriculum']}", "Launch a stage")
+        open_page(page, f"{url}/launch?id={seeded.ideas['Curriculum']}&stage=overfit", "Launch a stage")
         page.get_by_role("button", name="Launch").click()
         page.get_by_text("running").first.wait_for()
         page.screenshot(path=shots / "launch-running.png")

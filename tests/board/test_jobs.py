@@ -24,8 +24,10 @@ def test_overrides_are_key_value_pairs():
 
 
 def test_unknown_stage_is_refused():
-    with pytest.raises(jobs.LaunchError, match="stage 'scale' cannot be launched; known: overfit"):
-        jobs.command("scale", "abc", [])
+    with pytest.raises(
+        jobs.LaunchError, match="stage 'tune' cannot be launched; known: baseline, overfit, generalize, scale"
+    ):
+        jobs.command("tune", "abc", [])
 
 
 def test_launched_stage_runs_in_the_background_under_its_idea(store, make_idea):
@@ -55,3 +57,6 @@ def test_cancel_stops_the_stage(store, make_idea):
     jobs.cancel(job)
     wait(lambda: not job.alive, timeout=30)
     assert job.cancelled and job.returncode() != 0
+    # SIGTERM ends the stage like Ctrl-C: the run is KILLED with its reason, not left RUNNING.
+    run = get_run_row(store, job.run_id())
+    assert (run.status, run.end_reason) == ("KILLED", "killed")

@@ -192,7 +192,7 @@ def test_idea_page_histograms_of_a_run(seeded):
 def test_idea_without_runs_shows_how_to_start(seeded):
     at = page("idea", id=seeded.ideas["Curriculum"])
     assert not at.exception
-    assert f"idealoop run overfit --idea {seeded.ideas['Curriculum']}" in at.info[0].value
+    assert any(f"idealoop run overfit --idea {seeded.ideas['Curriculum']}" in i.value for i in at.info)
     assert len(at.get("vega_lite_chart")) == 0
 
 
@@ -233,11 +233,11 @@ def test_compare_with_no_runs_says_how(store):
 
 
 # -- Launch ----------------------------------------------------------------------
-def test_launch_page_offers_only_real_stages(seeded):
+def test_launch_page_preselects_the_idea_and_overfit(seeded):
     at = page("launch", id=seeded.ideas["Wider model"])
     assert not at.exception
     assert at.selectbox[0].value == seeded.ideas["Wider model"]
-    assert at.selectbox[1].options == ["stage_overfit: memorise 1 sample, then a few"]
+    assert at.selectbox[1].value == "overfit"
 
 
 def test_launch_rejects_a_bad_override_and_starts_nothing(seeded):
@@ -255,3 +255,16 @@ def test_a_bad_uri_is_one_line_on_every_page(store, monkeypatch, name):
     assert not at.exception
     assert at.error[0].value.startswith("Cannot read ") and "nope://nowhere" in at.error[0].value
     assert "\n" not in at.error[0].value
+
+
+def test_launch_page_offers_the_whole_ladder_and_honours_the_stage_link(seeded):
+    at = page("launch", id=seeded.ideas["Curriculum"], stage="generalize")
+    assert not at.exception
+    stage_box = at.selectbox[1]
+    assert stage_box.options[:4] == [
+        "baseline: non-deep-learning model on the same split: the score to beat",
+        "stage_overfit: memorise 1 sample, then a few, regularization off",
+        "stage_generalize: full data, small plain model: val loss must fall",
+        "stage_scale: bigger model, tricks on: must beat generalize",
+    ]
+    assert stage_box.value == "generalize"

@@ -1,0 +1,100 @@
+"""The Idea page's evidence section (proposal, accept) and the Calibration page, in AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.entities import Metric, RunStatus
+from streamlit.testing.v1 import AppTest
+
+from tracker.ideas import get_idea
+from tracker.outcomes import accept, assess
+
+APP = str(Path(__file__).resolve().parents[2] / "board" / "app.py")
+
+
+def _judged_run(store, idea_id, best, seed=0):
+    """A finished generalize run laid out as docs/telemetry.md says (tags + best/<target>)."""
+    tags = {
+        "idealoop.kind": "stage", "idealoop.stage": "generalize", "idealoop.task": "digits",
+        "idealoop.idea_id": idea_id, "mlflow.parentRunId": idea_id,
+        "idealoop.target_metric": "accuracy", "idealoop.higher_is_better": "true",
+    }  # fmt: skip
+    run = store.client.create_run(store.experiment_id, run_name="stage_generalize", tags=tags)
+    store.client.log_param(run.info.run_id, "seed", str(seed))
+    store.client.log_batch(run.info.run_id, metrics=[Metric("best/accuracy", best, 0, 10)])
+    store.client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
+    return run.info.run_id
+
+
+@pytest.fixture
+def judged(store, make_idea):
+    other = make_idea("other", likelihood=0.5)
+    _judged_run(store, other, 0.90)
+    idea = make_idea("longer training", hours=2, likelihood=0.1, impact=0.01, category="optimization")
+    _judged_run(store, idea, 0.95, seed=0)
+    _judged_run(store, idea, 0.96, seed=1)
+    return idea, other
+
+
+def page(name: str, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page(f"pages/{name}.py")
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def test_idea_page_proposes_estimates_and_accepting_appends_a_revision(store, judged):
+    idea, _ = judged
+    at = page("idea", id=idea)
+    assert not at.exception
+    (proposal,) = [d.value for d in at.dataframe if "proposed" in d.value.columns]
+    rows = proposal.set_index("estimate")
+    # Default prior Beta(1.5, 8.5), both runs beat the other idea's 0.90: 3.5 / 12 = 0.292.
+    assert rows.loc["likelihood", "proposed"] == "0.292"
+    assert rows.loc["impact", "proposed"] == "0.06"
+    assert rows.loc["status", "proposed"] == "succeeded"
+    at.button(key=f"accept_{idea}").click().run()
+    assert not at.exception
+    got, revisions, _ = get_idea(store, idea)
+    assert revisions[-1].source == "evidence" and got.likelihood == pytest.approx(3.5 / 12)
+    assert any("Accepted: revision" in s.value for s in at.success)
+
+
+def test_idea_without_evidence_says_so(store, make_idea):
+    idea = make_idea("untested")
+    at = page("idea", id=idea)
+    assert not at.exception
+    assert any("Nothing to judge yet" in i.value for i in at.info)
+
+
+def test_calibration_page_scores_decided_ideas(store, judged):
+    idea, _ = judged
+    accept(store, idea, assess(store, idea, logged_hours=3.0))
+    at = page("calibration")
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["decided ideas"] == "1"
+    assert metrics["Brier score"] == "0.810"  # said 0.1, it worked
+    assert metrics["planning factor"] == "1.50"  # 3 h actual / 2 h estimated
+    assert len(at.get("vega_lite_chart")) >= 3  # reliability, impact, planning factor (+ over time)
+
+
+def test_calibration_page_empty_state(store, make_idea):
+    make_idea("a")
+    at = page("calibration")
+    assert not at.exception and "No decided ideas yet" in at.info[0].value
+
+
+def test_calibrated_ranking_switch(store, judged, make_idea):
+    idea, _ = judged
+    accept(store, idea, assess(store, idea, logged_hours=6.0))  # took 3x the estimate
+    make_idea("fast", hours=1, likelihood=0.2, impact=0.01)
+    at = page("ideas")
+    plain = at.dataframe[0].value.set_index("title")["hours"]
+    at.toggle(key="calibrated").set_value(True).run()
+    assert not at.exception
+    calibrated = at.dataframe[0].value.set_index("title")["hours"]
+    assert calibrated["fast"] == pytest.approx(plain["fast"] * 3.0)  # planning factor 6 / 2
