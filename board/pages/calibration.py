@@ -48,7 +48,7 @@ points = (
     .encode(
         x=alt.X("predicted:Q", title="stated likelihood (mean of bin)", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("observed:Q", title="fraction that succeeded", scale=alt.Scale(domain=[0, 1])),
-        size=alt.Size("count:Q", title="ideas"),
+        size=alt.Size("count:Q", title="ideas", legend=alt.Legend(format="d", tickMinStep=1)),
         tooltip=["bin", "predicted", "observed", "count"],
     )
 )
