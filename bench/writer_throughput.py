@@ -83,7 +83,8 @@ def main() -> None:
 
     print(f"store: {store.uri}")
     print(f"direct log_batch : {direct:10,.0f} points/s  ({args.points:,} points)")
-    print(f"writer, thread   : {thread_rate:10,.0f} points/s  (training thread blocked {thread_us:.1f} us/point)")
+    print(f"writer, thread   : {thread_rate:10,.0f} points/s  (training thread blocked "
+          f"{thread_us:.1f} us/point)")  # fmt: skip
     print(f"writer, shipper  : {proc_rate:10,.0f} points/s  (blocked {proc_us:.1f} us/point; "
           f"includes {proc_start:.2f} s shipper start-up, once per run)")  # fmt: skip
     print(f"  ... steady     : {proc_steady:10,.0f} points/s  (start-up taken out)")

@@ -30,31 +30,40 @@ class Limits:
 
 
 def summarize(t: torch.Tensor, bins: int = N_BINS) -> dict:
-    """Bin one tensor. Non-finite values are counted, then left out of the bins."""
+    """Bin one tensor. Non-finite values are counted, then left out of the bins.
+
+    Two device reads per tensor (the summary numbers together, then the counts), not one
+    per number: on a GPU each read is a sync.
+    """
     flat = t.detach().float().flatten()
     n = flat.numel()
+    if n == 0:
+        return {"frac_nonfinite": 0.0, "frac_zero": 0.0, "edges": [], "counts": [], "mean": math.nan,
+                "std": math.nan, "min": math.nan, "max": math.nan}  # fmt: skip
     finite_mask = torch.isfinite(flat)
     finite = flat[finite_mask]
-    out = {
-        "frac_nonfinite": 1.0 - finite_mask.float().mean().item() if n else 0.0,
-        "frac_zero": (flat == 0).float().mean().item() if n else 0.0,
-    }
-    if finite.numel() == 0:
+    k = finite.numel()
+    head = [1.0 - finite_mask.float().mean(), (flat == 0).float().mean()]
+    if k:
+        std = finite.std() if k > 1 else finite.new_zeros(())
+        head += [finite.min(), finite.max(), finite.mean(), std]
+    values = torch.stack(head).tolist()
+    out = {"frac_nonfinite": values[0], "frac_zero": values[1]}
+    if not k:
         return {**out, "edges": [], "counts": [], "mean": math.nan, "std": math.nan,
                 "min": math.nan, "max": math.nan}  # fmt: skip
-    lo, hi = finite.min().item(), finite.max().item()
-    if lo == hi:
-        lo, hi = lo - 0.5, hi + 0.5
-    counts = torch.histc(finite, bins=bins, min=lo, max=hi)
-    edges = torch.linspace(lo, hi, bins + 1)
+    lo, hi, mean, std = values[2:]
+    a, b = (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
+    counts = torch.histc(finite, bins=bins, min=a, max=b)
+    edges = torch.linspace(a, b, bins + 1)
     return {
         **out,
         "edges": [round(e, 6) for e in edges.tolist()],
         "counts": [int(c) for c in counts.tolist()],
-        "mean": finite.mean().item(),
-        "std": finite.std().item() if finite.numel() > 1 else 0.0,
-        "min": finite.min().item(),
-        "max": finite.max().item(),
+        "mean": mean,
+        "std": std,
+        "min": lo,
+        "max": hi,
     }
 
 
