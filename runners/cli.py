@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     for stage in LADDER:
         sp = rsub.add_parser(stage.name, parents=[common], help=f"{stage.help} ({stage.entry_point})")
         sp.add_argument("--idea", default="", help="idea id: the run is nested under it")
-        sp.add_argument("--task", help="built-in task (digits) or package.module:function")
+        sp.add_argument("--task", help="built-in task (digits, shapes, denoise) or package.module:function")
         sp.add_argument("--seed", help="random seed (default 0)")
         sp.add_argument("--config", help="YAML/JSON file of config overrides")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key")
