@@ -92,7 +92,7 @@ def run_scale(
         )  # fmt: skip
     target = task.target_metric
     mine = result.best_value(target, task.higher_is_better)
-    metric = f"{keys.VAL_PREFIX}{target}"
+    metric = f"{keys.BEST_PREFIX}{target}"  # generalize's best epoch, as `mine` is ours
     higher = task.higher_is_better
     ref = None
     if idea_id:

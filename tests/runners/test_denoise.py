@@ -94,7 +94,7 @@ def test_baseline_then_generalize_reports_a_signed_gap(store, make_idea, task):
 def test_scale_gate_is_lower_is_better_for_l1(store, make_idea, task, reference_l1, verdict):
     idea = make_idea()
     with stage_run(store, stage="generalize", idea_id=idea, task="denoise") as run:
-        run.writer.log("val/l1", reference_l1, 0)
+        run.writer.log("best/l1", reference_l1, 0)
     with stage_run(store, stage="scale", idea_id=idea, task="denoise") as run:
         cfg = ScaleConfig(**{**FAST, "width": 64, "depth": 1})
         run_scale(cfg, run, task=tiny(task), idea_id=idea, progress=False)
