@@ -28,7 +28,7 @@ STAGE = "scale"
 
 
 def class_weighted_loss(task: Task) -> Callable:
-    """Cross-entropy weighted by inverse class frequency of the training targets."""
+    """Cross-entropy weighted by inverse class frequency of the training targets (labels or pixels)."""
     counts = torch.bincount(task.train.y.flatten()).float().clamp(min=1)
     weight = counts.sum() / (len(counts) * counts)
 
@@ -73,8 +73,10 @@ def run_scale(
     task = task or load_task(cfg.task, seed=cfg.seed)
     if cfg.augment and task.augment is None:
         print(f"scale: task {task.name!r} defines no augmentation; training without", file=sys.stderr)
-    if cfg.class_weights and task.kind != "classification":
-        raise ValueError(f"class_weights=true needs a classification task; {task.name!r} is {task.kind}")
+    if cfg.class_weights and task.kind not in ("classification", "segmentation"):
+        raise ValueError(
+            f"class_weights=true needs a classification or segmentation task; {task.name!r} is {task.kind}"
+        )
     if cfg.critic and task.kind != "image2image":
         raise ConfigError(f"critic=true needs an image2image task; {task.name!r} is {task.kind}")
     if cfg.processes > 1:

@@ -154,8 +154,8 @@ def test_nan_loss_stops_the_run_with_reason(store):
 
 
 def test_class_weights_need_classification(store):
-    task = replace(load_task("digits"), kind="segmentation")
-    with pytest.raises(ValueError, match="class_weights=true needs a classification task"):
+    task = replace(load_task("digits"), kind="image2image")
+    with pytest.raises(ValueError, match="class_weights=true needs a classification or segmentation task"):
         with stage_run(store, stage="scale") as run:
             run_scale(ScaleConfig(class_weights=True, **FAST), run, task=task, progress=False)
 

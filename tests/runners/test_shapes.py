@@ -136,7 +136,16 @@ def test_scale_never_augments_what_it_evaluates(store, task):
             return self.inner(x)
 
     marked = replace(small, build_model=lambda spec: Spy(shapes.build_model(spec)))
-    cfg = ScaleConfig(task="shapes", epochs=1, batch_size=16, width=64, depth=1, hist_every=0, n_samples=2)
+    cfg = ScaleConfig(
+        task="shapes",
+        epochs=1,
+        batch_size=16,
+        width=64,
+        depth=1,
+        hist_every=0,
+        n_samples=2,
+        class_weights=True,
+    )  # per-pixel class weights work for segmentation too
     with stage_run(store, stage="scale", task="shapes") as run:
         run_scale(cfg, run, task=marked, progress=False)
     assert seen["train"] and seen["eval"]
