@@ -218,6 +218,8 @@ def cmd_run_stage(args) -> int:
     stage = STAGES[args.stage]
     cfg = resolve(stage.config, args.config, {**_pairs(args.set), "task": args.task, "seed": args.seed})
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
+    if hasattr(cfg, "check_task"):
+        cfg.check_task(task)  # e.g. critic=true on a segmentation task: also before any run
     store = _store(args)
     idea = resolve_id(store, args.idea) if args.idea else None
     run_fn = stage.function()

@@ -106,6 +106,14 @@ class ScaleConfig(GeneralizeConfig):
             raise ConfigError(f"critic_weight={self.critic_weight} is out of range; allowed: >= 0")
         if self.critic and self.processes > 1:
             raise ConfigError(f"critic=true runs in one process; processes={self.processes}, allowed: 1")
+
+    def check_task(self, task) -> None:
+        """Options that only some kinds of task support: checked before any run is created."""
+        if self.class_weights and task.kind not in ("classification", "segmentation"):
+            kinds = "a classification or segmentation task"
+            raise ConfigError(f"class_weights=true needs {kinds}; {task.name!r} is {task.kind}")
+        if self.critic and task.kind != "image2image":
+            raise ConfigError(f"critic=true needs an image2image task; {task.name!r} is {task.kind}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout} is out of range; allowed: [0, 1)")
         if self.lr_decay not in ("cosine", "none"):

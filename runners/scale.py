@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from runners.config import ConfigError, ScaleConfig
+from runners.config import ScaleConfig
 from runners.fit import FitResult
 from runners.generalize import train_stage
 from runners.task import ModelSpec, Task, load_task
@@ -73,12 +73,7 @@ def run_scale(
     task = task or load_task(cfg.task, seed=cfg.seed)
     if cfg.augment and task.augment is None:
         print(f"scale: task {task.name!r} defines no augmentation; training without", file=sys.stderr)
-    if cfg.class_weights and task.kind not in ("classification", "segmentation"):
-        raise ValueError(
-            f"class_weights=true needs a classification or segmentation task; {task.name!r} is {task.kind}"
-        )
-    if cfg.critic and task.kind != "image2image":
-        raise ConfigError(f"critic=true needs an image2image task; {task.name!r} is {task.kind}")
+    cfg.check_task(task)
     if cfg.processes > 1:
         from runners.parallel import run_data_parallel
 

@@ -137,3 +137,12 @@ def test_critic_needs_an_image_to_image_task_and_one_process(task):
         run_scale(ScaleConfig(task="shapes", critic=True), None, task=seg, progress=False)
     with pytest.raises(ConfigError, match="critic=true runs in one process"):
         ScaleConfig(critic=True, processes=2).validate()
+
+
+def test_cli_refuses_critic_on_segmentation_before_any_run(store, capsys):
+    from runners.cli import main
+
+    assert main(["run", "scale", "--task", "shapes", "--set", "critic=true", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["idealoop: error: critic=true needs an image2image task; 'shapes' is segmentation"]
+    assert store.client.search_runs([store.experiment_id]) == []
