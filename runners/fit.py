@@ -24,6 +24,7 @@ from runners import kinds, samples
 from runners.task import Split, Task
 from runners.train import Trainer
 from tracker import keys
+from tracker.learning import improves
 from tracker.telemetry import TelemetryWriter
 
 
@@ -54,7 +55,7 @@ def train_batches(
         idx = order[i : i + batch_size]
         x, y = split.x[idx], split.y[idx]
         if augment is not None:
-            x = augment(x, gen)
+            x, y = augment(x, y, gen)
         yield x, y, time.perf_counter() - t0
 
 
@@ -125,8 +126,9 @@ def fit(
             writer.log(keys.TRAIN_LR, lr, trainer.step_count)
             log_samples(writer, task, outputs, epoch, n_samples)
             result.history.append({"epoch": epoch, **metrics})
-            better = (lambda a, b: a > b) if task.higher_is_better else (lambda a, b: a < b)
-            if not result.best or better(metrics.get(target, 0), result.best.get(target, 0)):
+            if not result.best or improves(
+                metrics.get(target, 0), result.best.get(target, 0), task.higher_is_better
+            ):
                 result.best = {"epoch": epoch, **metrics}
             if bar is not None:
                 bar.update(1)

@@ -169,6 +169,11 @@ class Trainer:
         if self._val_losses:
             val_losses = torch.stack(self._val_losses).float().cpu().tolist()
             self.writer.log_series(keys.VAL_LOSS_BATCH, val_losses, first)
+        # A train_loss may record per-step side metrics (runners/critic.py): drained in this same read.
+        drain = getattr(self.train_loss, "drain", None)
+        for key, values in (drain() if drain is not None else {}).items():
+            if values:
+                self.writer.log_series(key, torch.stack(values).float().cpu().tolist(), first)
         for i, (data_s, compute, n) in enumerate(self._timing):
             # On CUDA the host returns before the kernels finish: the step's real time comes
             # from events recorded around it, read here after the chunk's one sync.
