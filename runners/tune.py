@@ -22,6 +22,7 @@ The driver, top to bottom:
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sys
@@ -32,6 +33,9 @@ SUPPORTED_STAGES = ("generalize", "scale")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Tune warns on every forced experiment snapshot; with a checkpoint per epoch that is every epoch.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# Ctrl-C / SIGTERM must reach the driver (sweep KILLED, trials reconciled as `killed`, resumable),
+# not be swallowed by Tune's graceful stop, whose trials would look like ASHA stops.
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 
 
 class SweepError(ValueError):
@@ -218,9 +222,10 @@ def run_sweep(
             base=base,
         )
         os.environ.pop("MLFLOW_RUN_ID", None)  # a launcher run is the sweep's; trials make their own
-        storage = os.path.abspath(storage_path or os.environ.get("IDEALOOP_RAY_STORAGE") or "ray_results")
+        storage = storage_path or os.environ.get("IDEALOOP_RAY_STORAGE") or "ray_results"
+        storage = storage if "://" in storage else os.path.abspath(storage)  # s3://... stays a URI
         name = f"sweep-{sweep_id}"
-        set_tags(store, sweep_id, {TAG_RAY_PATH: os.path.join(storage, name)})
+        set_tags(store, sweep_id, {TAG_RAY_PATH: f"{storage.rstrip('/')}/{name}"})
         what = f"{sweep.num_samples} samples of {', '.join(space)}"
         say = f"tune: sweep {sweep_id} for idea {idea_id}: {what}; Ray experiment {storage}/{name}"
         print(say, file=sys.stderr)
@@ -323,7 +328,8 @@ def _execute(
         metric,
         task_obj.higher_is_better,
         sweep.max_iterations,
-        sweep.num_samples,
+        sweep.num_samples
+        * math.prod(len(v.args) for v in space.values() if isinstance(v, Dist) and v.kind == "grid"),
         every_s=progress_every_s,
     )
     reason, error = "completed", None
@@ -361,7 +367,10 @@ def _execute(
         results = tuner.fit()
         _wrap_up(store, sweep_id, results, metric, task_obj.higher_is_better, sweep.max_iterations)
     except KeyboardInterrupt as exc:
+        from tracker.sweeps import reconcile
+
         reason, error = "killed", exc
+        reconcile(store, sweep_id, {}, sweep.max_iterations)  # no record: every RUNNING trial was killed
         raise
     except BaseException as exc:
         reason, error = "failed", exc

@@ -40,6 +40,7 @@ from tracker.store import (
     TAG_IDEA,
     TAG_KIND,
     TAG_PARENT,
+    TAG_RECONCILED,
     TAG_REDIRECT,
     TAG_RUN_NAME,
     TAG_STAGE,
@@ -156,7 +157,11 @@ def stage_run(
     parent = parent_run_id or idea
     if parent:
         tags[TAG_PARENT] = parent
-    if run_id:
+    if run_id:  # adopted: clear why it ended last time (a trial killed, then resumed)
+        old = store.client.get_run(run_id).data.tags
+        for key in (TAG_END_REASON, TAG_ERROR, TAG_ASHA_ITERATION, TAG_RECONCILED):
+            if key in old:
+                store.client.delete_tag(run_id, key)
         store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         store.client.update_run(run_id, status="RUNNING")
     else:

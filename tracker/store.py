@@ -39,6 +39,7 @@ TAG_BEST_CONFIG = "idealoop.best_config"  # sweeps: JSON of the best trial's sam
 TAG_SWEEP = "idealoop.sweep_id"  # trials: their sweep run
 TAG_TRIAL = "idealoop.trial_id"  # trials: Ray Tune's trial id (a restored trial finds its run by it)
 TAG_NODE = "idealoop.ray_node"  # trials: the Ray node (id) the trial ran on
+TAG_RECONCILED = "idealoop.reconciled"  # trials: "true" when the driver, not the trial, ended the run
 TAG_RAY_PATH = "idealoop.ray_experiment"  # sweeps: Ray Tune experiment path, for `tune --resume`
 TAG_REDIRECT = "idealoop.stage_run_id"  # on an `mlflow run` launcher: the real stage run
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag

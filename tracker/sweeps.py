@@ -38,6 +38,7 @@ from tracker.store import (
     TAG_KIND,
     TAG_PARENT,
     TAG_RAY_PATH,
+    TAG_RECONCILED,
     TAG_STAGE,
     TAG_SWEEP,
     TAG_TASK,
@@ -150,7 +151,7 @@ def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], ma
     for run in trial_runs(store, sweep_id, "attributes.status = 'RUNNING'"):
         outcome = outcomes.get(run.data.tags.get(TAG_TRIAL, ""))
         reason, status = end_reason(outcome, max_iterations)
-        tags = {TAG_END_REASON: reason, "idealoop.reconciled": "true"}
+        tags = {TAG_END_REASON: reason, TAG_RECONCILED: "true"}
         if reason == "stopped_by_asha":
             tags[TAG_ASHA_ITERATION] = str(outcome.iteration)
         if outcome is not None and outcome.error:

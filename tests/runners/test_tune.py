@@ -193,3 +193,30 @@ def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_
     assert {r.data.tags["idealoop.end_reason"] for r in trials.values()} == {"completed"}
     assert all(r.data.metrics["epoch"] == 6 for r in trials.values())
     assert store.client.get_run(sweep_id).info.status == "FINISHED"
+
+
+def test_mlflow_run_tune_entry_point_sweeps_stage_scale(cluster, store, make_idea, tmp_path):
+    idea = make_idea()
+    space = _space(tmp_path, "seed: {grid: [0, 1]}\nwidth: 8\nhist_every: 0\nn_samples: 2")
+    cmd = [sys.executable, "-m", "mlflow", "run", str(ROOT), "-e", "tune", "--env-manager", "local"]
+    for param in (
+        f"idea={idea}",
+        f"space={space}",
+        f"task={TASK}",
+        "max_iterations=2",
+        f"address={cluster.address}",
+    ):
+        cmd += ["-P", param]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IDEALOOP_RAY_STORAGE": str(tmp_path / "ray_results")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (sweep,) = store.client.search_runs([store.experiment_id], "tags.`idealoop.kind` = 'sweep'")
+    assert sweep.data.tags["mlflow.parentRunId"] == idea and sweep.info.status == "FINISHED"
+    trials = _trials(store, sweep.info.run_id)
+    assert len(trials) == 2 and all(r.info.status == "FINISHED" for r in trials)
+    # The trials ran stage_scale's code: its params and its gate are on each run.
+    assert all(
+        r.data.tags["idealoop.stage"] == "scale" and "idealoop.gate.scale" in r.data.tags for r in trials
+    )
+    assert all(r.data.params["lr_decay"] == "cosine" for r in trials)

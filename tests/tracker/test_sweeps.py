@@ -67,6 +67,10 @@ def test_a_trial_adopts_its_run_and_asha_stop_ends_it_finished_with_the_rung(sto
     idea = make_idea()
     sweep = _sweep(store, idea)
     run_id = _trial(store, sweep, idea, "b_00001")
+    # As a killed driver's trial looks after reconcile: ended `killed`, about to be resumed.
+    store.client.set_tag(run_id, TAG_END_REASON, "killed")
+    store.client.set_tag(run_id, "idealoop.error", "the trial's process ended")
+    store.client.set_terminated(run_id, "KILLED")
     with pytest.raises(StoppedEarly):
         with stage_run(store, stage="generalize", idea_id=idea, run_id=run_id, parent_run_id=sweep,
                        extra_tags={"idealoop.kind": "trial"}, telemetry_process=False) as run:  # fmt: skip
@@ -78,6 +82,7 @@ def test_a_trial_adopts_its_run_and_asha_stop_ends_it_finished_with_the_rung(sto
     assert got.info.status == "FINISHED"
     assert got.data.tags[TAG_END_REASON] == "stopped_by_asha" and got.data.tags[TAG_ASHA_ITERATION] == "3"
     assert got.data.tags["idealoop.kind"] == "trial" and got.data.tags[TAG_PARENT] == sweep
+    assert "idealoop.error" not in got.data.tags  # the last attempt's reason is gone
 
 
 def test_reconcile_ends_every_running_trial_with_the_reason_ray_implies(store, make_idea):
