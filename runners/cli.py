@@ -120,9 +120,18 @@ def cmd_idea_show(args) -> int:
         )
         print(f"  #{r.number}  {_fmt_time(r.time_ms)}  {r.source}/{r.author}  {changes}  {r.note}")
     print(f"\nruns ({len(runs)}):")
-    for r in runs:
-        gates = " ".join(f"{k}={v}" for k, v in r["gates"].items())
-        print(f"  {r['id']}  {r['kind']:<6} {r['stage']:<10} {r['status']:<9} {r['end_reason']:<10} {gates}")
+    ids = {r["id"] for r in runs}
+    for r in runs:  # a sweep's trials are listed under it
+        if r["kind"] == "trial" and r["parent_id"] in ids:
+            continue
+        for depth, row in [(0, r)] + [
+            (1, t) for t in runs if t["kind"] == "trial" and t["parent_id"] == r["id"]
+        ]:
+            gates = " ".join(f"{k}={v}" for k, v in row["gates"].items())
+            why = row["end_reason"] + (f"@{row['asha_iteration']}" if row["asha_iteration"] else "")
+            best = f"best trial {row['best_trial']}" if row["best_trial"] else ""
+            print(f"  {'  ' * depth}{row['id']}  {row['kind']:<6} {row['stage']:<10} {row['status']:<9} "
+                  f"{why:<18} {gates}{best}")  # fmt: skip
     return 0
 
 
@@ -241,6 +250,12 @@ def _pairs(items: list[str] | None) -> dict[str, str]:
             raise UsageError(f"--set {item!r} is not KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
+
+
+def cmd_tune(args) -> int:
+    from runners.tune import cmd_tune as tune
+
+    return tune(args, _store(args), _pairs(args.set))
 
 
 # -- demo / board -------------------------------------------------------------
@@ -373,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-progress", action="store_true")
         sp.set_defaults(func=cmd_run_stage)
 
+    from runners.tune import add_arguments as tune_arguments  # light: no Ray until it runs
+
+    tune = sub.add_parser("tune", parents=[common], help="sweep an idea's variants with Ray Tune and ASHA")
+    tune_arguments(tune)
+    tune.set_defaults(func=cmd_tune)
+
     demo = sub.add_parser("demo", parents=[common], help="example ideas + one stage_overfit run")
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(func=cmd_demo)
@@ -417,11 +438,12 @@ def main(argv: list[str] | None = None) -> int:
 def _is_user_error(exc: Exception) -> bool:
     from runners.config import ConfigError
     from runners.task import TaskError
+    from runners.tune import SweepError
     from tracker.estimates import EstimateError
     from tracker.ideas import IdeaNotFound
     from tracker.store import StoreError
 
-    return isinstance(exc, (ConfigError, TaskError, EstimateError, IdeaNotFound, StoreError))
+    return isinstance(exc, (ConfigError, TaskError, EstimateError, IdeaNotFound, StoreError, SweepError))
 
 
 if __name__ == "__main__":

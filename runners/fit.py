@@ -3,8 +3,9 @@
 `fit()` evaluates once before training (epoch 0: the bar the generalize gate must
 clear), then per epoch: shuffled train batches through `Trainer.step` (per-batch
 telemetry), a full val pass (`val/*` metrics), sample PNGs and, for classification,
-a confusion matrix. `on_epoch(epoch, metrics)` lets a caller (the Ray Tune
-trainable) report and be stopped between epochs.
+a confusion matrix. `on_epoch(epoch, result)` (the FitResult so far) lets a caller
+(the Ray Tune trainable) report, checkpoint and be stopped between epochs; `resume` continues a
+restored run after the epochs its checkpoint holds.
 
 Augmentation is applied inside `train_batches` and nowhere else: `evaluate` takes
 no augmentation argument at all, so val and test data are never augmented by
@@ -69,6 +70,20 @@ class FitResult:
         values = [h[metric] for h in self.history if metric in h]
         return (max if higher_is_better else min)(values) if values else float("nan")
 
+    def add(self, metrics: dict, target: str, higher_is_better: bool) -> None:
+        self.history.append(metrics)
+        if not self.best or improves(metrics.get(target, 0), self.best.get(target, 0), higher_is_better):
+            self.best = metrics
+
+
+@dataclass
+class FitResume:
+    """Where a restored run picks up: epochs done, and the val metrics it already has."""
+
+    epoch: int  # epochs already trained (the model and optimizer hold their state)
+    start: dict  # val metrics before training, from the first attempt
+    history: list[dict] = field(default_factory=list)
+
 
 def log_val(writer: TelemetryWriter, metrics: dict, epoch: int, step: int) -> None:
     writer.log_dict({keys.EPOCH: epoch, **{f"{keys.VAL_PREFIX}{k}": v for k, v in metrics.items()}}, step)
@@ -100,21 +115,28 @@ def fit(
     augment: Callable | None = None,
     scheduler=None,
     n_samples: int = 16,
-    on_epoch: Callable[[int, dict], None] | None = None,
+    on_epoch: Callable[[int, FitResult], None] | None = None,
     progress: bool = True,
+    resume: FitResume | None = None,
 ) -> FitResult:
     task, writer, device = trainer.task, trainer.writer, trainer.device
-    start, _ = evaluate(trainer.model, task, task.val, device)
-    log_val(writer, start, 0, 0)
-    result = FitResult(start=start)
     target = task.target_metric
+    if resume is None:
+        start, _ = evaluate(trainer.model, task, task.val, device)
+        log_val(writer, start, 0, 0)
+        result = FitResult(start=start)
+    else:  # restored: epoch 0 and the epochs done are already logged
+        result = FitResult(start=resume.start)
+        for metrics in resume.history:
+            result.add(metrics, target, task.higher_is_better)
+    first = 1 if resume is None else resume.epoch + 1
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc="epochs", unit="epoch", leave=False, file=sys.stderr)
+        bar = tqdm(total=epochs, initial=first - 1, desc="epochs", unit="epoch", leave=False, file=sys.stderr)
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(first, epochs + 1):
             for x, y, data_s in train_batches(task.train, batch_size, trainer.gen, augment):
                 trainer.step(x, y, data_s)
             trainer.sync()
@@ -125,18 +147,14 @@ def fit(
             log_val(writer, metrics, epoch, trainer.step_count)
             writer.log(keys.TRAIN_LR, lr, trainer.step_count)
             log_samples(writer, task, outputs, epoch, n_samples)
-            result.history.append({"epoch": epoch, **metrics})
-            if not result.best or improves(
-                metrics.get(target, 0), result.best.get(target, 0), task.higher_is_better
-            ):
-                result.best = {"epoch": epoch, **metrics}
+            result.add({"epoch": epoch, **metrics}, target, task.higher_is_better)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(
                     val_loss=f"{metrics['loss']:.3g}", **{target: f"{metrics.get(target, 0):.3g}"}
                 )
             if on_epoch is not None:
-                on_epoch(epoch, metrics)
+                on_epoch(epoch, result)
     finally:
         if bar is not None:
             bar.close()

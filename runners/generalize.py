@@ -8,8 +8,9 @@ else the project's best on the same task), when there is one — signed so that
 positive means better than the baseline, whichever way the metric points.
 
 `train_stage` is shared with stage_scale and with Ray Tune trials: the trainable
-calls `run_generalize` with an `on_epoch` callback, so a trial runs exactly the
-code `mlflow run . -e stage_generalize` runs.
+calls `run_generalize` with `on_built` (restore a checkpoint into the freshly built
+model and optimizer) and `on_epoch` (report + checkpoint) callbacks, so a trial
+runs exactly the code `mlflow run . -e stage_generalize` runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 import torch
 
 from runners.config import GeneralizeConfig, as_dict
-from runners.fit import FitResult, fit
+from runners.fit import FitResult, FitResume, fit
 from runners.task import ModelSpec, Task, load_task
 from runners.train import Trainer, pick_device, seed_everything
 from tracker import keys
@@ -43,12 +44,15 @@ def train_stage(
     augment: Callable | None = None,
     train_loss: Callable | None = None,
     wrap_model: Callable | None = None,
-    on_epoch: Callable[[int, dict], None] | None = None,
+    on_epoch: Callable[[int, FitResult], None] | None = None,
+    on_built: Callable[[Trainer, object], FitResume | None] | None = None,
     progress: bool = True,
 ) -> FitResult:
     """Seed, build, log the config, train with the full telemetry contract.
 
     `wrap_model` (e.g. DistributedDataParallel) wraps the model after it is on its device.
+    `on_built(trainer, scheduler)` sees the built model/optimizer/scheduler before
+    training and may restore them, returning where to resume (a sweep trial's checkpoint).
     """
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
@@ -66,9 +70,10 @@ def train_stage(
     )  # fmt: skip
     scheduler = make_scheduler(opt, cfg) if make_scheduler else None
     run.set_tags(target_tags(task))
+    resume = on_built(trainer, scheduler) if on_built is not None else None
     result = fit(
         trainer, epochs=cfg.epochs, batch_size=cfg.batch_size, augment=augment, scheduler=scheduler,
-        n_samples=cfg.n_samples, on_epoch=on_epoch, progress=progress,
+        n_samples=cfg.n_samples, on_epoch=on_epoch, progress=progress, resume=resume,
     )  # fmt: skip
     best = result.best_value(task.target_metric, task.higher_is_better)
     run.writer.log(f"{keys.BEST_PREFIX}{task.target_metric}", best, trainer.step_count)
@@ -86,14 +91,15 @@ def run_generalize(
     *,
     task: Task | None = None,
     idea_id: str | None = None,
-    on_epoch: Callable[[int, dict], None] | None = None,
+    on_epoch: Callable[[int, FitResult], None] | None = None,
+    on_built: Callable | None = None,
     progress: bool = True,
 ) -> FitResult:
     """Train the small plain model on the full data; set the generalize gate."""
     task = task or load_task(cfg.task, seed=cfg.seed)
     result = train_stage(
         cfg, run, task, stage=STAGE, spec=ModelSpec(width=cfg.width, depth=cfg.depth),
-        on_epoch=on_epoch, progress=progress,
+        on_epoch=on_epoch, on_built=on_built, progress=progress,
     )  # fmt: skip
     start, best = result.start["loss"], min(h["loss"] for h in result.history)
     run.writer.log_dict({keys.GENERALIZE_VAL_LOSS_START: start, keys.GENERALIZE_VAL_LOSS_BEST: best}, 0)

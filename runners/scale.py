@@ -67,7 +67,8 @@ def run_scale(
     *,
     task: Task | None = None,
     idea_id: str | None = None,
-    on_epoch: Callable[[int, dict], None] | None = None,
+    on_epoch: Callable[[int, FitResult], None] | None = None,
+    on_built: Callable | None = None,
     progress: bool = True,
 ) -> FitResult:
     task = task or load_task(cfg.task, seed=cfg.seed)
@@ -85,7 +86,7 @@ def run_scale(
             make_optimizer=_optimizer, make_scheduler=_scheduler,
             augment=task.augment if cfg.augment else None,
             train_loss=train_loss(cfg, task),
-            on_epoch=on_epoch, progress=progress,
+            on_epoch=on_epoch, on_built=on_built, progress=progress,
         )  # fmt: skip
     target = task.target_metric
     mine = result.best_value(target, task.higher_is_better)

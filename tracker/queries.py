@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from tracker.ideas import Idea, search_all
 from tracker.ideas import _idea_from_run as idea_from_run
 from tracker.store import (
+    TAG_ASHA_ITERATION,
+    TAG_BEST_TRIAL,
     TAG_END_REASON,
     TAG_ERROR,
     TAG_GATE_PREFIX,
@@ -27,10 +29,8 @@ from tracker.store import (
     Store,
 )
 
-TAG_ASHA_ITERATION = "idealoop.asha_iteration"  # docs/telemetry.md: trials ASHA stopped
 TAG_FLAGS = "idealoop.flags"  # comma-separated range-check flags
 TAG_FLAG_PREFIX = "idealoop.flag."  # idealoop.flag.<flag> = one-line detail
-TAG_BEST_TRIAL = "idealoop.best_trial"  # on sweep runs
 RUN_KINDS = ("stage", "sweep", "trial")  # runs made for an idea (not the idea, not launchers)
 LOWER_IS_BETTER = ("loss", "l1", "error")  # names minimised when no run's target tag says otherwise
 

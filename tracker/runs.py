@@ -8,9 +8,12 @@
   the stage run is created in the project's experiment, beside its idea (the
   MLflow UI only nests runs within one experiment), and the launcher run is tagged
   `idealoop.kind=launcher` with `idealoop.stage_run_id` pointing at the real run;
-- ends the run FINISHED (reason `completed`), FAILED (reason `failed` or
-  `nan_loss`, with the exception as a tag and the traceback as an artifact) or
-  KILLED (Ctrl-C), after the telemetry writer has flushed everything.
+- adopts a run created elsewhere when given `run_id` (a sweep trial continuing its
+  run after a restore): the run is set RUNNING again and carries on;
+- ends the run FINISHED (reason `completed`, or `stopped_by_asha` when the code
+  raised `StoppedEarly`), FAILED (reason `failed` or `nan_loss`, with the exception
+  as a tag and the traceback as an artifact) or KILLED (Ctrl-C), after the telemetry
+  writer has flushed everything.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from mlflow.exceptions import MlflowException
 
 from tracker.ideas import resolve_id
 from tracker.store import (
+    TAG_ASHA_ITERATION,
+    TAG_BEST_TRIAL,
     TAG_END_REASON,
     TAG_ERROR,
     TAG_FLAG_PREFIX,
@@ -35,6 +40,7 @@ from tracker.store import (
     TAG_IDEA,
     TAG_KIND,
     TAG_PARENT,
+    TAG_RECONCILED,
     TAG_REDIRECT,
     TAG_RUN_NAME,
     TAG_STAGE,
@@ -48,6 +54,15 @@ MAX_PARAM_LEN = 6000  # MLflow's limit on a param value
 
 class NonFiniteLoss(FloatingPointError):
     """Training produced a NaN/inf loss: the run ends FAILED with reason `nan_loss`."""
+
+
+class StoppedEarly(Exception):
+    """A scheduler (ASHA) stopped the run between epochs: it ends FINISHED, not FAILED."""
+
+    def __init__(self, iteration: int, reason: str = "stopped_by_asha") -> None:
+        super().__init__(f"{reason} after iteration {iteration}")
+        self.iteration = iteration
+        self.reason = reason
 
 
 @dataclass
@@ -125,8 +140,14 @@ def stage_run(
     extra_tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
     task: str | None = None,
+    run_id: str | None = None,
+    telemetry_process: bool | None = None,
 ) -> Iterator[StageRun]:
-    """Create (or adopt) the run for one stage execution; see the module docstring."""
+    """Create (or adopt) the run for one stage execution; see the module docstring.
+
+    `run_id`: continue this existing run instead of creating one. `telemetry_process`:
+    the writer's shipper process (default: IDEALOOP_TELEMETRY); sweep trials use a thread.
+    """
     idea = resolve_id(store, idea_id) if idea_id else None  # fails before creating anything
     tags = {TAG_KIND: "stage", TAG_STAGE: stage, **(extra_tags or {})}
     if task:
@@ -136,12 +157,23 @@ def stage_run(
     parent = parent_run_id or idea
     if parent:
         tags[TAG_PARENT] = parent
-    run_id = _create(store, tags, run_name or stage)
-    writer = TelemetryWriter(store.client, run_id)
+    if run_id:  # adopted: clear why it ended last time (a trial killed, then resumed)
+        old = store.client.get_run(run_id).data.tags
+        for key in (TAG_END_REASON, TAG_ERROR, TAG_ASHA_ITERATION, TAG_RECONCILED):
+            if key in old:
+                store.client.delete_tag(run_id, key)
+        store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        store.client.update_run(run_id, status="RUNNING")
+    else:
+        run_id = _create(store, tags, run_name or stage)
+    writer = TelemetryWriter(store.client, run_id, process=telemetry_process)
     handle = StageRun(store, run_id, writer)
-    status, reason, error = RunStatus.FINISHED, "completed", None
+    status, reason, error, extra = RunStatus.FINISHED, "completed", None, {}
     try:
         yield handle
+    except StoppedEarly as exc:
+        reason, extra = exc.reason, {TAG_ASHA_ITERATION: str(exc.iteration)}
+        raise
     except NonFiniteLoss as exc:
         status, reason, error = RunStatus.FAILED, "nan_loss", exc
         raise
@@ -157,11 +189,18 @@ def stage_run(
         except Exception as exc:  # noqa: BLE001 - a lost point fails the run, loudly
             if error is None:
                 status, reason, error = RunStatus.FAILED, "failed", exc
-        _finish(store, run_id, status, reason, error)
+        _finish(store, run_id, status, reason, error, extra)
 
 
-def _finish(store: Store, run_id: str, status: int, reason: str, error: BaseException | None) -> None:
-    tags = {TAG_END_REASON: reason}
+def _finish(
+    store: Store,
+    run_id: str,
+    status: int,
+    reason: str,
+    error: BaseException | None,
+    extra: dict | None = None,
+) -> None:
+    tags = {TAG_END_REASON: reason, **(extra or {})}
     if error is not None:
         tags[TAG_ERROR] = f"{type(error).__name__}: {error}"[:5000]
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
@@ -190,6 +229,8 @@ def describe_run(run) -> dict:
         "parent_id": tags.get(TAG_PARENT, ""),
         "gates": {k[len(TAG_GATE_PREFIX) :]: v for k, v in tags.items() if k.startswith(TAG_GATE_PREFIX)},
         "end_reason": tags.get(TAG_END_REASON, ""),
+        "asha_iteration": tags.get(TAG_ASHA_ITERATION, ""),
+        "best_trial": tags.get(TAG_BEST_TRIAL, ""),
         "error": tags.get(TAG_ERROR, ""),
         "start_time": run.info.start_time,
         "end_time": run.info.end_time,

@@ -31,8 +31,16 @@ TAG_STATUS = "idealoop.status"  # an idea's status
 TAG_CATEGORY = "idealoop.category"
 TAG_TITLE = "idealoop.title"
 TAG_GATE_PREFIX = "idealoop.gate."  # idealoop.gate.<name> = passed | failed
-TAG_END_REASON = "idealoop.end_reason"  # completed | failed | nan_loss | ...
+TAG_END_REASON = "idealoop.end_reason"  # completed | failed | nan_loss | killed | stopped_by_asha
 TAG_ERROR = "idealoop.error"  # the exception that ended a run
+TAG_ASHA_ITERATION = "idealoop.asha_iteration"  # trials: the iteration (rung) ASHA stopped it at
+TAG_BEST_TRIAL = "idealoop.best_trial"  # sweeps: run id of the best trial
+TAG_BEST_CONFIG = "idealoop.best_config"  # sweeps: JSON of the best trial's sampled config
+TAG_SWEEP = "idealoop.sweep_id"  # trials: their sweep run
+TAG_TRIAL = "idealoop.trial_id"  # trials: Ray Tune's trial id (a restored trial finds its run by it)
+TAG_NODE = "idealoop.ray_node"  # trials: the Ray node (id) the trial ran on
+TAG_RECONCILED = "idealoop.reconciled"  # trials: "true" when the driver, not the trial, ended the run
+TAG_RAY_PATH = "idealoop.ray_experiment"  # sweeps: Ray Tune experiment path, for `tune --resume`
 TAG_REDIRECT = "idealoop.stage_run_id"  # on an `mlflow run` launcher: the real stage run
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
 TAG_DESCRIPTION = "mlflow.note.content"  # shows as the run's description in the UI

@@ -1,0 +1,146 @@
+"""Concurrent trial writers on one embedded SQLite store: points/s and "database is locked".
+
+Eight processes (like eight concurrent sweep trials) each log per-batch telemetry into
+their own run of one SQLite file, the way a trial's writer does: `log_batch` calls of
+a chunk of steps (5 keys a step: train/loss, val/loss_batch, time/data_s,
+time/compute_s, throughput). Every call that fails is counted (by message) and
+retried, so the totals compare the same work. Run once with SQLite's default
+rollback journal and once with WAL (what `idealoop tune` switches on).
+
+    PYTHONPATH=. python bench/sqlite_concurrency.py [--writers 8] [--steps 400] [--chunk 10]
+
+Measured 2026-11-26 on the 2-core CPU machine (MLflow 3.17.2), 8 writers + 1 reader:
+chunk 10: rollback 723 points/s, WAL 744; chunk 1: rollback 563, WAL 676 points/s;
+0 "database is locked" errors in every case (SQLite's 5 s busy wait absorbs the
+contention), every point stored. WAL is on for sweeps anyway: readers (the board,
+the driver) never block writers in WAL, and writes are ~5-20% faster here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+KEYS = ("train/loss", "val/loss_batch", "time/data_s", "time/compute_s", "throughput/samples_per_s")
+
+
+def worker(uri: str, run_id: str, steps: int, chunk: int) -> None:
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    errors: dict[str, int] = {}
+    t0 = time.time()
+    for first in range(0, steps, chunk):
+        ts = int(time.time() * 1000)
+        metrics = [Metric(k, 0.5, ts, s) for s in range(first, min(first + chunk, steps)) for k in KEYS]
+        while True:
+            try:
+                client.log_batch(run_id, metrics=metrics, synchronous=True)
+                break
+            except Exception as exc:  # noqa: BLE001 - counted, then retried
+                key = "database is locked" if "database is locked" in str(exc) else type(exc).__name__
+                errors[key] = errors.get(key, 0) + 1
+                time.sleep(0.05)
+        time.sleep(0.01)  # the training step between flushes
+    print(json.dumps({"points": steps * len(KEYS), "start": t0, "end": time.time(), "errors": errors}))
+
+
+def reader(uri: str, exp: str) -> None:
+    """A board / driver polling the store while trials write: search runs, read a curve."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    errors = 0
+    while True:
+        try:
+            for run in client.search_runs([exp]):
+                client.get_metric_history(run.info.run_id, KEYS[0])
+        except Exception:  # noqa: BLE001
+            errors += 1
+        time.sleep(0.2)
+
+
+def measure(wal: bool, writers: int, steps: int, chunk: int) -> dict:
+    from mlflow.tracking import MlflowClient
+
+    from tracker.sweeps import enable_sqlite_wal
+
+    folder = tempfile.mkdtemp(prefix="sqlite-bench-")
+    uri = f"sqlite:///{folder}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("bench")
+    runs = [client.create_run(exp).info.run_id for _ in range(writers)]
+    if wal:
+        enable_sqlite_wal(uri)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+    }
+    poll = subprocess.Popen(
+        [sys.executable, __file__, "--reader", uri, exp],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", uri, run, str(steps), str(chunk)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )  # fmt: skip
+        for run in runs
+    ]
+    reports = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    poll.terminate()
+    poll.wait()
+    # From the first writer's first point to the last one's last: process start-up excluded.
+    wall = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+    errors: dict[str, int] = {}
+    for r in reports:
+        for k, v in r["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    stored = sum(len(client.get_metric_history(run, KEYS[0])) for run in runs) * len(KEYS)
+    points = sum(r["points"] for r in reports)
+    return {"wal": wal, "points": points, "stored": stored, "wall_s": wall, "errors": errors}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--writers", type=int, default=8)
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument(
+        "--chunk", type=int, default=10, help="steps per log_batch call (the writer's check_every)"
+    )
+    p.add_argument("--worker", nargs=4, metavar=("URI", "RUN", "STEPS", "CHUNK"), help=argparse.SUPPRESS)
+    p.add_argument("--reader", nargs=2, metavar=("URI", "EXP"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.reader:
+        reader(*args.reader)
+        return
+    if args.worker:
+        uri, run, steps, chunk = args.worker
+        worker(uri, run, int(steps), int(chunk))
+        return
+    print(f"{args.writers} writer processes x {args.steps} steps x {len(KEYS)} keys, "
+          f"log_batch every {args.chunk} steps, 1 reader polling")  # fmt: skip
+    for wal in (False, True):
+        r = measure(wal, args.writers, args.steps, args.chunk)
+        locked = r["errors"].get("database is locked", 0)
+        other = {k: v for k, v in r["errors"].items() if k != "database is locked"}
+        print(
+            f"{'WAL     ' if wal else 'rollback'}: {r['points'] / r['wall_s']:8.0f} points/s aggregate, "
+            f"{locked} 'database is locked' errors, other errors {other or 0}, "
+            f"stored {r['stored']}/{r['points']}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,483 @@
+"""`idealoop tune`: an idea's variants as concurrent Ray Tune trials, ASHA stopping the weak.
+
+The driver, top to bottom:
+1. check everything the user gave before Ray starts: the space against the stage's
+   config (`runners/space.py`), the sweep settings, the task, the idea;
+2. connect to Ray: `--address` / `RAY_ADDRESS` (checked reachable first, one line if
+   not), else a local Ray on this machine;
+3. refuse a trial that asks for more CPUs/GPUs than any node has (local Ray; a remote
+   cluster may still be scaling up, so there it is a warning);
+4. create the sweep run under the idea (`tracker/sweeps.py`), switch a SQLite store
+   to WAL, and run a `Tuner`: ASHA on the stage's val target metric in the task's
+   direction, `max_concurrent_trials`, `{"cpu": c, "gpu": g}` per trial (fractional
+   GPUs allowed), trials from `runners/tune_trial.py`, progress from
+   `runners/tune_progress.py`;
+5. reconcile: any trial run still RUNNING is ended with the reason Ray's record
+   implies; the sweep records its best trial and ends.
+
+`--resume SWEEP` restores the Ray experiment whose path the sweep run holds
+(`Tuner.restore`), finishes it, and reconciles the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+SUPPORTED_STAGES = ("generalize", "scale")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Tune warns on every forced experiment snapshot; with a checkpoint per epoch that is every epoch.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# Ctrl-C / SIGTERM must reach the driver (sweep KILLED, trials reconciled as `killed`, resumable),
+# not be swallowed by Tune's graceful stop, whose trials would look like ASHA stops.
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+
+
+class SweepError(ValueError):
+    """Bad sweep input or an unreachable cluster (one line for the user, exit 2)."""
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How a sweep runs (not what a trial trains: that is the stage config + the space)."""
+
+    stage: str = "generalize"  # the stage every trial runs: generalize | scale
+    num_samples: int = 8  # configs sampled from the space (each grid point counts once per sample)
+    max_concurrent: int = 2  # trials running at once
+    cpus_per_trial: float = 1.0  # Ray CPUs each trial reserves
+    gpus_per_trial: float = 0.0  # Ray GPUs each trial reserves; 0.25 packs 4 trials on a GPU
+    max_iterations: int = 0  # epochs of a trial that is never stopped (0: the stage's epochs)
+    grace_period: int = 1  # epochs every trial gets before ASHA may stop it
+    reduction_factor: float = 2.0  # ASHA keeps the top 1/reduction_factor at each rung
+
+    def validate(self) -> None:
+        if self.stage not in SUPPORTED_STAGES:
+            raise SweepError(f"stage={self.stage!r} cannot be swept; allowed: {', '.join(SUPPORTED_STAGES)}")
+        for name, low in (
+            ("num_samples", 1),
+            ("max_concurrent", 1),
+            ("max_iterations", 1),
+            ("grace_period", 1),
+        ):
+            if getattr(self, name) < low:
+                raise SweepError(f"{name}={getattr(self, name)} is out of range; allowed: >= {low}")
+        if not self.cpus_per_trial > 0:
+            raise SweepError(f"cpus_per_trial={self.cpus_per_trial:g} is out of range; allowed: > 0")
+        g = self.gpus_per_trial
+        if g < 0 or (g > 1 and not float(g).is_integer()):
+            raise SweepError(
+                f"gpus_per_trial={g:g} is out of range; allowed: 0, a fraction up to 1, or whole GPUs"
+            )
+        if self.grace_period > self.max_iterations:
+            raise SweepError(
+                f"grace_period={self.grace_period} is out of range; "
+                f"allowed: <= max_iterations ({self.max_iterations})"
+            )
+        if not self.reduction_factor > 1:
+            raise SweepError(f"reduction_factor={self.reduction_factor:g} is out of range; allowed: > 1")
+
+    @classmethod
+    def from_strings(cls, values: dict) -> SweepSettings:
+        """Settings from CLI / MLflow-param text; None or '' means "the default"."""
+        kinds = {f.name: type(f.default) for f in fields(cls)}
+        out = {}
+        for key, value in values.items():
+            if key not in kinds or value is None or value == "":
+                continue
+            try:
+                out[key] = kinds[key](float(value)) if kinds[key] is int else kinds[key](value)
+            except ValueError:
+                raise SweepError(f"{key}={value!r} is not a valid {kinds[key].__name__}") from None
+        return cls(**out)
+
+
+# -- Ray connection -------------------------------------------------------------
+def check_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """A TCP connect to the head's GCS (or Ray client) port: fail in seconds, not minutes."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise SweepError(f"--address {address!r} is not HOST:PORT (or ray://HOST:PORT)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise SweepError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
+            "(is `ray start --head` running there? check --address / RAY_ADDRESS)"
+        ) from None
+
+
+def connect(address: str | None) -> bool:
+    """Connect to (or start) Ray. Returns True when this call started it (and should shut it down)."""
+    import ray
+
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        check_reachable(address)
+    if ray.is_initialized():
+        return False
+    if address:
+        try:
+            ray.init(address=address, log_to_driver=True)
+        except Exception as exc:  # noqa: BLE001 - one line for the user
+            raise SweepError(f"cannot connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+        return True
+    # A local Ray: its workers import this checkout (not another install of idealoop).
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
+    ray.init(include_dashboard=False, log_to_driver=True)
+    return True
+
+
+def check_resources(settings: SweepSettings, remote: bool) -> None:
+    """Refuse a trial bigger than every node (it would wait forever)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    cpus = max((n.get("CPU", 0) for n in nodes), default=0)
+    gpus = max((n.get("GPU", 0) for n in nodes), default=0)
+    problems = []
+    if settings.cpus_per_trial > cpus:
+        problems.append(f"cpus_per_trial={settings.cpus_per_trial:g} but the largest node has {cpus:g} CPUs")
+    if settings.gpus_per_trial > gpus:
+        problems.append(f"gpus_per_trial={settings.gpus_per_trial:g} but the largest node has {gpus:g} GPUs")
+    if not problems:
+        return
+    if remote:
+        print(
+            f"idealoop: WARNING {'; '.join(problems)} (waiting for the cluster to scale up)", file=sys.stderr
+        )
+        return
+    raise SweepError("; ".join(problems) + " — no trial could ever start")
+
+
+# -- the sweep ------------------------------------------------------------------
+def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | None, overrides: dict) -> tuple:
+    """Everything checked before Ray: (settings, space, base overrides, task object, idea id)."""
+    from runners.config import resolve
+    from runners.space import load_space
+    from runners.stages import STAGES
+    from runners.task import load_task
+    from tracker.ideas import resolve_id
+
+    stage = settings.get("stage") or "generalize"
+    if stage not in SUPPORTED_STAGES:
+        raise SweepError(f"stage={stage!r} cannot be swept; allowed: {', '.join(SUPPORTED_STAGES)}")
+    cls = STAGES[stage].config
+    base = {k: v for k, v in {**overrides, "task": task}.items() if v is not None}
+    defaults = resolve(cls, None, base)
+    if not settings.get("max_iterations"):
+        settings = {**settings, "max_iterations": defaults.epochs}
+    sweep = SweepSettings.from_strings({**settings, "stage": stage})
+    sweep.validate()
+    base["epochs"] = sweep.max_iterations
+    if getattr(defaults, "processes", 1) > 1:
+        raise SweepError("processes>1 cannot be swept: give trials GPUs with --gpus-per-trial instead")
+    space = load_space(space_file, cls, base)
+    cfg = resolve(cls, None, base)
+    task_obj = load_task(cfg.task, seed=cfg.seed)
+    return sweep, space, base, task_obj, resolve_id(store, idea)
+
+
+def run_sweep(
+    store,
+    *,
+    idea: str,
+    space_file: str,
+    settings: dict,
+    task: str | None = None,
+    overrides: dict | None = None,
+    address: str | None = None,
+    storage_path: str | None = None,
+    progress_every_s: float = 10.0,
+) -> str:
+    """Run a new sweep; returns the sweep run id."""
+    from runners.space import as_jsonable
+    from tracker.store import TAG_RAY_PATH
+    from tracker.sweeps import create_sweep, set_tags
+
+    sweep, space, base, task_obj, idea_id = prepare(
+        store, idea=idea, space_file=space_file, settings=settings, task=task, overrides=overrides or {}
+    )
+    remote = bool(address or os.environ.get("RAY_ADDRESS"))
+    started = connect(address)
+    try:
+        check_resources(sweep, remote)
+        sweep_id = create_sweep(
+            store,
+            idea_id=idea_id,
+            stage=sweep.stage,
+            task=base.get("task") or "digits",
+            settings=asdict(sweep),
+            space=as_jsonable(space),
+            base=base,
+        )
+        os.environ.pop("MLFLOW_RUN_ID", None)  # a launcher run is the sweep's; trials make their own
+        storage = storage_path or os.environ.get("IDEALOOP_RAY_STORAGE") or "ray_results"
+        storage = storage if "://" in storage else os.path.abspath(storage)  # s3://... stays a URI
+        name = f"sweep-{sweep_id}"
+        set_tags(store, sweep_id, {TAG_RAY_PATH: f"{storage.rstrip('/')}/{name}"})
+        what = f"{sweep.num_samples} samples of {', '.join(space)}"
+        say = f"tune: sweep {sweep_id} for idea {idea_id}: {what}; Ray experiment {storage}/{name}"
+        print(say, file=sys.stderr)
+        _execute(
+            store,
+            sweep_id,
+            idea_id,
+            sweep,
+            space,
+            base,
+            task_obj,
+            storage=storage,
+            name=name,
+            progress_every_s=progress_every_s,
+        )
+        return sweep_id
+    finally:
+        if started:
+            _shutdown()
+
+
+def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_every_s: float = 10.0) -> str:
+    """Finish a sweep whose driver died: restore its Ray experiment, then reconcile."""
+    from runners.space import parse_space
+    from runners.stages import STAGES
+    from tracker.sweeps import sweep_info
+
+    info = sweep_info(store, sweep_id)
+    sweep = SweepSettings.from_strings({**info["settings"], "stage": info["stage"]})
+    cls = STAGES[sweep.stage].config
+    space = parse_space(info["space"], cls, info["base"])
+    from runners.config import resolve
+    from runners.task import load_task
+
+    cfg = resolve(cls, None, info["base"])
+    task_obj = load_task(cfg.task, seed=cfg.seed)
+    path = info["ray_path"]
+    if not os.path.isdir(path) and "://" not in path:
+        raise SweepError(f"sweep {sweep_id}: its Ray experiment {path} is gone; nothing to resume")
+    remote = bool(address or os.environ.get("RAY_ADDRESS"))
+    started = connect(address)
+    try:
+        check_resources(sweep, remote)
+        store.client.update_run(sweep_id, status="RUNNING")
+        print(f"tune: resuming sweep {sweep_id} from {path}", file=sys.stderr)
+        _execute(
+            store,
+            sweep_id,
+            info["idea_id"],
+            sweep,
+            space,
+            info["base"],
+            task_obj,
+            restore=path,
+            progress_every_s=progress_every_s,
+        )
+        return sweep_id
+    finally:
+        if started:
+            _shutdown()
+
+
+def _execute(
+    store,
+    sweep_id,
+    idea_id,
+    sweep: SweepSettings,
+    space,
+    base,
+    task_obj,
+    *,
+    storage=None,
+    name=None,
+    restore=None,
+    progress_every_s=10.0,
+) -> None:
+    from ray import tune
+    from ray.tune import CheckpointConfig, FailureConfig, RunConfig, TuneConfig, Tuner
+    from ray.tune.schedulers import ASHAScheduler
+
+    from runners.space import Dist, to_ray
+    from runners.tune_progress import ProgressCallback
+    from runners.tune_trial import TrialSetup, train_trial
+    from tracker import keys
+    from tracker.sweeps import absolute_uri, enable_sqlite_wal, finish_sweep
+
+    uri = absolute_uri(store.uri)
+    enable_sqlite_wal(uri)
+    setup = TrialSetup(
+        uri=uri, project=store.project, sweep_id=sweep_id, idea_id=idea_id, stage=sweep.stage, base=base
+    )
+    trainable = tune.with_resources(
+        tune.with_parameters(train_trial, setup=setup),
+        {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial},
+    )
+    metric = f"{keys.VAL_PREFIX}{task_obj.target_metric}"
+    mode = "max" if task_obj.higher_is_better else "min"
+    progress = ProgressCallback(
+        [k for k, v in space.items() if isinstance(v, Dist)],
+        metric,
+        task_obj.higher_is_better,
+        sweep.max_iterations,
+        sweep.num_samples
+        * math.prod(len(v.args) for v in space.values() if isinstance(v, Dist) and v.kind == "grid"),
+        every_s=progress_every_s,
+    )
+    reason, error = "completed", None
+    try:
+        if restore:
+            tuner = Tuner.restore(restore, trainable=trainable, resume_unfinished=True, resume_errored=False)
+            internal = getattr(tuner, "_local_tuner", None)  # the restored run config holds stale callbacks
+            if internal is not None:
+                internal.get_run_config().callbacks = [progress]
+        else:
+            asha = ASHAScheduler(
+                max_t=sweep.max_iterations,
+                grace_period=sweep.grace_period,
+                reduction_factor=sweep.reduction_factor,
+            )
+            tuner = Tuner(
+                trainable,
+                param_space=to_ray(space),
+                tune_config=TuneConfig(
+                    metric=metric,
+                    mode=mode,
+                    scheduler=asha,
+                    num_samples=sweep.num_samples,
+                    max_concurrent_trials=sweep.max_concurrent,
+                ),
+                run_config=RunConfig(
+                    name=name,
+                    storage_path=storage,
+                    callbacks=[progress],
+                    verbose=0,
+                    checkpoint_config=CheckpointConfig(num_to_keep=1),
+                    failure_config=FailureConfig(max_failures=0),
+                ),
+            )
+        results = tuner.fit()
+        _wrap_up(store, sweep_id, results, metric, task_obj.higher_is_better, sweep.max_iterations)
+    except KeyboardInterrupt as exc:
+        from tracker.sweeps import reconcile
+
+        reason, error = "killed", exc
+        reconcile(store, sweep_id, {}, sweep.max_iterations)  # no record: every RUNNING trial was killed
+        raise
+    except BaseException as exc:
+        reason, error = "failed", exc
+        raise
+    finally:
+        finish_sweep(store, sweep_id, reason, error)
+
+
+def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_iterations: int) -> None:
+    """Reconcile trial runs from Ray's record; record the best trial on the sweep."""
+    from tracker.sweeps import TrialOutcome, reconcile, record_best
+
+    outcomes, best = {}, None
+    for r in results:
+        m = r.metrics or {}
+        trial_id = m.get("trial_id")
+        if not trial_id:
+            continue
+        outcomes[trial_id] = TrialOutcome(
+            trial_id, int(m.get("training_iteration", 0) or 0), error=_first_line(r.error) if r.error else ""
+        )
+        df = r.metrics_dataframe
+        if df is None or metric not in df or df[metric].dropna().empty:
+            continue
+        value = float(df[metric].max() if higher else df[metric].min())
+        if best is None or (value > best[0] if higher else value < best[0]):
+            best = (value, trial_id, r.config)
+    ended = reconcile(store, sweep_id, outcomes, max_iterations)
+    if ended:
+        print(f"tune: ended {ended} trial run(s) their processes left RUNNING", file=sys.stderr)
+    if best is not None:
+        value, trial_id, config = best
+        run_id = record_best(
+            store, sweep_id, trial_id=trial_id, config=config, metric=metric.split("/", 1)[-1], value=value
+        )
+        print(
+            f"tune: best {metric} {value:.4g} by trial run {run_id} ({json.dumps(config, default=str)})",
+            file=sys.stderr,
+        )
+
+
+def _shutdown() -> None:
+    import ray
+
+    ray.shutdown()
+
+
+def _first_line(exc: BaseException | str) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# -- command line ------------------------------------------------------------------
+def add_arguments(p) -> None:
+    p.add_argument("--idea", default="", help="idea id: the sweep and its trials are nested under it")
+    p.add_argument("--stage", default="", help="stage every trial runs: generalize (default) | scale")
+    p.add_argument("--space", default="", help="YAML search space (see examples/space.yaml)")
+    p.add_argument("--task", default="", help="built-in task (digits) or package.module:function")
+    for name, what in (
+        ("num-samples", "configs sampled from the space (default 8)"),
+        ("max-concurrent", "trials running at once (default 2)"),
+        ("cpus-per-trial", "Ray CPUs per trial (default 1)"),
+        ("gpus-per-trial", "Ray GPUs per trial; fractions share a GPU (default 0)"),
+        ("max-iterations", "epochs of a trial never stopped (default: the stage's epochs)"),
+        ("grace-period", "epochs before ASHA may stop a trial (default 1)"),
+        ("reduction-factor", "ASHA keeps 1/R of the trials at each rung (default 2)"),
+    ):
+        p.add_argument(f"--{name}", default="", help=what)
+    p.add_argument(
+        "--address", default="", help="Ray cluster to attach to (env RAY_ADDRESS; default: local Ray)"
+    )
+    p.add_argument("--storage-path", default="", help="where Ray keeps checkpoints (default ./ray_results)")
+    p.add_argument("--resume", default="", metavar="SWEEP", help="finish the sweep whose driver died")
+    p.add_argument("--config", default="", help="YAML/JSON file of fixed config overrides")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="fix one config key for every trial")
+
+
+def cmd_tune(args, store, pairs: dict) -> int:
+    import contextlib
+
+    # stdout carries only the sweep id (`sweep=$(idealoop tune ...)`); Ray prints banners there.
+    with contextlib.redirect_stdout(sys.stderr):
+        sweep_id = _tune(args, store, pairs)
+    print(sweep_id)
+    idea = store.client.get_run(sweep_id).data.tags.get("idealoop.idea_id", "")
+    print(f"tune: see `idealoop idea show {idea}`", file=sys.stderr)
+    return 0
+
+
+def _tune(args, store, pairs: dict) -> str:
+    if args.resume:
+        sweep_id = resume_sweep(store, args.resume, address=args.address or None)
+    else:
+        if not args.idea or not args.space:
+            raise SweepError("tune needs --idea ID and --space FILE (or --resume SWEEP)")
+        from runners.config import load_file
+
+        overrides = {**(load_file(args.config) if args.config else {}), **pairs}
+        settings = {k: getattr(args, k) for k in (f.name for f in fields(SweepSettings))}
+        sweep_id = run_sweep(
+            store,
+            idea=args.idea,
+            space_file=args.space,
+            settings=settings,
+            task=args.task or None,
+            overrides=overrides,
+            address=args.address or None,
+            storage_path=args.storage_path or None,
+        )
+    return sweep_id

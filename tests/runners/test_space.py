@@ -1,0 +1,93 @@
+"""Search spaces: parsed and checked against the stage config before Ray; mapped onto Ray Tune's."""
+
+from __future__ import annotations
+
+import pytest
+
+from runners.config import GeneralizeConfig, ScaleConfig
+from runners.space import Dist, SpaceError, load_space, parse_space, to_ray
+from runners.tune import SweepError, SweepSettings
+from runners.tune_progress import Tally
+
+
+def test_every_kind_parses_and_fixed_values_pass_through():
+    space = parse_space(
+        {
+            "lr": {"loguniform": [1e-4, 1e-1]},
+            "width": {"choice": [32, 64]},
+            "depth": {"randint": [1, 4]},
+            "seed": {"grid": [0, 1]},
+            "batch_size": 128,
+        },
+        GeneralizeConfig,
+    )
+    assert space["lr"] == Dist("loguniform", (1e-4, 1e-1)) and space["depth"] == Dist("randint", (1, 4))
+    assert space["batch_size"] == 128
+    ray_space = to_ray(space)
+    assert ray_space["seed"] == {"grid_search": [0, 1]} and ray_space["batch_size"] == 128
+    assert 1e-4 <= ray_space["lr"].sample() <= 1e-1 and ray_space["depth"].sample() in (1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        ({"lr": {"uniform": [0.1, 0.01]}}, "lr: uniform needs low < high"),
+        ({"depth": {"randint": [0, 3]}}, "depth: value 0 is not allowed"),  # randint's low end is checked
+        ({"width": {"randint": [1.5, 3]}}, "randint needs integer bounds"),
+        ({"lr": {"choice": []}}, "choice needs a non-empty list"),
+        ({"lr": {"choice": [0.1], "grid": [1]}}, "exactly one distribution"),
+        ({"batchnorm": {"randint": [0, 2]}}, "batchnorm: is bool"),
+        ({"dropout": {"uniform": [0.0, 1.5]}}, "dropout: value 1.5 is not allowed"),
+        ({"processes": 2}, "processes: cannot be searched"),
+        ([1, 2], "must be a non-empty mapping"),
+    ],
+)
+def test_malformed_spaces_name_the_key_and_the_problem(data, says):
+    with pytest.raises(SpaceError, match=says):
+        parse_space(data, ScaleConfig)
+
+
+def test_bad_yaml_and_missing_file_are_one_line(tmp_path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text("lr: {loguniform: [1, 2]\n")
+    with pytest.raises(SpaceError, match="not valid YAML"):
+        load_space(bad, GeneralizeConfig)
+    with pytest.raises(SpaceError, match="does not exist"):
+        load_space(tmp_path / "nope.yaml", GeneralizeConfig)
+
+
+def test_examples_space_is_valid():
+    from pathlib import Path
+
+    space = load_space(Path(__file__).resolve().parents[2] / "examples" / "space.yaml", GeneralizeConfig)
+    assert isinstance(space["lr"], Dist)
+
+
+@pytest.mark.parametrize(
+    "values, says",
+    [
+        ({"gpus_per_trial": "1.5"}, "gpus_per_trial=1.5"),
+        ({"grace_period": "9", "max_iterations": "4"}, "grace_period=9"),
+        ({"reduction_factor": "1"}, "reduction_factor=1"),
+        ({"num_samples": "0"}, "num_samples=0"),
+        ({"max_concurrent": "two"}, "max_concurrent='two' is not a valid int"),
+    ],
+)
+def test_sweep_settings_are_checked(values, says):
+    with pytest.raises(SweepError, match=says):
+        SweepSettings.from_strings({"max_iterations": "4", **values}).validate()
+
+
+def test_progress_tally_counts_states_and_keeps_the_best():
+    t = Tally("val/accuracy", higher_is_better=True, max_iterations=4, num_trials=5, shown=["lr"])
+    for trial in "abcd":
+        t.started(trial)
+    assert t.result("a", 0.5, {"lr": 0.1, "n_samples": 8})
+    assert not t.result("b", float("nan"), {"lr": 0.2})  # NaN never wins
+    assert t.result("b", 0.9, {"lr": 0.2})
+    t.ended("a", 2)
+    t.ended("b", 4)
+    t.ended("c", 1, failed=True)
+    line = t.line(12)
+    assert "5 trials: 1 running, 1 pending, 1 stopped, 1 done, 1 failed" in line
+    assert line.endswith("best val/accuracy 0.9 (lr=0.2)")

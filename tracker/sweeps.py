@@ -1,0 +1,238 @@
+"""A Ray Tune sweep in MLflow: the sweep run under its idea, one run per trial under it.
+
+Layout (docs/telemetry.md):
+- the sweep: a run tagged `idealoop.kind=sweep`, nested under the idea, holding the
+  sweep's settings and space (params), the Ray experiment path (tag, for `--resume`),
+  and when it ends the best trial (`idealoop.best_trial`, `idealoop.best_config`,
+  metric `best/<target>`);
+- each trial: a run tagged `idealoop.kind=trial` and `idealoop.trial_id` (Ray's id),
+  nested under the sweep, with the full telemetry contract. The trial process creates
+  it on its first start and adopts it again after a restore (`trial_run`).
+- why a trial ended: `completed`, `stopped_by_asha` (+ `idealoop.asha_iteration`),
+  `failed` / `nan_loss` (+ `idealoop.error`), `killed`. Trials end their own runs;
+  `reconcile` ends whatever is still RUNNING after Ray is done (a trial whose process
+  was torn down, a driver that was killed), from what Ray knows about each trial.
+
+Also here: `enable_sqlite_wal`, because 8 trial processes writing per-batch telemetry
+into one SQLite file need WAL and a busy timeout (bench/sqlite_concurrency.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+
+from tracker import keys
+from tracker.ideas import search_all
+from tracker.runs import MAX_PARAM_LEN, _create, _finish
+from tracker.store import (
+    TAG_ASHA_ITERATION,
+    TAG_BEST_CONFIG,
+    TAG_BEST_TRIAL,
+    TAG_END_REASON,
+    TAG_ERROR,
+    TAG_IDEA,
+    TAG_KIND,
+    TAG_PARENT,
+    TAG_RAY_PATH,
+    TAG_RECONCILED,
+    TAG_STAGE,
+    TAG_SWEEP,
+    TAG_TASK,
+    TAG_TRIAL,
+    Store,
+    StoreError,
+)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What Ray knows about a trial once it is over (or when the sweep ends)."""
+
+    trial_id: str
+    iteration: int  # last reported training_iteration (0: never reported)
+    error: str = ""  # set when Ray recorded the trial as errored
+    finished: bool = True  # False: still pending/running when the driver stopped
+
+
+def end_reason(outcome: TrialOutcome | None, max_iterations: int) -> tuple[str, str]:
+    """(end reason, MLflow status) for a trial whose run was left RUNNING. Pure.
+
+    A terminated trial that reported every iteration completed; one that stopped
+    short was stopped by the scheduler (ASHA is the only thing that stops trials).
+    """
+    if outcome is None or not outcome.finished:
+        return "killed", "KILLED"
+    if outcome.error:
+        return ("nan_loss" if "NonFiniteLoss" in outcome.error else "failed"), "FAILED"
+    if outcome.iteration >= max_iterations:
+        return "completed", "FINISHED"
+    return "stopped_by_asha", "FINISHED"
+
+
+def create_sweep(
+    store: Store, *, idea_id: str, stage: str, task: str, settings: dict, space: dict, base: dict
+) -> str:
+    """The sweep run, nested under the idea (adopting an `mlflow run` launcher like a stage run)."""
+    tags = {TAG_KIND: "sweep", TAG_STAGE: stage, TAG_TASK: task, TAG_IDEA: idea_id, TAG_PARENT: idea_id}
+    run_id = _create(store, tags, f"sweep-{stage}")
+    params = {f"sweep.{k}": v for k, v in settings.items()}
+    params["sweep.space"] = json.dumps(space)
+    params["sweep.base"] = json.dumps(base)
+    store.client.log_batch(run_id, params=[Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()])
+    return run_id
+
+
+def set_tags(store: Store, run_id: str, tags: dict[str, str]) -> None:
+    store.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def sweep_info(store: Store, sweep_id: str) -> dict:
+    """What `tune --resume` needs: settings, space, base config, idea, Ray experiment path."""
+    try:
+        run = store.client.get_run(sweep_id)
+    except Exception as exc:  # noqa: BLE001 - an unknown id is the user's to fix
+        raise StoreError(f"no sweep run {sweep_id!r} in {store.uri}") from exc
+    tags, params = run.data.tags, run.data.params
+    if tags.get(TAG_KIND) != "sweep":
+        raise StoreError(f"run {sweep_id} is not a sweep (idealoop.kind={tags.get(TAG_KIND, '')!r})")
+    if TAG_RAY_PATH not in tags:
+        raise StoreError(f"sweep {sweep_id} never started Ray (no {TAG_RAY_PATH} tag): nothing to resume")
+    settings = {k[len("sweep.") :]: v for k, v in params.items() if k.startswith("sweep.")}
+    return {
+        "idea_id": tags.get(TAG_IDEA, ""),
+        "stage": tags.get(TAG_STAGE, ""),
+        "task": tags.get(TAG_TASK, ""),
+        "ray_path": tags[TAG_RAY_PATH],
+        "space": json.loads(settings.pop("space")),
+        "base": json.loads(settings.pop("base")),
+        "settings": settings,
+        "status": run.info.status,
+    }
+
+
+def trial_run(
+    store: Store, *, sweep_id: str, trial_id: str, name: str, idea_id: str, stage: str, task: str
+) -> str:
+    """The run of one trial: found by its Ray trial id (a restored trial), else created."""
+    found = trial_runs(store, sweep_id, f"tags.`{TAG_TRIAL}` = '{trial_id}'")
+    if found:
+        return found[0].info.run_id
+    tags = {
+        TAG_KIND: "trial",
+        TAG_STAGE: stage,
+        TAG_TASK: task,
+        TAG_IDEA: idea_id,
+        TAG_PARENT: sweep_id,
+        TAG_SWEEP: sweep_id,
+        TAG_TRIAL: trial_id,
+    }
+    run = store.client.create_run(store.experiment_id, run_name=name, tags=tags)
+    return run.info.run_id
+
+
+def trial_runs(store: Store, sweep_id: str, extra: str = "") -> list:
+    clause = f"tags.`{TAG_SWEEP}` = '{sweep_id}'" + (f" and {extra}" if extra else "")
+    return search_all(store, clause, order_by=["start_time ASC"])
+
+
+def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], max_iterations: int) -> int:
+    """End every trial run of the sweep still RUNNING, with the reason Ray's record implies.
+
+    Returns how many runs it ended. Trials normally end their own runs; this catches
+    the ones whose process was torn down first, or whose driver died.
+    """
+    ended = 0
+    for run in trial_runs(store, sweep_id, "attributes.status = 'RUNNING'"):
+        outcome = outcomes.get(run.data.tags.get(TAG_TRIAL, ""))
+        reason, status = end_reason(outcome, max_iterations)
+        tags = {TAG_END_REASON: reason, TAG_RECONCILED: "true"}
+        if reason == "stopped_by_asha":
+            tags[TAG_ASHA_ITERATION] = str(outcome.iteration)
+        if outcome is not None and outcome.error:
+            tags[TAG_ERROR] = outcome.error[:5000]
+        if reason == "killed":
+            tags[TAG_ERROR] = "the trial's process ended without ending its run (driver or node died)"
+        set_tags(store, run.info.run_id, tags)
+        store.client.set_terminated(run.info.run_id, status)
+        ended += 1
+    return ended
+
+
+def record_best(
+    store: Store, sweep_id: str, *, trial_id: str, config: dict, metric: str, value: float
+) -> str:
+    """Tag the sweep with its best trial's run and config; log `best/<metric>`. Returns the run id."""
+    found = trial_runs(store, sweep_id, f"tags.`{TAG_TRIAL}` = '{trial_id}'")
+    run_id = found[0].info.run_id if found else ""
+    set_tags(store, sweep_id, {TAG_BEST_TRIAL: run_id, TAG_BEST_CONFIG: json.dumps(config, default=str)})
+    name = f"{keys.BEST_PREFIX}{metric}"
+    store.client.log_batch(sweep_id, metrics=[Metric(name, float(value), _now_ms(), 0)])
+    return run_id
+
+
+def finish_sweep(store: Store, sweep_id: str, reason: str, error: BaseException | None = None) -> None:
+    status = {"completed": RunStatus.FINISHED, "killed": RunStatus.KILLED}.get(reason, RunStatus.FAILED)
+    _finish(store, sweep_id, status, reason, error)
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def enable_sqlite_wal(uri: str) -> bool:
+    """Switch a SQLite store to WAL journaling (persistent in the file); True if it is WAL now.
+
+    In WAL mode readers never block the writer and writers queue on a lock instead of
+    failing at once, which is what concurrent trial processes need. Other URIs: no-op.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        return False
+    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000) as conn:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    return str(mode).lower() == "wal"
+
+
+def sqlite_path(uri: str) -> str | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+def absolute_uri(uri: str) -> str:
+    """A SQLite URI with an absolute path: Ray runs trials in their own working directories."""
+    import os
+
+    if sqlite_path(uri) is None:
+        return uri
+    path, sep, query = uri[len("sqlite:///") :].partition("?")
+    return "sqlite:///" + os.path.abspath(path) + sep + query
+
+
+def sweep_trials(store: Store, sweep_id: str) -> list[dict]:
+    """The trials of a sweep as the CLI lists them: id, name, status, why it ended."""
+    rows = []
+    for run in trial_runs(store, sweep_id):
+        t = run.data.tags
+        rows.append(
+            {
+                "id": run.info.run_id,
+                "name": run.info.run_name,
+                "status": run.info.status,
+                "end_reason": t.get(TAG_END_REASON, ""),
+                "asha_iteration": t.get(TAG_ASHA_ITERATION, ""),
+                "error": t.get(TAG_ERROR, ""),
+                "metrics": dict(run.data.metrics),
+                "params": dict(run.data.params),
+            }
+        )
+    return rows
