@@ -169,7 +169,7 @@ class Trainer:
         if self._val_losses:
             val_losses = torch.stack(self._val_losses).float().cpu().tolist()
             self.writer.log_series(keys.VAL_LOSS_BATCH, val_losses, first)
-        # A train_loss may record per-step side metrics (runners/critic.py): drained in this same read.
+        # A train_loss may record per-step side metrics (runners/critic.py): read back at this same sync.
         drain = getattr(self.train_loss, "drain", None)
         for key, values in (drain() if drain is not None else {}).items():
             if values:
