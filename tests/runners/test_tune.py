@@ -203,7 +203,9 @@ def test_mlflow_run_tune_entry_point_sweeps_stage_scale(cluster, store, make_ide
         f"idea={idea}",
         f"space={space}",
         f"task={TASK}",
+        "stage=scale",
         "max_iterations=2",
+        "num_samples=1",
         f"address={cluster.address}",
     ):
         cmd += ["-P", param]
