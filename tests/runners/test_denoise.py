@@ -105,11 +105,29 @@ def test_scale_gate_is_lower_is_better_for_l1(store, make_idea, task, reference_
     assert got.data.metrics["scale/reference"] == pytest.approx(reference_l1)
 
 
-def test_scale_with_critic_logs_the_critic_keys(store, task):
+class EvalSpy(torch.nn.Module):
+    """Records every input the model scores in eval mode (full val passes and val probes)."""
+
+    def __init__(self, inner, seen):
+        super().__init__()
+        self.inner, self.seen = inner, seen
+
+    def forward(self, x):
+        if not self.training:
+            self.seen.extend(bytes(r.numpy()) for r in x.cpu())
+        return self.inner(x)
+
+
+def test_scale_with_critic_logs_the_critic_keys_and_never_augments_val(store, task):
+    seen = []
     small = tiny(task)
+    small = replace(small, build_model=lambda spec: EvalSpy(denoise.build_model(spec), seen))
     cfg = ScaleConfig(**{**FAST, "width": 64, "depth": 1, "critic": True, "critic_steps": 1})
+    assert cfg.augment and small.augment is not None
     with stage_run(store, stage="scale", task="denoise") as run:
         run_scale(cfg, run, task=small, progress=False)
+    # Training batches were shifted; everything scored in eval mode is a val image as stored.
+    assert seen and set(seen) <= {bytes(r.numpy()) for r in small.val.x}
     got = store.client.get_run(run.run_id)
     assert got.info.status == "FINISHED" and got.data.params["critic"] == "True"
     batches = math.ceil(len(small.train) / 32)
