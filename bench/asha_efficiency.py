@@ -53,7 +53,7 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
     )
-    ray.init(num_cpus=args.concurrent, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.concurrent, include_dashboard=False, log_to_driver=False)
     T = args.max_iterations
     common = {"num_samples": "1", "max_concurrent": str(args.concurrent), "max_iterations": str(T)}
     rows = {}
