@@ -88,7 +88,9 @@ def ray_trials(n: int, fraction: float, seconds: float, device: str, num_gpus: i
     from ray import tune
     from ray.tune import RunConfig, TuneConfig, Tuner
 
-    ray.init(num_cpus=max(n, 2), num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
+    ray.init(
+        address="local", num_cpus=max(n, 2), num_gpus=num_gpus, include_dashboard=False, log_to_driver=False
+    )
     start_at = time.time() + 20.0 + WARMUP_S  # Ray start-up, actors, torch import, CUDA context
 
     def trainable(config):

@@ -134,7 +134,9 @@ def connect(address: str | None) -> bool:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
-    ray.init(include_dashboard=False, log_to_driver=True)
+    # address="local": a private Ray for this sweep, never a stale `ray start` cluster found
+    # on the machine (attaching is what --address / RAY_ADDRESS, or `--address auto`, are for).
+    ray.init(address="local", include_dashboard=False, log_to_driver=True)
     return True
 
 
