@@ -102,6 +102,12 @@ class ScaleConfig(GeneralizeConfig):
     def validate(self) -> None:
         super().validate()
         _positive(self, "critic_steps", "critic_lr")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout={self.dropout} is out of range; allowed: [0, 1)")
+        if self.lr_decay not in ("cosine", "none"):
+            raise ConfigError(f"lr_decay={self.lr_decay!r} is not allowed; allowed: cosine, none")
+        if self.processes < 1:
+            raise ConfigError(f"processes={self.processes} is out of range; allowed: >= 1")
         if self.critic_weight < 0:
             raise ConfigError(f"critic_weight={self.critic_weight} is out of range; allowed: >= 0")
         if self.critic and self.processes > 1:
@@ -114,12 +120,6 @@ class ScaleConfig(GeneralizeConfig):
             raise ConfigError(f"class_weights=true needs {kinds}; {task.name!r} is {task.kind}")
         if self.critic and task.kind != "image2image":
             raise ConfigError(f"critic=true needs an image2image task; {task.name!r} is {task.kind}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout={self.dropout} is out of range; allowed: [0, 1)")
-        if self.lr_decay not in ("cosine", "none"):
-            raise ConfigError(f"lr_decay={self.lr_decay!r} is not allowed; allowed: cosine, none")
-        if self.processes < 1:
-            raise ConfigError(f"processes={self.processes} is out of range; allowed: >= 1")
 
 
 def _positive(cfg: object, *names: str) -> None:
