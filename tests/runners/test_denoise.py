@@ -66,7 +66,8 @@ def test_improves_respects_the_direction():
 
 
 def test_overfit_one_sample_passes(store, task):
-    cfg = OverfitConfig(task="denoise", width=64, few_samples=2, few_max_steps=20)
+    # L1 falls slowly near zero: ~210 steps here, so the budget leaves room for other CPUs' rounding.
+    cfg = OverfitConfig(task="denoise", width=64, lr=3e-3, one_max_steps=600, few_samples=2, few_max_steps=20)
     with stage_run(store, stage="overfit", task="denoise") as run:
         one, _ = run_overfit(cfg, run, task=task, progress=False)
     assert one.passed, one.summary()
