@@ -7,8 +7,9 @@ IDEALOOP_PROJECT. The CLI announces `<entry point>: run <id> in project ...` on 
 and prints the run id on stdout at the end; that is how a job finds its run, which
 the stage itself creates nested under the idea. Cancel sends SIGTERM.
 
-`STAGES` is the one table of what can be launched: adding a stage the CLI learns
-(`idealoop run generalize`, `idealoop tune ...`) is one line here.
+`STAGES` is the one table of what can be launched: the ladder's stages and a sweep
+(`idealoop tune`, which announces `tune: sweep <id> ...` instead). A launch may name a
+task (built-in or `package.module:function`) and, for a sweep, a space file and a sample count.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 # stage -> (label, CLI arguments after `python -m runners.cli`): the ladder's own table.
 STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    s.name: (f"{s.entry_point}: {s.help}", ("run", s.name)) for s in LADDER
+    **{s.name: (f"{s.entry_point}: {s.help}", ("run", s.name)) for s in LADDER},
+    "tune": ("sweep: the idea's variants as Ray Tune trials on generalize, ASHA stops the weak", ("tune",)),
 }
-_RUN_LINE = re.compile(r"\b\w+: run ([0-9a-f]{32}) in project")
+DEFAULT_SPACE = str(REPO / "examples" / "space.yaml")
+_RUN_LINE = re.compile(r"\b\w+: (?:run|sweep) ([0-9a-f]{32}) (?:in project|for idea)")
 
 
 class LaunchError(ValueError):
@@ -83,18 +86,50 @@ def parse_overrides(text: str) -> list[str]:
     return pairs
 
 
-def command(stage: str, idea_id: str, overrides: list[str]) -> list[str]:
+def command(
+    stage: str,
+    idea_id: str,
+    overrides: list[str],
+    *,
+    task: str = "",
+    space: str = "",
+    samples: int = 0,
+    iterations: int = 0,
+) -> list[str]:
     if stage not in STAGES:
         raise LaunchError(f"stage {stage!r} cannot be launched; known: {', '.join(STAGES)}")
-    args = [sys.executable, "-m", "runners.cli", *STAGES[stage][1], "--idea", idea_id, "--no-progress"]
+    args = [sys.executable, "-m", "runners.cli", *STAGES[stage][1], "--idea", idea_id]
+    if stage == "tune":
+        args += ["--space", space or DEFAULT_SPACE]
+        if samples:
+            args += ["--num-samples", str(samples)]
+        if iterations:
+            args += ["--max-iterations", str(iterations)]
+    else:
+        args.append("--no-progress")
+    if task.strip():
+        args += ["--task", task.strip()]
     for pair in overrides:
         args += ["--set", pair]
     return args
 
 
-def launch(stage: str, idea_id: str, *, uri: str, project: str, overrides: list[str] = ()) -> Job:
-    """Start the stage in the background and return at once."""
-    cmd = command(stage, idea_id, list(overrides))
+def launch(
+    stage: str,
+    idea_id: str,
+    *,
+    uri: str,
+    project: str,
+    overrides: list[str] = (),
+    task: str = "",
+    space: str = "",
+    samples: int = 0,
+    iterations: int = 0,
+) -> Job:
+    """Start the stage (or sweep) in the background and return at once."""
+    cmd = command(
+        stage, idea_id, list(overrides), task=task, space=space, samples=samples, iterations=iterations
+    )
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, IDEALOOP_PROJECT=project)
     env.pop("MLFLOW_RUN_ID", None)  # never adopt a run the board's own process was given
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)

@@ -56,7 +56,7 @@ def render(s: Store, idea_id: str) -> None:
         f"Best val **{md_text(ev.target)}** {ev.best:.4g} (run `{short(ev.best_run)}`) vs "
         f"{md_text(ev.reference_kind)} {ev.reference:.4g} (run `{short(ev.reference_run)}`): "
         f"gain **{v.impact:+.4g}**, needed {v.margin:.4g} (seed noise {v.noise:.3g}, "
-        f"{len(ev.run_values)} runs)."
+        f"{len(ev.run_values)} run{'' if len(ev.run_values) == 1 else 's'})."
     )
     rows = [{"estimate": "likelihood", "now": f"{cur['likelihood']:.3g}", "proposed": f"{p.likelihood:.3g}",
              "why": p.reasons["likelihood"]}]  # fmt: skip

@@ -227,6 +227,8 @@ def cmd_run_stage(args) -> int:
     stage = STAGES[args.stage]
     cfg = resolve(stage.config, args.config, {**_pairs(args.set), "task": args.task, "seed": args.seed})
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
+    if hasattr(cfg, "check_task"):
+        cfg.check_task(task)  # e.g. critic=true on a segmentation task: also before any run
     store = _store(args)
     idea = resolve_id(store, args.idea) if args.idea else None
     run_fn = stage.function()
@@ -379,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     for stage in LADDER:
         sp = rsub.add_parser(stage.name, parents=[common], help=f"{stage.help} ({stage.entry_point})")
         sp.add_argument("--idea", default="", help="idea id: the run is nested under it")
-        sp.add_argument("--task", help="built-in task (digits) or package.module:function")
+        sp.add_argument("--task", help="built-in task (digits, shapes, denoise) or package.module:function")
         sp.add_argument("--seed", help="random seed (default 0)")
         sp.add_argument("--config", help="YAML/JSON file of config overrides")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key")

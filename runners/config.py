@@ -94,15 +94,32 @@ class ScaleConfig(GeneralizeConfig):
     class_weights: bool = False  # weight the loss by inverse class frequency
     weight_decay: float = 0.0  # AdamW weight decay
     processes: int = 1  # data-parallel processes (DDP; gloo on CPU, nccl on GPUs)
+    critic: bool = False  # image-to-image only: add a WGAN-GP critic's adversarial loss to L1
+    critic_weight: float = 0.01  # generator loss = task loss + critic_weight * adversarial loss
+    critic_steps: int = 5  # critic updates per generator step (WGAN-GP's n_critic)
+    critic_lr: float = 1e-4  # critic's Adam learning rate (WGAN-GP's)
 
     def validate(self) -> None:
         super().validate()
+        _positive(self, "critic_steps", "critic_lr")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout} is out of range; allowed: [0, 1)")
         if self.lr_decay not in ("cosine", "none"):
             raise ConfigError(f"lr_decay={self.lr_decay!r} is not allowed; allowed: cosine, none")
         if self.processes < 1:
             raise ConfigError(f"processes={self.processes} is out of range; allowed: >= 1")
+        if self.critic_weight < 0:
+            raise ConfigError(f"critic_weight={self.critic_weight} is out of range; allowed: >= 0")
+        if self.critic and self.processes > 1:
+            raise ConfigError(f"critic=true runs in one process; processes={self.processes}, allowed: 1")
+
+    def check_task(self, task) -> None:
+        """Options that only some kinds of task support: checked before any run is created."""
+        if self.class_weights and task.kind not in ("classification", "segmentation"):
+            kinds = "a classification or segmentation task"
+            raise ConfigError(f"class_weights=true needs {kinds}; {task.name!r} is {task.kind}")
+        if self.critic and task.kind != "image2image":
+            raise ConfigError(f"critic=true needs an image2image task; {task.name!r} is {task.kind}")
 
 
 def _positive(cfg: object, *names: str) -> None:

@@ -127,7 +127,8 @@ def run_demo(store: Store, *, progress: bool = True) -> int:
         gates.update(run.gates)
     say("")
     for i, idea in enumerate(list_ideas(store), 1):
-        say(f"  {i}. {idea.title}  (score {idea.score:.3g}, {len(idea.run_ids)} runs)")
+        runs = f"{len(idea.run_ids)} run" + ("" if len(idea.run_ids) == 1 else "s")
+        say(f"  {i}. {idea.title}  (score {idea.score:.3g}, {runs})")
     say("\ngates: " + ", ".join(f"{k} {v}" for k, v in gates.items()))
     idea_id = existing[DEMO_IDEA]
     say("Next:")

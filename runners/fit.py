@@ -25,6 +25,7 @@ from runners import kinds, samples
 from runners.task import Split, Task
 from runners.train import Trainer
 from tracker import keys
+from tracker.learning import improves
 from tracker.telemetry import TelemetryWriter
 
 
@@ -55,7 +56,7 @@ def train_batches(
         idx = order[i : i + batch_size]
         x, y = split.x[idx], split.y[idx]
         if augment is not None:
-            x = augment(x, gen)
+            x, y = augment(x, y, gen)
         yield x, y, time.perf_counter() - t0
 
 
@@ -71,8 +72,7 @@ class FitResult:
 
     def add(self, metrics: dict, target: str, higher_is_better: bool) -> None:
         self.history.append(metrics)
-        better = (lambda a, b: a > b) if higher_is_better else (lambda a, b: a < b)
-        if not self.best or better(metrics.get(target, 0), self.best.get(target, 0)):
+        if not self.best or improves(metrics.get(target, 0), self.best.get(target, 0), higher_is_better):
             self.best = metrics
 
 

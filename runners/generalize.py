@@ -4,7 +4,8 @@
 The gate `idealoop.gate.generalize` passes when the best full-pass val loss falls
 below the val loss before training. The run also reports the gap between its best
 target metric and the non-deep-learning baseline (the idea's own baseline run,
-else the project's latest on the same task), when there is one.
+else the project's best on the same task), when there is one — signed so that
+positive means better than the baseline, whichever way the metric points.
 
 `train_stage` is shared with stage_scale and with Ray Tune trials: the trainable
 calls `run_generalize` with `on_built` (restore a checkpoint into the freshly built
@@ -24,6 +25,7 @@ from runners.fit import FitResult, FitResume, fit
 from runners.task import ModelSpec, Task, load_task
 from runners.train import Trainer, pick_device, seed_everything
 from tracker import keys
+from tracker.learning import observed_impact
 from tracker.runs import StageRun, best_metric
 from tracker.store import TAG_HIGHER, TAG_TARGET
 
@@ -112,10 +114,10 @@ def run_generalize(
     found = _baseline(run, target, idea_id, cfg.task, task.higher_is_better)
     if found is not None:
         baseline, baseline_run = found
-        gap = mine - baseline
+        gap = observed_impact(mine, baseline, task.higher_is_better)  # positive = better than the baseline
         run.writer.log(keys.GAP_TO_BASELINE, gap, 0)
         run.set_tags({"idealoop.baseline_run": baseline_run})
-        line += f" ({gap:+.4g} vs the baseline's {baseline:.4g})"
+        line += f" (gain {gap:+.4g} over the baseline's {baseline:.4g})"
     else:
         line += " (no baseline yet: run `idealoop run baseline` to get the score to beat)"
     print(line, file=sys.stderr)

@@ -91,7 +91,7 @@ class ActivationTap:
 
 
 def snapshot(model: nn.Module, activations: dict[str, torch.Tensor], step: int) -> dict:
-    """All histograms at one step: call after backward, before the optimizer step."""
+    """All histograms at one step: call after backward (gradients present), before the next zero_grad."""
     tensors = {}
     for name, p in model.named_parameters():
         tensors[f"weights/{name}"] = summarize(p)

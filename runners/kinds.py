@@ -44,7 +44,7 @@ def logistic_baseline(task, seed: int) -> dict[str, float]:
     return classification_metrics(torch.from_numpy(logits), task.val.y, task.class_names)
 
 
-def classification_samples(x, logits, y):
+def classification_samples(x, logits, y, names=None):
     return samples.classification_grid(x, logits, y)
 
 
@@ -75,14 +75,17 @@ def majority_pixel_baseline(task, seed: int) -> dict[str, float]:
     return segmentation_metrics(logits, task.val.y, task.class_names)
 
 
-def segmentation_samples(x, logits, y):
+def segmentation_samples(x, logits, y, names=None):
+    """Rows of input | target mask | predicted mask, masks in the fixed palette, with its legend."""
     pred = logits.argmax(1)
     cols = [
         [samples.to_gray(i) for i in x],
-        [samples.mask_image(p) for p in pred],
         [samples.mask_image(t) for t in y],
+        [samples.mask_image(p) for p in pred],
     ]
-    return samples.triptych_grid(cols, ["input", "predicted", "target"])
+    grid = samples.triptych_grid(cols, ["input", "target", "predicted"])
+    names = names or [str(c) for c in range(logits.shape[1])]
+    return samples.with_footer(grid, samples.palette_legend(names, grid.width))
 
 
 # -- image to image --------------------------------------------------------------
@@ -99,8 +102,9 @@ def identity_baseline(task, seed: int) -> dict[str, float]:
     return image2image_metrics(task.val.x, task.val.y)
 
 
-def image2image_samples(x, outputs, y):
-    cols = [[samples.to_gray(i) for i in t] for t in (x, outputs.clamp(0, 1), y)]
+def image2image_samples(x, outputs, y, names=None):
+    """Rows of input | output | target on one fixed 0-1 scale (per-image scaling would hide a dim output)."""
+    cols = [[samples.to_gray(i, value_range=(0.0, 1.0)) for i in t] for t in (x, outputs, y)]
     return samples.triptych_grid(cols, ["input", "output", "target"])
 
 
@@ -119,7 +123,10 @@ def metrics_fn(task):
 
 
 def samples_fn(task):
-    return task.render_samples or DEFAULTS.get(task.kind, DEFAULTS["classification"])[1]
+    if task.render_samples is not None:
+        return task.render_samples
+    fn = DEFAULTS.get(task.kind, DEFAULTS["classification"])[1]
+    return lambda x, out, y: fn(x, out, y, task.class_names)
 
 
 def baseline_fn(task):

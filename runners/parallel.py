@@ -79,7 +79,7 @@ def _worker(
                 spec=scale.model_spec(cfg),
                 make_optimizer=scale._optimizer, make_scheduler=scale._scheduler,
                 augment=task.augment if cfg.augment else None,
-                train_loss=scale.class_weighted_loss(task) if cfg.class_weights else None,
+                train_loss=scale.train_loss(cfg, task),
                 wrap_model=wrap, progress=False,
             )  # fmt: skip
         finally:

@@ -19,20 +19,44 @@ PALETTE = np.array(
 )  # fmt: skip
 
 
-def to_gray(img: torch.Tensor) -> Image.Image:
-    """A (C,H,W) or (H,W) tensor scaled to 0-255 (per image min/max) as a CELLxCELL image."""
+def to_gray(img: torch.Tensor, value_range: tuple[float, float] | None = None) -> Image.Image:
+    """A (C,H,W) or (H,W) tensor as a CELLxCELL grey image.
+
+    Scaled by its own min/max unless `value_range` is given: image-to-image samples use a
+    fixed (0, 1) so that input, output and target are comparable shade for shade.
+    """
     a = img.detach().float().cpu()
     if a.dim() == 3:
         a = a.mean(0)
     a = a.numpy()
-    lo, hi = float(a.min()), float(a.max())
-    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    lo, hi = value_range or (float(a.min()), float(a.max()))
+    a = np.clip((a - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(a)
     return Image.fromarray((a * 255).astype(np.uint8)).resize((CELL, CELL), Image.NEAREST).convert("RGB")
 
 
 def mask_image(mask: torch.Tensor) -> Image.Image:
+    """Class c drawn in PALETTE[c] (fixed: class 0 is always black), so epochs compare by eye."""
     m = mask.detach().cpu().numpy().astype(np.int64) % len(PALETTE)
     return Image.fromarray(PALETTE[m]).resize((CELL, CELL), Image.NEAREST)
+
+
+def palette_legend(names: list[str], width: int) -> Image.Image:
+    """One line per class: its palette colour and its name."""
+    line = 14
+    img = Image.new("RGB", (width, line * len(names) + 4), "white")
+    draw = ImageDraw.Draw(img)
+    for c, name in enumerate(names):
+        colour = tuple(int(v) for v in PALETTE[c % len(PALETTE)])
+        draw.rectangle([2, 2 + c * line, 12, 12 + c * line], fill=colour, outline=(120, 120, 120))
+        draw.text((16, 2 + c * line), name, fill=(0, 0, 0))
+    return img
+
+
+def with_footer(top: Image.Image, footer: Image.Image) -> Image.Image:
+    out = Image.new("RGB", (max(top.width, footer.width), top.height + footer.height), "white")
+    out.paste(top, (0, 0))
+    out.paste(footer, (0, top.height))
+    return out
 
 
 def classification_grid(x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, cols: int = 8) -> Image.Image:

@@ -2,9 +2,11 @@
 
 "Finally, it's time to try out bigger architectures … and try out other features which
 we removed before (dropout, batchnorm, LR decay, etc.)", plus data engineering:
-class weights and augmentation (training data only — never val). The gate
-`idealoop.gate.scale` passes when the best val target metric beats the best
-stage_generalize run of the idea (else the project's best on the same task).
+class weights and augmentation (training data only — never val), and for
+image-to-image tasks an adversarial critic on top of L1 (`critic=true`,
+runners/critic.py). The gate `idealoop.gate.scale` passes when the best val target
+metric beats the best stage_generalize run of the idea (else the project's best on
+the same task), in the task's direction (higher mIoU, lower l1).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from runners.fit import FitResult
 from runners.generalize import train_stage
 from runners.task import ModelSpec, Task, load_task
 from tracker import keys
+from tracker.learning import improves
 from tracker.runs import StageRun, best_metric
 
 STAGE = "scale"
 
 
 def class_weighted_loss(task: Task) -> Callable:
-    """Cross-entropy weighted by inverse class frequency of the training targets."""
+    """Cross-entropy weighted by inverse class frequency of the training targets (labels or pixels)."""
     counts = torch.bincount(task.train.y.flatten()).float().clamp(min=1)
     weight = counts.sum() / (len(counts) * counts)
 
@@ -33,6 +36,15 @@ def class_weighted_loss(task: Task) -> Callable:
         return torch.nn.functional.cross_entropy(out, y, weight=weight.to(out.device))
 
     return loss
+
+
+def train_loss(cfg: ScaleConfig, task: Task) -> Callable | None:
+    """The training loss when it differs from the task's: class-weighted, or L1 + critic."""
+    if cfg.critic:
+        from runners.critic import CriticLoss
+
+        return CriticLoss(task.loss, weight=cfg.critic_weight, steps=cfg.critic_steps, lr=cfg.critic_lr)
+    return class_weighted_loss(task) if cfg.class_weights else None
 
 
 def model_spec(cfg: ScaleConfig) -> ModelSpec:
@@ -62,8 +74,7 @@ def run_scale(
     task = task or load_task(cfg.task, seed=cfg.seed)
     if cfg.augment and task.augment is None:
         print(f"scale: task {task.name!r} defines no augmentation; training without", file=sys.stderr)
-    if cfg.class_weights and task.kind != "classification":
-        raise ValueError(f"class_weights=true needs a classification task; {task.name!r} is {task.kind}")
+    cfg.check_task(task)
     if cfg.processes > 1:
         from runners.parallel import run_data_parallel
 
@@ -74,12 +85,12 @@ def run_scale(
             spec=model_spec(cfg),
             make_optimizer=_optimizer, make_scheduler=_scheduler,
             augment=task.augment if cfg.augment else None,
-            train_loss=class_weighted_loss(task) if cfg.class_weights else None,
+            train_loss=train_loss(cfg, task),
             on_epoch=on_epoch, on_built=on_built, progress=progress,
         )  # fmt: skip
     target = task.target_metric
     mine = result.best_value(target, task.higher_is_better)
-    metric = f"{keys.VAL_PREFIX}{target}"
+    metric = f"{keys.BEST_PREFIX}{target}"  # generalize's best epoch, as `mine` is ours
     higher = task.higher_is_better
     ref = None
     if idea_id:
@@ -93,7 +104,7 @@ def run_scale(
         )
         return result
     value, ref_run = ref
-    passed = mine > value if higher else mine < value
+    passed = improves(mine, value, higher)
     run.writer.log(keys.SCALE_REFERENCE, value, 0)
     run.set_tags({"idealoop.scale_reference_run": ref_run})
     run.set_gate(STAGE, passed)

@@ -1,7 +1,7 @@
 """The Task interface: what a stage needs to know about a problem, and how to load one.
 
 A task bundles data splits, a model builder, a loss and metrics. Built-in tasks
-are looked up by name (`digits`); a user's own task is `package.module:function`,
+are looked up by name (`digits`, `shapes`, `denoise`); a user's own task is `package.module:function`,
 where the function takes `seed` and returns a `Task`. Loading checks every part
 and names what is missing in one line, before any run is created.
 """
@@ -64,7 +64,10 @@ class Task:
     class_names: list[str] | None = None
     render_samples: Callable | None = None
     baseline: Callable[[Task, int], dict[str, float]] | None = None
-    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None  # train only
+    # Train only: augment(x, y, gen) -> (x, y), so that a flip can flip a mask along with its image.
+    augment: (
+        Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None
+    ) = None
 
 
 REQUIRED = ("train", "val", "test", "build_model", "loss")
@@ -74,15 +77,13 @@ class TaskError(ValueError):
     """A task that cannot be loaded or is incomplete (one line for the user)."""
 
 
+BUILTIN_TASKS = ("digits", "shapes", "denoise")  # each is runners/tasks/<name>.py:make_task
+
+
 def _builtin(name: str) -> Callable[..., Task] | None:
-    if name == "digits":
-        from runners.tasks.digits import make_task
-
-        return make_task
-    return None
-
-
-BUILTIN_TASKS = ("digits",)
+    if name not in BUILTIN_TASKS:
+        return None
+    return importlib.import_module(f"runners.tasks.{name}").make_task
 
 
 def load_task(spec: str, seed: int = 0) -> Task:

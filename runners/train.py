@@ -106,11 +106,12 @@ class Trainer:
         loss.backward()
         if probe:
             self._tap.armed = False
-            self._probe()
         self.opt.step()
         compute_s = time.perf_counter() - t0
         if events is not None:
             events[1].record()
+        if probe:  # outside the timed span: a snapshot is telemetry, not the model's compute
+            self._probe()
         self._losses.append(loss.detach())
         if self.val_probe:
             self._val_losses.append(self._val_batch_loss())
@@ -143,7 +144,8 @@ class Trainer:
         self.on_flag(name, detail)
 
     def _probe(self) -> None:
-        """Histogram snapshot at this step (after backward, before the optimizer step)."""
+        """Histogram snapshot at this step: this step's activations and gradients, weights just after
+        the optimizer step (gradients are only cleared by the next step's zero_grad)."""
         snap = snapshot(self.model, self._tap.outputs, self.step_count)
         self._tap.outputs = {}
         norm = grad_norm(self.model)
@@ -169,6 +171,11 @@ class Trainer:
         if self._val_losses:
             val_losses = torch.stack(self._val_losses).float().cpu().tolist()
             self.writer.log_series(keys.VAL_LOSS_BATCH, val_losses, first)
+        # A train_loss may record per-step side metrics (runners/critic.py): read back at this same sync.
+        drain = getattr(self.train_loss, "drain", None)
+        for key, values in (drain() if drain is not None else {}).items():
+            if values:
+                self.writer.log_series(key, torch.stack(values).float().cpu().tolist(), first)
         for i, (data_s, compute, n) in enumerate(self._timing):
             # On CUDA the host returns before the kernels finish: the step's real time comes
             # from events recorded around it, read here after the chunk's one sync.

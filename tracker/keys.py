@@ -18,11 +18,15 @@ THROUGHPUT = "throughput/samples_per_s"  # per batch
 EPOCH = "epoch"  # epoch number (1-based; 0 = before training), per epoch
 TRAIN_LR = "train/lr"  # learning rate in effect, per epoch
 GRAD_NORM = "train/grad_norm"  # global L2 norm of gradients, at each histogram snapshot
+# stage_scale with critic=true (runners/critic.py), every batch, same step as train/loss:
+TRAIN_CRITIC_LOSS = "train/critic_loss"  # critic's WGAN-GP loss at its last update of the batch
+TRAIN_WASSERSTEIN = "train/wasserstein"  # critic's estimate E[D(real)] - E[D(output)]
+TRAIN_ADV_LOSS = "train/adv_loss"  # generator's adversarial term -E[D(output)], before weighting
 VAL_PREFIX = "val/"  # full-pass val metrics: val/<metric> (val/f1/<class>, val/miou, ...)
 HIST_PREFIX = "hist/"  # hist/<weights|grads|acts>/<tensor>/<mean|std|frac_zero|frac_nonfinite>
 GENERALIZE_VAL_LOSS_START = "generalize/val_loss_start"  # full-pass val loss before training
 GENERALIZE_VAL_LOSS_BEST = "generalize/val_loss_best"
-GAP_TO_BASELINE = "generalize/gap_to_baseline"  # best val target metric minus the baseline's
+GAP_TO_BASELINE = "generalize/gap_to_baseline"  # gain of the best val target over the baseline (+ = better)
 BASELINE_PREFIX = "baseline/"  # baseline/<metric>: the non-DL score to beat
 SCALE_REFERENCE = "scale/reference"  # the best generalize score the scale stage must beat
 BEST_PREFIX = "best/"  # best/<metric> on sweep runs
@@ -44,9 +48,12 @@ METRIC_KEYS: dict[str, str] = {
     EPOCH: "epoch number, logged with every full-pass evaluation",
     TRAIN_LR: "learning rate in effect, per epoch",
     GRAD_NORM: "global gradient L2 norm at each histogram snapshot",
+    TRAIN_CRITIC_LOSS: "WGAN-GP critic loss per batch (stage_scale with critic=true)",
+    TRAIN_WASSERSTEIN: "critic's Wasserstein estimate E[D(real)] - E[D(output)] per batch",
+    TRAIN_ADV_LOSS: "generator's adversarial loss -E[D(output)] per batch, before critic_weight",
     GENERALIZE_VAL_LOSS_START: "full-pass val loss before training (the generalize gate's bar)",
     GENERALIZE_VAL_LOSS_BEST: "best full-pass val loss of the generalize run",
-    GAP_TO_BASELINE: "best val target metric minus the non-DL baseline's",
+    GAP_TO_BASELINE: "gain of the best val target metric over the non-DL baseline's (positive = better)",
     SCALE_REFERENCE: "best generalize score of the idea that the scale stage must beat",
     OVERFIT_ONE_LOSS: "train loss when the overfit-one-sample check ended",
     OVERFIT_ONE_STEPS: "steps the overfit-one-sample check took",

@@ -39,6 +39,11 @@ def observed_impact(best: float, reference: float, higher_is_better: bool = True
     return best - reference if higher_is_better else reference - best
 
 
+def improves(new: float, old: float, higher_is_better: bool = True) -> bool:
+    """Is `new` strictly better than `old` in the metric's direction (e.g. lower l1, higher mIoU)?"""
+    return observed_impact(new, old, higher_is_better) > 0
+
+
 def judge(impact: float, threshold: float, seed_values: list[float] | None = None) -> Verdict:
     """succeeded: gain beats both the threshold and the seed noise; failed: gain below the
     threshold; inconclusive: above the threshold but within the noise between seeds."""

@@ -19,10 +19,12 @@ from tracker.store import (
     TAG_END_REASON,
     TAG_ERROR,
     TAG_GATE_PREFIX,
+    TAG_HIGHER,
     TAG_IDEA,
     TAG_KIND,
     TAG_PARENT,
     TAG_STAGE,
+    TAG_TARGET,
     TAG_TITLE,
     Store,
 )
@@ -30,7 +32,7 @@ from tracker.store import (
 TAG_FLAGS = "idealoop.flags"  # comma-separated range-check flags
 TAG_FLAG_PREFIX = "idealoop.flag."  # idealoop.flag.<flag> = one-line detail
 RUN_KINDS = ("stage", "sweep", "trial")  # runs made for an idea (not the idea, not launchers)
-LOWER_IS_BETTER = ("loss", "l1", "error")  # metric names containing these are minimised
+LOWER_IS_BETTER = ("loss", "l1", "error")  # names minimised when no run's target tag says otherwise
 
 
 @dataclass
@@ -53,6 +55,8 @@ class RunRow:
     start_time: int = 0
     end_time: int = 0
     metrics: dict[str, float] = field(default_factory=dict)  # latest value of each key
+    target: str = ""  # the val metric that judges the run (tag idealoop.target_metric)
+    higher_is_better: bool = True  # the target's direction (tag idealoop.higher_is_better)
 
     @property
     def running(self) -> bool:
@@ -94,6 +98,8 @@ def run_row(run) -> RunRow:
         start_time=run.info.start_time or 0,
         end_time=run.info.end_time or 0,
         metrics=dict(run.data.metrics),
+        target=tags.get(TAG_TARGET, ""),
+        higher_is_better=tags.get(TAG_HIGHER, "true") == "true",
     )
 
 
@@ -175,14 +181,19 @@ def ranked_ideas(store: Store) -> list[tuple[Idea, int]]:
     return [(i, counts.get(i.id, 0)) for i in ideas]
 
 
-def lower_is_better(key: str) -> bool:
-    name = key.rsplit("/", 1)[-1]
-    return any(word in name for word in LOWER_IS_BETTER)
+def lower_is_better(key: str, rows: list[RunRow] = ()) -> bool:
+    """Is `key` minimised? The runs' own target tag decides for their target metric (e.g. `l1`
+    with higher_is_better=false); other keys go by name (losses, errors, l1)."""
+    name = key.split("/", 1)[-1]
+    for r in rows:
+        if r.target and r.target == name:
+            return not r.higher_is_better
+    return any(word in name.rsplit("/", 1)[-1] for word in LOWER_IS_BETTER)
 
 
 def baseline_key(key: str) -> str:
-    """The baseline stage's metric for an epoch metric: `val/accuracy` → `baseline/val_accuracy`."""
-    return "baseline/" + key.replace("/", "_")
+    """The baseline stage's metric for an epoch metric: `val/accuracy` → `baseline/accuracy`."""
+    return "baseline/" + key.split("/", 1)[-1]
 
 
 def baseline_value(rows: list[RunRow], key: str) -> tuple[float, str] | None:
@@ -195,8 +206,8 @@ def baseline_value(rows: list[RunRow], key: str) -> tuple[float, str] | None:
 
 
 def project_best(rows: list[RunRow], key: str) -> tuple[float, str] | None:
-    """The best final value of `key` over the given runs (value, run id): min for losses, else max."""
+    """The best final value of `key` over the given runs (value, run id), in the metric's direction."""
     found = [(r.metrics[key], r.id) for r in rows if key in r.metrics and r.metrics[key] == r.metrics[key]]
     if not found:
         return None
-    return min(found) if lower_is_better(key) else max(found)
+    return min(found) if lower_is_better(key, rows) else max(found)

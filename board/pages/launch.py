@@ -1,4 +1,4 @@
-"""Launch: run a stage for an idea from the board, watch it, cancel it.
+"""Launch: run a stage or a sweep for an idea from the board, watch it, cancel it.
 
 The stage runs in a background process (`board.jobs`), so this page stays
 responsive; the jobs of this browser session are kept in `st.session_state`. The
@@ -15,12 +15,13 @@ import streamlit as st
 
 from board import data, jobs
 from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
+from runners.task import BUILTIN_TASKS
 from tracker.ladder import ladder
 
 POLL_S = 1.0
 
 s = store()
-st.title("Launch a stage")
+st.title("Launch a stage or a sweep")
 ideas = read_or_stop("ideas", data.ideas_frame, s.project, s.uri)
 if ideas.empty:
     st.info("No ideas yet: add one on the Ideas page, or run `idealoop demo`.")
@@ -41,15 +42,38 @@ with st.form("launch"):
         index=stages.index(wanted_stage) if wanted_stage in stages else 0,
         format_func=lambda k: jobs.STAGES[k][0],
     )
+    task = st.selectbox(
+        "Task",
+        BUILTIN_TASKS,
+        accept_new_options=True,
+        help="a built-in task, or type your own as package.module:function",
+    )
     overrides = st.text_input(
         "Config overrides (optional)", placeholder="lr=3e-4, few_samples=8", help="KEY=VALUE, comma-separated"
     )
+    with st.expander("Sweep settings (used when the stage is *sweep*)"):
+        space = st.text_input("Search space file", value=jobs.DEFAULT_SPACE, help="YAML: key → distribution")
+        samples = st.number_input("Configs to sample", min_value=1, max_value=256, value=8)
+        iterations = st.number_input(
+            "Epochs per trial at most", min_value=0, max_value=1000, value=0, help="0: the stage's own epochs"
+        )
     go = st.form_submit_button("Launch", type="primary")
-st.caption("The stages of `idealoop run --help`, climbed in order: baseline → overfit → generalize → scale.")
+st.caption(
+    "The stages of `idealoop run --help`, climbed in order: baseline → overfit → generalize → scale; "
+    "a sweep (`idealoop tune`) runs the idea's variants as concurrent trials."
+)
 if go:
     try:
         job = jobs.launch(
-            stage, idea_id, uri=s.uri, project=s.project, overrides=jobs.parse_overrides(overrides)
+            stage,
+            idea_id,
+            uri=s.uri,
+            project=s.project,
+            overrides=jobs.parse_overrides(overrides),
+            task=task or "",
+            space=space,
+            samples=int(samples),
+            iterations=int(iterations),
         )
     except jobs.LaunchError as exc:
         st.error(str(exc))
@@ -76,8 +100,9 @@ def _job_panel(job: jobs.Job, i: int) -> None:
         state = "done" if code == 0 else f"failed (exit {code})"
     with st.container(border=True):
         head, button = st.columns([5, 1])
+        what = "sweep" if job.stage == "tune" else f"stage_{job.stage}"
         head.markdown(
-            f"**stage_{job.stage}** for **{md_text(titles.get(job.idea_id, job.idea_id))}** — {state} "
+            f"**{what}** for **{md_text(titles.get(job.idea_id, job.idea_id))}** — {state} "
             f"· {time.time() - job.started:.0f} s · pid {job.pid}"
         )
         if code is None and button.button("Cancel", key=f"cancel_{job.pid}"):
@@ -93,6 +118,8 @@ def _job_panel(job: jobs.Job, i: int) -> None:
             + f" · MLflow run `{short(run.id)}` {run.status}"
             + (f" · last train/loss {loss:.4g}" if loss is not None else "")
         )
+        if job.stage == "tune" and code is None:
+            st.caption(md_text(job.last_message()))  # the sweep's progress line: trials and best so far
         if not run.running and run.end_reason:
             st.caption(f"ended: {md_text(run.why_ended)}")
         st.page_link(

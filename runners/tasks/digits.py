@@ -32,11 +32,11 @@ def build_model(spec: ModelSpec) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Train-only augmentation: shift each image by up to one pixel, add light noise."""
+def augment(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train-only augmentation: shift each image by up to one pixel, add light noise (labels kept)."""
     dx, dy = (int(v) for v in torch.randint(-1, 2, (2,), generator=gen))
     shifted = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
-    return (shifted + 0.05 * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+    return (shifted + 0.05 * torch.randn(x.shape, generator=gen)).clamp(0, 1), y
 
 
 def _split_indices(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -186,7 +186,7 @@ def seed_board(store: Store) -> Seeded:
         idea_id=lr,
         stage="baseline",
         gates={"baseline": "recorded"},
-        metrics={"baseline/val_accuracy": [(0, 0.85)], "baseline/val_f1_macro": [(0, 0.84)]},
+        metrics={"baseline/accuracy": [(0, 0.85)], "baseline/f1_macro": [(0, 0.84)]},
         start=1000,
     )
     overfit = per_batch(400, spike_at=123)

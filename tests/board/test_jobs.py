@@ -25,9 +25,38 @@ def test_overrides_are_key_value_pairs():
 
 def test_unknown_stage_is_refused():
     with pytest.raises(
-        jobs.LaunchError, match="stage 'tune' cannot be launched; known: baseline, overfit, generalize, scale"
+        jobs.LaunchError,
+        match="stage 'sweep' cannot be launched; known: baseline, overfit, generalize, scale, tune",
     ):
-        jobs.command("tune", "abc", [])
+        jobs.command("sweep", "abc", [])
+
+
+def test_task_and_sweep_settings_reach_the_command_line():
+    stage = jobs.command("generalize", "abc", ["lr=0.1"], task="shapes")
+    assert stage[3:] == [
+        "run",
+        "generalize",
+        "--idea",
+        "abc",
+        "--no-progress",
+        "--task",
+        "shapes",
+        "--set",
+        "lr=0.1",
+    ]
+    sweep = jobs.command("tune", "abc", [], task="pkg.mod:make", space="s.yaml", samples=3)
+    assert sweep[3:] == [
+        "tune",
+        "--idea",
+        "abc",
+        "--space",
+        "s.yaml",
+        "--num-samples",
+        "3",
+        "--task",
+        "pkg.mod:make",
+    ]
+    assert jobs.command("tune", "abc", [])[7] == jobs.DEFAULT_SPACE
 
 
 def test_launched_stage_runs_in_the_background_under_its_idea(store, make_idea):
@@ -60,3 +89,28 @@ def test_cancel_stops_the_stage(store, make_idea):
     # SIGTERM ends the stage like Ctrl-C: the run is KILLED with its reason, not left RUNNING.
     run = get_run_row(store, job.run_id())
     assert (run.status, run.end_reason) == ("KILLED", "killed")
+
+
+def test_sweep_launched_from_the_board_lands_under_its_idea(store, make_idea, tmp_path, monkeypatch):
+    """A sweep (`idealoop tune`, real local Ray) started like the Launch page starts it."""
+    monkeypatch.setenv("IDEALOOP_RAY_STORAGE", str(tmp_path / "ray_results"))
+    idea = make_idea()
+    space = tmp_path / "space.yaml"
+    space.write_text("seed: {grid: [1, 2]}\nwidth: 8\nhist_every: 0\nn_samples: 2\n")
+    job = jobs.launch(
+        "tune",
+        idea,
+        uri=store.uri,
+        project=store.project,
+        task="tests.runners.tune_task:make_task",
+        space=str(space),
+        samples=1,
+        iterations=2,
+    )
+    wait(lambda: not job.alive, timeout=240)
+    assert job.returncode() == 0, job.stderr()[-3000:]
+    sweep = get_run_row(store, job.run_id())  # found from the driver's `tune: sweep <id> ...` line
+    assert (sweep.kind, sweep.parent_id, sweep.status) == ("sweep", idea, "FINISHED")
+    trials = store.client.search_runs([store.experiment_id], f"tags.`idealoop.sweep_id` = '{sweep.id}'")
+    assert sorted(int(t.data.params["seed"]) for t in trials) == [1, 2]
+    assert all(t.info.status == "FINISHED" and t.data.metrics["epoch"] <= 2 for t in trials)

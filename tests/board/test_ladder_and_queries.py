@@ -99,3 +99,21 @@ def test_ranked_ideas_agree_with_list_ideas(store):
     # the board's one-query counts must match loading every linked run
     assert [(i.id, n) for i, n in fast] == [(i.id, len(i.run_ids)) for i in slow]
     assert [n for _, n in fast] == [7, 1, 0]
+
+
+def test_project_best_follows_the_runs_target_direction():
+    # `dice_error` reads like "lower is better" by name; the runs' tags say it is maximised here.
+    tagged = dict(target="dice_error", higher_is_better=True)
+    a = row("a", "generalize", metrics={"val/dice_error": 0.2}, **tagged)
+    b = row("b", "generalize", metrics={"val/dice_error": 0.7}, **tagged)
+    assert queries.project_best([a, b], "val/dice_error") == (0.7, "b")
+    # And `miou` by name would be maximised; tagged lower-is-better, the minimum wins.
+    c = row("c", "scale", metrics={"best/miou": 0.3}, target="miou", higher_is_better=False)
+    d = row("d", "scale", metrics={"best/miou": 0.5}, target="miou", higher_is_better=False)
+    assert queries.project_best([c, d], "best/miou") == (0.3, "c")
+    # Untagged keys keep the name rule: losses and l1 are minimised.
+    assert queries.project_best([a, b], "val/loss") is None
+    e = row("e", "generalize", metrics={"val/l1": 0.05})
+    f = row("f", "generalize", metrics={"val/l1": 0.02})
+    assert queries.project_best([e, f], "val/l1") == (0.02, "f")
+    assert queries.baseline_key("val/miou") == "baseline/miou"

@@ -124,7 +124,7 @@ def test_augmentation_never_touches_val_or_test(store):
     task = load_task("digits")
     marked = replace(
         task,
-        augment=lambda x, gen: x + 1000.0,  # unmistakable: raw pixels are within [0, 1]
+        augment=lambda x, y, gen: (x + 1000.0, y),  # unmistakable: raw pixels are within [0, 1]
         build_model=lambda spec: Spy(task.build_model(spec)),
     )
     cfg = ScaleConfig(epochs=1, hist_every=0, batchnorm=False, dropout=0.0, n_samples=4)
@@ -154,8 +154,8 @@ def test_nan_loss_stops_the_run_with_reason(store):
 
 
 def test_class_weights_need_classification(store):
-    task = replace(load_task("digits"), kind="segmentation")
-    with pytest.raises(ValueError, match="class_weights=true needs a classification task"):
+    task = replace(load_task("digits"), kind="image2image")
+    with pytest.raises(ValueError, match="class_weights=true needs a classification or segmentation task"):
         with stage_run(store, stage="scale") as run:
             run_scale(ScaleConfig(class_weights=True, **FAST), run, task=task, progress=False)
 

@@ -43,3 +43,16 @@ def test_mlflow_run_with_unknown_idea_fails_and_creates_no_stage_run(store):
     assert out.returncode != 0
     assert "no idea" in out.stderr
     assert store.client.search_runs([store.experiment_id]) == []
+
+
+def test_every_entry_point_passes_the_task():
+    import yaml
+
+    from runners.stages import LADDER
+
+    points = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]
+    for stage in LADDER:
+        point = points[stage.entry_point]
+        # `-P task=shapes` must reach the stage: a parameter, and forwarded on the command line.
+        assert "task" in point["parameters"], stage.entry_point
+        assert "--task {task}" in point["command"], stage.entry_point

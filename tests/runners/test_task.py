@@ -55,7 +55,7 @@ def test_user_task_loads(user_module):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("cifar", "unknown task 'cifar'; built-in: digits"),
+        ("cifar", "unknown task 'cifar'; built-in: digits, shapes, denoise"),
         ("no_such_module_xyz:make", "cannot import module 'no_such_module_xyz'"),
     ],
 )

@@ -10,6 +10,7 @@ from tracker.learning import (
     BetaPrior,
     brier,
     fit_calibration,
+    improves,
     judge,
     observed_impact,
     planning_factor,
@@ -17,6 +18,16 @@ from tracker.learning import (
     reliability,
     team_prior,
 )
+
+
+@pytest.mark.parametrize(
+    "new, old, higher, expected",
+    [(0.8, 0.7, True, True), (0.7, 0.8, True, False), (0.7, 0.7, True, False),
+     (0.05, 0.06, False, True), (0.06, 0.05, False, False), (0.05, 0.05, False, False)],
+)  # fmt: skip
+def test_improves_is_strict_and_follows_the_direction(new, old, higher, expected):
+    # An accuracy-only implementation (new > old) would get every lower-is-better row wrong.
+    assert improves(new, old, higher) is expected
 
 
 def test_observed_impact_is_signed_so_positive_is_better():
