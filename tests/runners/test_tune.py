@@ -212,6 +212,7 @@ def test_mlflow_run_tune_entry_point_sweeps_stage_scale(cluster, store, make_ide
         "stage=scale",
         "max_iterations=2",
         "num_samples=1",
+        "grace_period=2",  # no ASHA stop: both trials reach the scale gate
         f"address={cluster.address}",
     ):
         cmd += ["-P", param]
