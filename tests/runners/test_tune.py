@@ -181,6 +181,7 @@ def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_
     finally:
         if driver.poll() is None:
             driver.kill()
+    ran = [r.info.run_id for r in _trials(store, sweep_id) if r.data.metrics.get("epoch", 0) >= 2]
     left = store.client.search_runs([store.experiment_id], "attributes.status = 'RUNNING'")
     assert left  # the kill left the sweep (and trials) RUNNING: what resume must repair
     time.sleep(2)  # Ray notices the driver is gone and frees its trials' CPUs
@@ -192,6 +193,11 @@ def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_
     assert sorted(trials) == [100, 101, 102, 103]  # one run per trial: a restored trial adopts its run
     assert {r.data.tags["idealoop.end_reason"] for r in trials.values()} == {"completed"}
     assert all(r.data.metrics["epoch"] == 6 for r in trials.values())
+    # Trials that had trained 2 epochs continued from their checkpoint: a restart from
+    # scratch would log the untrained evaluation (epoch 0) a second time.
+    for run_id in ran:
+        epochs = [m.value for m in store.client.get_metric_history(run_id, "epoch")]
+        assert epochs.count(0) == 1 and max(epochs) == 6, epochs
     assert store.client.get_run(sweep_id).info.status == "FINISHED"
 
 
@@ -206,6 +212,7 @@ def test_mlflow_run_tune_entry_point_sweeps_stage_scale(cluster, store, make_ide
         "stage=scale",
         "max_iterations=2",
         "num_samples=1",
+        "grace_period=2",  # no ASHA stop: both trials reach the scale gate
         f"address={cluster.address}",
     ):
         cmd += ["-P", param]
