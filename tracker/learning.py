@@ -103,15 +103,17 @@ def propose(
     logged_hours: float | None,
 ) -> Proposal:
     """New estimates from the evidence. The likelihood is the posterior mean of the team
-    prior after the idea's runs (each run that beat the reference by the margin counts as a
-    success); impact is the observed gain when there was one; hours are the logged time."""
+    prior after the idea's attempts (each stage run or sweep whose best beat the reference by
+    the margin counts as a success); impact is the observed gain when there was one; hours
+    are the logged time."""
     post = prior.updated(runs_beating, runs_total)
     impact = verdict.impact if verdict.impact > 0 else None
     status = {"succeeded": "succeeded", "failed": "failed"}.get(verdict.verdict, "in_progress")
     reasons = {
         "likelihood": (
             f"Beta({prior.alpha:g}, {prior.beta:g}) from {prior.source} hit rate, "
-            f"+ {runs_beating} of {runs_total} runs beating the reference by {verdict.margin:.3g}"
+            f"+ {runs_beating} of {runs_total} attempt{'' if runs_total == 1 else 's'} (a sweep counts "
+            f"once) beating the reference by {verdict.margin:.3g}"
         ),
         "impact": f"observed gain {verdict.impact:+.4g} ({verdict.verdict})",
         "hours": f"logged {logged_hours:g} h" if logged_hours else "no time logged",

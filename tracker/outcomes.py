@@ -5,7 +5,9 @@ store and writes the result back as a revision (source `evidence`), so the loop
 closes inside MLflow with nothing overwritten:
 
 - evidence: the best `best/<target>` over the idea's finished stage runs and trials,
-  the per-seed values of its best configuration, and the reference — the project's
+  the per-seed values of its best configuration, its attempts (a stage run, or a whole
+  sweep: ASHA stopping weak variants early is the sweep working, not the idea failing),
+  and the reference — the project's
   best on the same task from *other* ideas (default) or the best non-DL baseline;
 - accepting: a revision with the proposed estimates, a note naming the runs, the
   verdict as a tag, and `outcome/*` metrics (observed impact, hours, turnaround and
@@ -22,7 +24,17 @@ from mlflow.entities import Metric, RunTag
 
 from tracker import learning
 from tracker.ideas import get_idea, list_ideas, resolve_id, search_all, update_idea
-from tracker.store import TAG_HIGHER, TAG_IDEA, TAG_KIND, TAG_STAGE, TAG_TARGET, TAG_TASK, TAG_VERDICT, Store
+from tracker.store import (
+    TAG_HIGHER,
+    TAG_IDEA,
+    TAG_KIND,
+    TAG_STAGE,
+    TAG_SWEEP,
+    TAG_TARGET,
+    TAG_TASK,
+    TAG_VERDICT,
+    Store,
+)
 
 JUDGED_STAGES = ("generalize", "scale")  # stages whose val metric measures an idea's effect
 OUTCOME_PREFIX = "outcome/"
@@ -37,6 +49,7 @@ class Evidence:
     best: float | None = None
     best_run: str = ""
     run_values: dict[str, float] = field(default_factory=dict)  # run id -> its best value
+    attempt_values: dict[str, float] = field(default_factory=dict)  # stage run or sweep id -> best
     seed_values: list[float] = field(default_factory=list)
     reference: float | None = None
     reference_kind: str = "best"
@@ -74,6 +87,14 @@ def gather(store: Store, idea_id: str, reference: str = "best") -> Evidence:
     ev.run_values = {r.info.run_id: _best_of(r) for r in judged}
     ev.best_run = pick(ev.run_values, key=ev.run_values.get)
     ev.best = ev.run_values[ev.best_run]
+    for r in judged:  # a sweep's trials are one attempt, judged by its best trial
+        attempt = r.data.tags.get(TAG_SWEEP) or r.info.run_id
+        value = ev.run_values[r.info.run_id]
+        if (
+            attempt not in ev.attempt_values
+            or pick(value, ev.attempt_values[attempt]) != ev.attempt_values[attempt]
+        ):
+            ev.attempt_values[attempt] = value
     best_params = _config_without_seed(next(r for r in judged if r.info.run_id == ev.best_run))
     ev.seed_values = [ev.run_values[r.info.run_id] for r in judged if _config_without_seed(r) == best_params]
     ev.reference, ev.reference_run = _reference(store, ev, pick)
@@ -153,11 +174,11 @@ def assess(
     verdict = learning.judge(impact, threshold, ev.seed_values)
     beating = sum(
         learning.observed_impact(v, ev.reference, ev.higher_is_better) >= verdict.margin
-        for v in ev.run_values.values()
+        for v in ev.attempt_values.values()
     )
     hours = logged_hours if logged_hours is not None else round(ev.span_hours, 2) or None
     proposal = learning.propose(
-        prior, verdict, runs_beating=beating, runs_total=len(ev.run_values), logged_hours=hours
+        prior, verdict, runs_beating=beating, runs_total=len(ev.attempt_values), logged_hours=hours
     )
     return Assessment(ev, verdict, proposal, prior, current)
 

@@ -12,6 +12,8 @@ from runners.generalize import run_generalize
 from tracker.ideas import get_idea, list_ideas
 from tracker.outcomes import accept, assess, calibrated_ideas, calibration_summary, calibration_table
 from tracker.runs import stage_run
+from tracker.store import TAG_HIGHER, TAG_IDEA, TAG_KIND, TAG_PARENT, TAG_STAGE, TAG_TARGET, TAG_TASK
+from tracker.sweeps import create_sweep, trial_run
 
 
 def _generalize(store, idea, epochs, seed=0):
@@ -73,3 +75,42 @@ def test_calibrated_ranking_applies_the_planning_factor(store, make_idea):
     summary = calibration_summary(rows)
     (idea,) = calibrated_ideas(store, summary)
     assert idea.id == a and idea.hours == pytest.approx(3.0)
+
+
+def _finished(store, run_id, value):
+    store.client.set_tag(run_id, TAG_TARGET, "accuracy")
+    store.client.set_tag(run_id, TAG_HIGHER, "true")
+    store.client.log_metric(run_id, "best/accuracy", value)
+    store.client.set_terminated(run_id, "FINISHED")
+
+
+def test_a_sweep_is_one_attempt_judged_by_its_best_trial(store, make_idea):
+    """ASHA stopping weak variants is the sweep working: three trials, one attempt that beat."""
+    other = make_idea("reference")
+    ref = store.client.create_run(
+        store.experiment_id,
+        tags={
+            TAG_KIND: "stage",
+            TAG_STAGE: "generalize",
+            TAG_TASK: "digits",
+            TAG_IDEA: other,
+            TAG_PARENT: other,
+        },
+    )
+    _finished(store, ref.info.run_id, 0.90)
+    idea = make_idea("sweep lr")
+    sweep = create_sweep(
+        store, idea_id=idea, stage="generalize", task="digits", settings={}, space={}, base={}
+    )
+    for trial, value in (("t_0", 0.95), ("t_1", 0.80), ("t_2", 0.85)):
+        run_id = trial_run(
+            store, sweep_id=sweep, trial_id=trial, name=trial, idea_id=idea, stage="generalize", task="digits"
+        )
+        store.client.log_param(run_id, "lr", str(value / 100))  # three configs, not three seeds
+        _finished(store, run_id, value)
+    a = assess(store, idea)
+    assert len(a.evidence.run_values) == 3 and a.evidence.attempt_values == {sweep: 0.95}
+    assert a.verdict.verdict == "succeeded" and a.proposal.impact == pytest.approx(0.05)
+    # Beta(1.5, 8.5) + 1 of 1 attempt: 2.5 / 11 (counting trials as attempts would give 2.5 / 13).
+    assert a.proposal.likelihood == pytest.approx(2.5 / 11)
+    assert "1 of 1 attempt" in a.proposal.reasons["likelihood"]
