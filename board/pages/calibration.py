@@ -102,7 +102,7 @@ st.altair_chart(
     alt.Chart(frame)
     .mark_line(point=True)
     .encode(
-        x=alt.X("decided:T", title="decided"),
+        x=alt.X("decided:T", title="decided", axis=alt.Axis(format="%Y-%m-%d %H:%M", labelAngle=0)),
         y=alt.Y("running Brier:Q", title="Brier score so far"),
         tooltip=["title", "likelihood", "verdict", "running Brier"],
     )
