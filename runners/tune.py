@@ -368,11 +368,13 @@ def _execute(
             )
         results = tuner.fit()
         _wrap_up(store, sweep_id, results, metric, task_obj.higher_is_better, sweep.max_iterations)
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C; SIGTERM (Ray's driver handler exits)
         from tracker.sweeps import reconcile
 
         reason, error = "killed", exc
         reconcile(store, sweep_id, {}, sweep.max_iterations)  # no record: every RUNNING trial was killed
+        if isinstance(exc, SystemExit):
+            raise KeyboardInterrupt(f"exit {exc.code}") from exc  # the CLI: "interrupted", exit 130
         raise
     except BaseException as exc:
         reason, error = "failed", exc

@@ -114,6 +114,11 @@ class ProgressCallback(Callback):
         self._print(force=True)
 
     def on_experiment_end(self, trials, **info):
+        # A resumed sweep's trials that had ended before it sent no events this time.
+        self.tally.num_trials = max(self.tally.num_trials, len(trials))
+        for trial in trials:
+            if trial.status in ("TERMINATED", "ERROR") and self.tally.state.get(trial.trial_id) != "failed":
+                self.tally.ended(trial.trial_id, _iteration(trial), failed=trial.status == "ERROR")
         self._print(force=True)
 
 
