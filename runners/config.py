@@ -37,11 +37,14 @@ class OverfitConfig:
     few_max_steps: int = 1000  # step budget of the few-samples check
     val_batch_size: int = 64  # size of the random val batch scored after every iteration
     check_every: int = 10  # steps between reads of the loss (each read syncs the device)
+    hist_every: int = 50  # steps between histogram snapshots (0 = off): dead units show early
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     def validate(self) -> None:
         _positive(self, "lr", "width", "depth", "one_threshold", "few_threshold")
         _positive(self, "one_max_steps", "few_max_steps", "val_batch_size", "check_every")
+        if self.hist_every < 0:
+            raise ConfigError(f"hist_every={self.hist_every} is out of range; allowed: >= 0")
         if not 1 <= self.few_samples <= 64:
             raise ConfigError(f"few_samples={self.few_samples} is out of range; allowed: [1, 64]")
 

@@ -84,6 +84,8 @@ def run_overfit(
         generator=gen,
         val_batch_size=cfg.val_batch_size,
         check_every=cfg.check_every,
+        hist_every=cfg.hist_every,
+        on_flag=run.flag,
     )
     order = torch.randperm(len(task.train), generator=gen)
     checks = [

@@ -28,6 +28,9 @@ def test_overfit_passes_both_gates_and_logs_every_batch(store, make_idea):
     assert [m.step for m in val] == list(range(total))
     assert train[-1].value < 0.02 < train[0].value
     assert len(_history(store, run.run_id, "time/compute_s")) == total
+    # Histogram snapshots every hist_every (50) steps: weights, gradients, activations.
+    snaps = [a.path for a in store.client.list_artifacts(run.run_id, "histograms")]
+    assert snaps == [f"histograms/step_{s:08d}.json" for s in range(0, total, 50)]
 
 
 def test_gate_fails_when_budget_is_too_small(store):
