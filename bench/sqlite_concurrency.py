@@ -14,6 +14,9 @@ chunk 10: rollback 723 points/s, WAL 744; chunk 1: rollback 563, WAL 676 points/
 0 "database is locked" errors in every case (SQLite's 5 s busy wait absorbs the
 contention), every point stored. WAL is on for sweeps anyway: readers (the board,
 the driver) never block writers in WAL, and writes are ~5-20% faster here.
+End to end, a real sweep of 8 concurrent trials (`--max-concurrent 8 --cpus-per-trial
+0.25`, digits, 3 epochs of 40 batches, all 8 overlapping for ~11 s): every trial
+completed with its 120 train/loss points, no "database is locked" anywhere in the log.
 """
 
 from __future__ import annotations
