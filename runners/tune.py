@@ -3,16 +3,15 @@
 The driver, top to bottom:
 1. check everything the user gave before Ray starts: the space against the stage's
    config (`runners/space.py`), the sweep settings, the task, the idea;
-2. connect to Ray: `--address` / `RAY_ADDRESS` (checked reachable first, one line if
-   not), else a local Ray on this machine;
-3. refuse a trial that asks for more CPUs/GPUs than any node has (local Ray; a remote
-   cluster may still be scaling up, so there it is a warning);
-4. create the sweep run under the idea (`tracker/sweeps.py`), switch a SQLite store
+2. connect to Ray (`runners/tune_cluster.py`): `--address` / `RAY_ADDRESS` (checked
+   reachable first, one line if not), else a private local Ray; refuse a trial that asks
+   for more CPUs/GPUs than any node has (a warning on a cluster still scaling up);
+3. create the sweep run under the idea (`tracker/sweeps.py`), switch a SQLite store
    to WAL, and run a `Tuner`: ASHA on the stage's val target metric in the task's
    direction, `max_concurrent_trials`, `{"cpu": c, "gpu": g}` per trial (fractional
    GPUs allowed), trials from `runners/tune_trial.py`, progress from
    `runners/tune_progress.py`;
-5. reconcile: any trial run still RUNNING is ended with the reason Ray's record
+4. reconcile: any trial run still RUNNING is ended with the reason Ray's record
    implies; the sweep records its best trial and ends.
 
 `--resume SWEEP` restores the Ray experiment whose path the sweep run holds
@@ -24,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -96,72 +94,6 @@ class SweepSettings:
         return cls(**out)
 
 
-# -- Ray connection -------------------------------------------------------------
-def check_reachable(address: str, timeout_s: float = 3.0) -> None:
-    """A TCP connect to the head's GCS (or Ray client) port: fail in seconds, not minutes."""
-    if address in ("auto", "local"):
-        return
-    hostport = address.split("://", 1)[-1].rstrip("/")
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit():
-        raise SweepError(f"--address {address!r} is not HOST:PORT (or ray://HOST:PORT)")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        raise SweepError(
-            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
-            "(is `ray start --head` running there? check --address / RAY_ADDRESS)"
-        ) from None
-
-
-def connect(address: str | None) -> bool:
-    """Connect to (or start) Ray. Returns True when this call started it (and should shut it down)."""
-    import ray
-
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if address:
-        check_reachable(address)
-    if ray.is_initialized():
-        return False
-    if address:
-        try:
-            ray.init(address=address, log_to_driver=True)
-        except Exception as exc:  # noqa: BLE001 - one line for the user
-            raise SweepError(f"cannot connect to the Ray cluster at {address}: {_first_line(exc)}") from None
-        return True
-    # A local Ray: its workers import this checkout (not another install of idealoop).
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
-    )
-    # address="local": a private Ray for this sweep, never a stale `ray start` cluster found
-    # on the machine (attaching is what --address / RAY_ADDRESS, or `--address auto`, are for).
-    ray.init(address="local", include_dashboard=False, log_to_driver=True)
-    return True
-
-
-def check_resources(settings: SweepSettings, remote: bool) -> None:
-    """Refuse a trial bigger than every node (it would wait forever)."""
-    import ray
-
-    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-    cpus = max((n.get("CPU", 0) for n in nodes), default=0)
-    gpus = max((n.get("GPU", 0) for n in nodes), default=0)
-    problems = []
-    if settings.cpus_per_trial > cpus:
-        problems.append(f"cpus_per_trial={settings.cpus_per_trial:g} but the largest node has {cpus:g} CPUs")
-    if settings.gpus_per_trial > gpus:
-        problems.append(f"gpus_per_trial={settings.gpus_per_trial:g} but the largest node has {gpus:g} GPUs")
-    if not problems:
-        return
-    if remote:
-        print(
-            f"idealoop: WARNING {'; '.join(problems)} (waiting for the cluster to scale up)", file=sys.stderr
-        )
-        return
-    raise SweepError("; ".join(problems) + " — no trial could ever start")
-
-
 # -- the sweep ------------------------------------------------------------------
 def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | None, overrides: dict) -> tuple:
     """Everything checked before Ray: (settings, space, base overrides, task object, idea id)."""
@@ -203,6 +135,7 @@ def run_sweep(
     progress_every_s: float = 10.0,
 ) -> str:
     """Run a new sweep; returns the sweep run id."""
+    from runners import tune_cluster
     from runners.space import as_jsonable
     from tracker.store import TAG_RAY_PATH
     from tracker.sweeps import create_sweep, set_tags
@@ -211,9 +144,9 @@ def run_sweep(
         store, idea=idea, space_file=space_file, settings=settings, task=task, overrides=overrides or {}
     )
     remote = bool(address or os.environ.get("RAY_ADDRESS"))
-    started = connect(address)
+    started = tune_cluster.connect(address)
     try:
-        check_resources(sweep, remote)
+        tune_cluster.check_resources(sweep, remote)
         sweep_id = create_sweep(
             store,
             idea_id=idea_id,
@@ -246,11 +179,12 @@ def run_sweep(
         return sweep_id
     finally:
         if started:
-            _shutdown()
+            tune_cluster.shutdown()
 
 
 def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_every_s: float = 10.0) -> str:
     """Finish a sweep whose driver died: restore its Ray experiment, then reconcile."""
+    from runners import tune_cluster
     from runners.space import parse_space
     from runners.stages import STAGES
     from tracker.sweeps import sweep_info
@@ -268,9 +202,9 @@ def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_e
     if not os.path.isdir(path) and "://" not in path:
         raise SweepError(f"sweep {sweep_id}: its Ray experiment {path} is gone; nothing to resume")
     remote = bool(address or os.environ.get("RAY_ADDRESS"))
-    started = connect(address)
+    started = tune_cluster.connect(address)
     try:
-        check_resources(sweep, remote)
+        tune_cluster.check_resources(sweep, remote)
         store.client.update_run(sweep_id, status="RUNNING")
         print(f"tune: resuming sweep {sweep_id} from {path}", file=sys.stderr)
         _execute(
@@ -287,7 +221,7 @@ def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_e
         return sweep_id
     finally:
         if started:
-            _shutdown()
+            tune_cluster.shutdown()
 
 
 def _execute(
@@ -414,12 +348,6 @@ def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_itera
             f"tune: best {metric} {value:.4g} by trial run {run_id} ({json.dumps(config, default=str)})",
             file=sys.stderr,
         )
-
-
-def _shutdown() -> None:
-    import ray
-
-    ray.shutdown()
 
 
 def _first_line(exc: BaseException | str) -> str:

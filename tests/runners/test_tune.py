@@ -83,6 +83,20 @@ def test_malformed_space_is_one_line_exit_2_before_ray(store, make_idea, tmp_pat
     assert not store.client.search_runs([store.experiment_id], "tags.`idealoop.kind` = 'sweep'")
 
 
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--resume", "0123456789abcdef"], "no sweep run '0123456789abcdef'"),
+        (["--space", "examples/space.yaml"], "tune needs --idea ID and --space FILE"),
+        (["--idea", "nosuchidea", "--space", str(ROOT / "examples" / "space.yaml")], "no idea 'nosuchidea'"),
+        (["--stage", "overfit", "--idea", "x", "--space", "s.yaml"], "stage='overfit' cannot be swept"),
+    ],
+)
+def test_bad_tune_arguments_are_one_line_exit_2(store, capsys, args, says):
+    assert main(["tune", *args]) == 2
+    assert says in _error(capsys)
+
+
 def test_unreachable_address_is_one_line_exit_2(store, make_idea, tmp_path, capsys):
     space = _space(tmp_path, "lr: {loguniform: [0.001, 0.1]}")
     t0 = time.monotonic()

@@ -1,0 +1,87 @@
+"""Ray for a sweep: attach to a cluster (checked reachable first), or start a private local one.
+
+Attaching: `--address HOST:PORT` / `ray://HOST:PORT` / RAY_ADDRESS, after a TCP check of
+the head's port, so an unreachable cluster is one line in seconds rather than Ray's
+minutes of retries. Otherwise a private local Ray whose workers import this checkout.
+`check_resources` refuses a trial bigger than every node (a warning on a cluster,
+which may still be scaling up).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+from runners.tune import PROJECT_ROOT, SweepError, SweepSettings, _first_line
+
+
+def check_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """A TCP connect to the head's GCS (or Ray client) port: fail in seconds, not minutes."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise SweepError(f"--address {address!r} is not HOST:PORT (or ray://HOST:PORT)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise SweepError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
+            "(is `ray start --head` running there? check --address / RAY_ADDRESS)"
+        ) from None
+
+
+def connect(address: str | None) -> bool:
+    """Connect to (or start) Ray. Returns True when this call started it (and should shut it down)."""
+    import ray
+
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        check_reachable(address)
+    if ray.is_initialized():
+        return False
+    if address:
+        try:
+            ray.init(address=address, log_to_driver=True)
+        except Exception as exc:  # noqa: BLE001 - one line for the user
+            raise SweepError(f"cannot connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+        return True
+    # A local Ray: its workers import this checkout (not another install of idealoop).
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
+    # address="local": a private Ray for this sweep, never a stale `ray start` cluster found
+    # on the machine (attaching is what --address / RAY_ADDRESS, or `--address auto`, are for).
+    ray.init(address="local", include_dashboard=False, log_to_driver=True)
+    return True
+
+
+def check_resources(settings: SweepSettings, remote: bool) -> None:
+    """Refuse a trial bigger than every node (it would wait forever)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    cpus = max((n.get("CPU", 0) for n in nodes), default=0)
+    gpus = max((n.get("GPU", 0) for n in nodes), default=0)
+    problems = []
+    if settings.cpus_per_trial > cpus:
+        problems.append(f"cpus_per_trial={settings.cpus_per_trial:g} but the largest node has {cpus:g} CPUs")
+    if settings.gpus_per_trial > gpus:
+        problems.append(f"gpus_per_trial={settings.gpus_per_trial:g} but the largest node has {gpus:g} GPUs")
+    if not problems:
+        return
+    if remote:
+        print(
+            f"idealoop: WARNING {'; '.join(problems)} (waiting for the cluster to scale up)", file=sys.stderr
+        )
+        return
+    raise SweepError("; ".join(problems) + " — no trial could ever start")
+
+
+def shutdown() -> None:
+    import ray
+
+    ray.shutdown()
