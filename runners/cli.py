@@ -170,12 +170,17 @@ def cmd_idea_outcome(args) -> int:
         return 0
     ev = a.evidence
     if a.proposal is None:
-        why = (
-            "no finished generalize/scale run or trial"
-            if ev.best is None
-            else f"no {ev.reference_kind} reference"
-        )
-        raise UsageError(f"cannot judge idea {args.id} yet: {why} (run `idealoop run generalize --idea ...`)")
+        if ev.best is None:
+            why, fix = (
+                "no finished generalize/scale run or trial",
+                f"idealoop run generalize --idea {args.id}",
+            )
+        else:
+            why, fix = (
+                f"nothing to compare with on task {ev.task or '?'}",
+                f"idealoop run baseline --idea {args.id}",
+            )
+        raise UsageError(f"cannot judge idea {args.id} yet: {why} (run `{fix}`)")
     v, p, cur = a.verdict, a.proposal, a.current
     print(f"evidence: best val {ev.target} {ev.best:.4g} (run {ev.best_run}) vs {ev.reference_kind} "
           f"{ev.reference:.4g} (run {ev.reference_run}) over {len(ev.run_values)} runs")  # fmt: skip

@@ -8,7 +8,9 @@ closes inside MLflow with nothing overwritten:
   the per-seed values of its best configuration, its attempts (a stage run, or a whole
   sweep: ASHA stopping weak variants early is the sweep working, not the idea failing),
   and the reference — the project's
-  best on the same task from *other* ideas (default) or the best non-DL baseline;
+  best on the same task from *other* ideas and any non-DL baseline, the idea's own included
+  (default: so the first idea of a project is judged against its baseline), or the best
+  non-DL baseline;
 - accepting: a revision with the proposed estimates, a note naming the runs, the
   verdict as a tag, and `outcome/*` metrics (observed impact, hours, turnaround and
   the likelihood that was stated before the evidence — what calibration scores).
@@ -117,7 +119,8 @@ def _reference(store: Store, ev: Evidence, pick) -> tuple[float | None, str]:
             r.info.run_id: _best_of(r) if r.data.tags.get(TAG_STAGE) != "baseline" else
             r.data.metrics.get(f"baseline/{ev.target}")
             for r in runs
-            if r.data.tags.get(TAG_IDEA) != ev.idea_id and r.info.status == "FINISHED"
+            if r.info.status == "FINISHED"
+            and (r.data.tags.get(TAG_IDEA) != ev.idea_id or r.data.tags.get(TAG_STAGE) == "baseline")
         }  # fmt: skip
     values = {k: v for k, v in values.items() if v is not None}
     if not values:

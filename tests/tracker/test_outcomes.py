@@ -114,3 +114,17 @@ def test_a_sweep_is_one_attempt_judged_by_its_best_trial(store, make_idea):
     # Beta(1.5, 8.5) + 1 of 1 attempt: 2.5 / 11 (counting trials as attempts would give 2.5 / 13).
     assert a.proposal.likelihood == pytest.approx(2.5 / 11)
     assert "1 of 1 attempt" in a.proposal.reasons["likelihood"]
+
+
+def test_the_first_idea_is_judged_against_its_own_baseline(store, make_idea):
+    """No other idea yet: the reference is the baseline run under this very idea."""
+    from runners.baseline import run_baseline
+    from runners.config import BaselineConfig
+
+    idea = make_idea("first idea")
+    with stage_run(store, stage="baseline", idea_id=idea, task="digits") as run:
+        base = run_baseline(BaselineConfig(), run)
+    _generalize(store, idea, epochs=1)
+    a = assess(store, idea)
+    assert a.evidence.reference_run == run.run_id and a.evidence.reference == pytest.approx(base["accuracy"])
+    assert a.proposal is not None
