@@ -181,6 +181,10 @@ def cmd_idea_outcome(args) -> int:
                 f"idealoop run baseline --idea {args.id}",
             )
         raise UsageError(f"cannot judge idea {args.id} yet: {why} (run `{fix}`)")
+    if args.json:  # with --accept: write, then the assessment and the new revision's number
+        number = accept(store, args.id, a)
+        print(json.dumps({**a.as_dict(), "accepted_revision": number}, indent=2))
+        return 0
     v, p, cur = a.verdict, a.proposal, a.current
     print(f"evidence: best val {ev.target} {ev.best:.4g} (run {ev.best_run}) vs {ev.reference_kind} "
           f"{ev.reference:.4g} (run {ev.reference_run}) over {len(ev.run_values)} runs")  # fmt: skip

@@ -116,7 +116,7 @@ def test_a_sweep_is_one_attempt_judged_by_its_best_trial(store, make_idea):
     assert "1 of 1 attempt" in a.proposal.reasons["likelihood"]
 
 
-def test_the_first_idea_is_judged_against_its_own_baseline(store, make_idea):
+def test_the_first_idea_is_judged_against_its_own_baseline(store, make_idea, capsys):
     """No other idea yet: the reference is the baseline run under this very idea."""
     from runners.baseline import run_baseline
     from runners.config import BaselineConfig
@@ -128,3 +128,9 @@ def test_the_first_idea_is_judged_against_its_own_baseline(store, make_idea):
     a = assess(store, idea)
     assert a.evidence.reference_run == run.run_id and a.evidence.reference == pytest.approx(base["accuracy"])
     assert a.proposal is not None
+    # `--accept --json` writes the revision and prints JSON a script can read.
+    capsys.readouterr()
+    assert main(["idea", "outcome", idea, "--accept", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["accepted_revision"] == 1 and out["evidence"]["reference_run"] == run.run_id
+    assert len(get_idea(store, idea)[1]) == 2  # created + evidence
