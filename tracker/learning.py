@@ -45,11 +45,11 @@ def improves(new: float, old: float, higher_is_better: bool = True) -> bool:
 
 
 def judge(impact: float, threshold: float, seed_values: list[float] | None = None) -> Verdict:
-    """succeeded: gain beats both the threshold and the seed noise; failed: gain below the
-    threshold; inconclusive: above the threshold but within the noise between seeds."""
+    """succeeded: gain beats both the threshold and the seed noise (strictly: a tie with the
+    reference is no gain); failed: gain below the threshold; inconclusive: in between."""
     noise = statistics.stdev(seed_values) if seed_values and len(seed_values) > 1 else 0.0
     margin = max(threshold, NOISE_SIGMAS * noise)
-    if impact >= margin:
+    if impact > margin:
         verdict = "succeeded"
     elif impact < threshold:
         verdict = "failed"

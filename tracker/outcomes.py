@@ -176,7 +176,7 @@ def assess(
     impact = learning.observed_impact(ev.best, ev.reference, ev.higher_is_better)
     verdict = learning.judge(impact, threshold, ev.seed_values)
     beating = sum(
-        learning.observed_impact(v, ev.reference, ev.higher_is_better) >= verdict.margin
+        learning.observed_impact(v, ev.reference, ev.higher_is_better) > verdict.margin
         for v in ev.attempt_values.values()
     )
     hours = logged_hours if logged_hours is not None else round(ev.span_hours, 2) or None

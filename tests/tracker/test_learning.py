@@ -50,6 +50,12 @@ def test_verdict_against_threshold_and_seed_noise(impact, seeds, verdict):
     assert judge(impact, threshold=0.01, seed_values=seeds).verdict == verdict
 
 
+def test_a_tie_with_the_reference_is_no_success():
+    assert judge(0.0, 0.0).verdict == "inconclusive"  # equal to the reference: no gain shown
+    assert judge(0.01, 0.01).verdict == "inconclusive"  # exactly the threshold: not beaten
+    assert judge(1e-9, 0.0).verdict == "succeeded"
+
+
 def test_margin_is_two_seed_sigmas():
     v = judge(0.0, 0.01, [1.0, 3.0])  # stdev = sqrt(2)
     assert v.noise == pytest.approx(2**0.5) and v.margin == pytest.approx(2 * 2**0.5)
