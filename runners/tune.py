@@ -296,7 +296,10 @@ def _execute(
                     storage_path=storage,
                     callbacks=[progress],
                     verbose=0,
-                    checkpoint_config=CheckpointConfig(num_to_keep=1),
+                    # Two, not one: Ray deletes the older checkpoint as soon as a newer one is
+                    # registered, but its saved experiment state can still name the older one;
+                    # a driver killed in between could then not restore that trial (seen in CI).
+                    checkpoint_config=CheckpointConfig(num_to_keep=2),
                     failure_config=FailureConfig(max_failures=0),
                 ),
             )
