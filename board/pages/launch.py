@@ -111,13 +111,18 @@ def _job_panel(job: jobs.Job, i: int) -> None:
         if run is None:
             st.caption("starting… " + md_text(job.last_message()))
             return
-        lights = [light for light in ladder([run]) if light.rung.stage == run.stage]
-        loss = run.metrics.get("train/loss")
-        st.markdown(
-            " ".join(_badge(light) for light in lights)
-            + f" · MLflow run `{short(run.id)}` {run.status}"
-            + (f" · last train/loss {loss:.4g}" if loss is not None else "")
-        )
+        if job.stage == "tune":  # a sweep run has no gate of its own: show its best trial's metric
+            best = {k: v for k, v in run.metrics.items() if k.startswith("best/")}
+            summary = " · ".join(f"{md_text(k)} {v:.4g}" for k, v in best.items()) or "no trial reported yet"
+            st.markdown(f"MLflow sweep run `{short(run.id)}` {run.status} · {summary}")
+        else:
+            lights = [light for light in ladder([run]) if light.rung.stage == run.stage]
+            loss = run.metrics.get("train/loss")
+            st.markdown(
+                " ".join(_badge(light) for light in lights)
+                + f" · MLflow run `{short(run.id)}` {run.status}"
+                + (f" · last train/loss {loss:.4g}" if loss is not None else "")
+            )
         if job.stage == "tune" and code is None:
             st.caption(md_text(job.last_message()))  # the sweep's progress line: trials and best so far
         if not run.running and run.end_reason:
