@@ -1,0 +1,207 @@
+"""`idealoop idea ...` and `idealoop calibration`: ideas, their revisions, outcomes and calibration.
+
+Results on stdout (an id alone, a table, or JSON with --json); messages on stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from runners.cli_common import UsageError
+from runners.cli_common import say as _say
+from runners.cli_common import store_of as _store
+
+
+def _fmt_time(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- idea ---------------------------------------------------------------------
+def cmd_idea_add(args) -> int:
+    from tracker.estimates import Estimates
+    from tracker.ideas import add_idea
+
+    est = Estimates.parse(
+        hours=args.hours, complexity=args.complexity, impact=args.impact, likelihood=args.likelihood
+    )
+    if not args.title.strip():
+        raise UsageError("title is empty; give the idea a short title")
+    store = _store(args)
+    idea_id = add_idea(
+        store, args.title, est, category=args.category, description=args.description, source="cli"
+    )
+    _say(f"added idea {idea_id} ({args.title!r}, score {est.score:.4g}) to project {store.project!r}")
+    print(idea_id)
+    return 0
+
+
+def cmd_idea_list(args) -> int:
+    from tracker.ideas import list_ideas
+
+    if args.calibrated:
+        from tracker.outcomes import calibrated_ideas
+
+        ideas = [i for i in calibrated_ideas(_store(args)) if not args.status or i.status == args.status]
+    else:
+        ideas = list_ideas(_store(args), status=args.status)
+    if args.json:
+        print(json.dumps([i.as_dict() for i in ideas], indent=2))
+        return 0
+    if not ideas:
+        _say("no ideas yet: add one with `idealoop idea add --title ... --hours ... ...`")
+        return 0
+    head = (
+        f"{'#':>3} {'score':>9}  {'title':<36} {'hours':>6} {'cx':>3} {'impact':>8} {'p':>5}  "
+        f"{'status':<11} {'runs':>4}  id"
+    )
+    print(head)
+    for rank, i in enumerate(ideas, 1):
+        title = i.title if len(i.title) <= 36 else i.title[:35] + "…"
+        print(
+            f"{rank:>3} {i.score:>9.4g}  {title:<36} {i.hours:>6g} {i.complexity:>3} "
+            f"{i.impact:>8.4g} {i.likelihood:>5.2f}  {i.status:<11} {len(i.run_ids):>4}  {i.id}"
+        )
+    return 0
+
+
+def cmd_idea_show(args) -> int:
+    from tracker.estimates import score_breakdown
+    from tracker.ideas import get_idea
+    from tracker.runs import describe_run
+
+    idea, revisions, runs = get_idea(_store(args), args.id)
+    runs = [describe_run(r) for r in runs]
+    if args.json:
+        out = idea.as_dict()
+        out["revisions"] = [r.__dict__ for r in revisions]
+        out["runs"] = runs
+        out["score_breakdown"] = score_breakdown(idea.hours, idea.complexity, idea.impact, idea.likelihood)
+        print(json.dumps(out, indent=2))
+        return 0
+    b = score_breakdown(idea.hours, idea.complexity, idea.impact, idea.likelihood)
+    print(f"{idea.title}  [{idea.status}]  id {idea.id}")
+    if idea.category:
+        print(f"category: {idea.category}")
+    if idea.description:
+        print(idea.description)
+    print(
+        f"estimates: {idea.hours:g} h, complexity {idea.complexity}, impact {idea.impact:g}, "
+        f"likelihood {idea.likelihood:g}"
+    )
+    print(
+        f"score {b['score']:.4g} = expected gain {b['expected_gain']:.4g} / "
+        f"{b['effective_hours']:.4g} effective hours (complexity x{b['complexity_factor']:g})"
+    )
+    print(f"\nrevisions ({len(revisions)}):")
+    for r in revisions:
+        changes = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.changes.items()
+        )
+        print(f"  #{r.number}  {_fmt_time(r.time_ms)}  {r.source}/{r.author}  {changes}  {r.note}")
+    print(f"\nruns ({len(runs)}):")
+    ids = {r["id"] for r in runs}
+    for r in runs:  # a sweep's trials are listed under it
+        if r["kind"] == "trial" and r["parent_id"] in ids:
+            continue
+        for depth, row in [(0, r)] + [
+            (1, t) for t in runs if t["kind"] == "trial" and t["parent_id"] == r["id"]
+        ]:
+            gates = " ".join(f"{k}={v}" for k, v in row["gates"].items())
+            why = row["end_reason"] + (f"@{row['asha_iteration']}" if row["asha_iteration"] else "")
+            best = f"best trial {row['best_trial']}" if row["best_trial"] else ""
+            print(f"  {'  ' * depth}{row['id']}  {row['kind']:<6} {row['stage']:<10} {row['status']:<9} "
+                  f"{why:<18} {gates}{best}")  # fmt: skip
+    return 0
+
+
+def cmd_idea_update(args) -> int:
+    from tracker.ideas import update_idea
+
+    changes = {k: getattr(args, k) for k in ("hours", "complexity", "impact", "likelihood")}
+    given = {k: v for k, v in changes.items() if v is not None}
+    if not given and all(getattr(args, k) is None for k in ("status", "title", "category", "description")):
+        raise UsageError(
+            "nothing to update: give at least one of --hours --complexity --impact "
+            "--likelihood --status --title --category --description"
+        )
+    rev = update_idea(
+        _store(args),
+        args.id,
+        changes=given,
+        status=args.status,
+        title=args.title,
+        category=args.category,
+        description=args.description,
+        source="cli",
+        note=args.note or "",
+    )
+    _say(f"updated idea {args.id}" + (f" (revision #{rev.number})" if rev else ""))
+    return 0
+
+
+def cmd_idea_outcome(args) -> int:
+    from tracker.outcomes import accept, assess
+
+    store = _store(args)
+    a = assess(store, args.id, reference=args.reference, threshold=args.threshold, logged_hours=args.hours)
+    if args.json and not args.accept:
+        print(json.dumps(a.as_dict(), indent=2))
+        return 0
+    ev = a.evidence
+    if a.proposal is None:
+        if ev.best is None:
+            why, fix = (
+                "no finished generalize/scale run or trial",
+                f"idealoop run generalize --idea {args.id}",
+            )
+        else:
+            why, fix = (
+                f"nothing to compare with on task {ev.task or '?'}",
+                f"idealoop run baseline --idea {args.id}",
+            )
+        raise UsageError(f"cannot judge idea {args.id} yet: {why} (run `{fix}`)")
+    if args.json:  # with --accept: write, then the assessment and the new revision's number
+        number = accept(store, args.id, a)
+        print(json.dumps({**a.as_dict(), "accepted_revision": number}, indent=2))
+        return 0
+    v, p, cur = a.verdict, a.proposal, a.current
+    print(f"evidence: best val {ev.target} {ev.best:.4g} (run {ev.best_run}) vs {ev.reference_kind} "
+          f"{ev.reference:.4g} (run {ev.reference_run}) over {len(ev.run_values)} runs")  # fmt: skip
+    print(f"verdict:  {v.verdict}  gain {v.impact:+.4g}, needed {v.margin:.4g} (seed noise {v.noise:.3g})")
+    print("proposal:")
+    print(f"  likelihood {cur['likelihood']:.3g} -> {p.likelihood:.3g}   ({p.reasons['likelihood']})")
+    if p.impact is not None:
+        print(f"  impact     {cur['impact']:.4g} -> {p.impact:.4g}   ({p.reasons['impact']})")
+    if p.hours is not None:
+        print(f"  hours      {cur['hours']:g} -> {p.hours:g}   ({p.reasons['hours']})")
+    print(f"  status     {cur['status']} -> {p.status}")
+    if args.accept:
+        number = accept(store, args.id, a)
+        _say(f"accepted: revision #{number} (source evidence)")
+    else:
+        _say("not written: add --accept to append these estimates as a revision")
+    return 0
+
+
+def cmd_calibration(args) -> int:
+    from tracker.outcomes import calibration_summary, calibration_table
+
+    rows = calibration_table(_store(args))
+    summary = calibration_summary(rows)
+    if args.json:
+        print(json.dumps({"ideas": rows, **summary}, indent=2, default=str))
+        return 0
+    if not summary["decided"]:
+        _say("no decided ideas yet: `idealoop idea outcome ID --accept` records an idea's verdict")
+        return 0
+    print(f"decided ideas: {summary['decided']}")
+    print(f"Brier score of stated likelihoods: {summary['brier']:.3f} "
+          f"(calibrated: {summary['brier_calibrated']:.3f}; 0.25 = coin flip)")  # fmt: skip
+    print(f"planning factor (actual / estimated hours): {summary['planning_factor']:.2f}")
+    for row in summary["reliability"]:
+        print(f"  likelihood {row['bin']}: said {row['predicted']:.2f}, happened {row['observed']:.2f} "
+              f"({row['count']} ideas)")  # fmt: skip
+    return 0
