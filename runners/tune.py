@@ -34,6 +34,8 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 # Ctrl-C / SIGTERM must reach the driver (sweep KILLED, trials reconciled as `killed`, resumable),
 # not be swallowed by Tune's graceful stop, whose trials would look like ASHA stops.
 os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+# Ray's own experiment banner and TensorBoard hint: idealoop prints its own progress lines.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 
 class SweepError(ValueError):

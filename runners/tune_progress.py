@@ -89,12 +89,15 @@ class ProgressCallback(Callback):
         self.stream = stream
         self._t0 = time.monotonic()
         self._last = 0.0
+        self._said = ""  # the last line printed, without its elapsed time
 
     def _print(self, force: bool = False) -> None:
         now = time.monotonic()
-        if force or now - self._last >= self.every_s:
-            self._last = now
-            print(self.tally.line(now - self._t0), file=self.stream or sys.stderr, flush=True)
+        line = self.tally.line(now - self._t0)
+        news = line.split("] ", 1)[-1] != self._said  # the same counts again, only later: no line
+        if (force and news) or now - self._last >= self.every_s:
+            self._last, self._said = now, line.split("] ", 1)[-1]
+            print(line, file=self.stream or sys.stderr, flush=True)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.tally.num_trials = max(self.tally.num_trials, len(trials))

@@ -22,6 +22,7 @@ the run FAILED and re-raise, so Ray records the trial as errored too.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -57,6 +58,8 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     import ray
     from ray import tune
 
+    # One "Checkpoint successfully created" INFO line per trial per epoch drowns the progress.
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     stage = STAGES[setup.stage]
     cfg = resolve(stage.config, None, {**setup.base, **config})
     ctx = tune.get_context()

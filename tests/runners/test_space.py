@@ -91,3 +91,19 @@ def test_progress_tally_counts_states_and_keeps_the_best():
     line = t.line(12)
     assert "5 trials: 1 running, 1 pending, 1 stopped, 1 done, 1 failed" in line
     assert line.endswith("best val/accuracy 0.9 (lr=0.2)")
+
+
+def test_progress_prints_a_line_only_when_the_counts_change():
+    import io
+
+    from runners.tune_progress import ProgressCallback
+
+    out = io.StringIO()
+    cb = ProgressCallback([], "val/accuracy", True, max_iterations=4, num_trials=2, every_s=1e9, stream=out)
+    cb.tally.started("a")
+    cb._print(force=True)
+    cb._print(force=True)  # nothing new: no second line
+    cb.tally.ended("a", 4)
+    cb._print(force=True)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "1 running" in lines[0] and "1 done" in lines[1]
