@@ -18,7 +18,8 @@ training. `--tile K` repeats the training split K times so an epoch lasts second
 real work; the per-run start-up (the shipper process importing mlflow, overlapped with
 training) is also timed alone and printed beside the ratios.
 
-    python bench/telemetry_overhead.py [--epochs 3] [--tile 40] [--rounds 3] [--device auto]
+    python bench/telemetry_overhead.py [--task digits] [--epochs 3] [--tile 40] [--rounds 3] [--device auto]
+    python bench/telemetry_overhead.py --task shapes --tile 2 --epochs 1   # a conv net's step
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def one_run(mode: str, store: Store, task, args) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="digits", help="digits (1.8 ms steps: worst case) or shapes (U-Net)")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--tile", type=int, default=40, help="repeat the training split this many times")
     ap.add_argument("--rounds", type=int, default=3)
@@ -98,7 +100,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="idealoop-bench-")
     os.chdir(tmp)
     store = Store(project="bench", uri=os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{tmp}/mlflow.db")
-    task = load_task("digits")
+    task = load_task(args.task)
     x, y = task.train.x, task.train.y
     task.train = Split(x.repeat(args.tile, *[1] * (x.dim() - 1)), y.repeat(args.tile, *[1] * (y.dim() - 1)))
     modes = ["bare-noprobe", "bare", "idealoop", "idealoop-thread"] + ([] if args.skip_naive else ["naive"])
@@ -116,7 +118,7 @@ def main() -> None:
         TelemetryWriter(store.client, store.client.create_run(store.experiment_id).info.run_id).close()
         starts.append(time.perf_counter() - t0)
     print(f"device {pick_device(args.device)}, torch threads {torch.get_num_threads()}, "
-          f"{args.epochs} epochs x {len(task.train)} samples (digits x {args.tile}), "
+          f"{args.epochs} epochs x {len(task.train)} samples ({args.task} x {args.tile}), "
           f"median of {args.rounds} rounds")  # fmt: skip
     for m in modes:
         print(f"{m:>13}: {med[m]:10,.0f} samples/s   ratio to bare {med[m] / med['bare']:.3f}")
