@@ -80,7 +80,6 @@ class Trainer:
         self._losses: list[torch.Tensor] = []
         self._val_losses: list[torch.Tensor] = []
         self._timing: list[tuple[float, float, int]] = []
-        self._first_pending = 0
         self.last_loss = math.inf
         self.hist_every = hist_every
         self.limits = limits or Limits()
@@ -165,7 +164,7 @@ class Trainer:
         """Read pending losses back from the device, log them, and check they are finite."""
         if not self._losses:
             return self.last_loss
-        first = self._first_pending
+        first = self.step_count - len(self._losses)  # one pending loss per step since the last sync
         losses = torch.stack(self._losses).float().cpu().tolist()
         self.writer.log_series(keys.TRAIN_LOSS, losses, first)
         if self._val_losses:
@@ -192,7 +191,6 @@ class Trainer:
                 first + i,
             )
         self._losses, self._val_losses, self._timing = [], [], []
-        self._first_pending = self.step_count
         self.last_loss = losses[-1]
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
         if bad is not None:

@@ -91,7 +91,7 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
         if scheduler is not None and saved["scheduler"] is not None:
             scheduler.load_state_dict(saved["scheduler"])
         trainer.gen.set_state(saved["generator"])
-        trainer.step_count = trainer._first_pending = saved["step"]
+        trainer.step_count = saved["step"]
         return FitResume(epoch=saved["epoch"], start=saved["start"], history=saved["history"])
 
     def on_epoch(epoch: int, result: FitResult) -> None:
