@@ -324,6 +324,7 @@ def _execute(
 
 def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_iterations: int) -> None:
     """Reconcile trial runs from Ray's record; record the best trial on the sweep."""
+    from tracker.learning import improves
     from tracker.sweeps import TrialOutcome, reconcile, record_best
 
     outcomes, best = {}, None
@@ -339,7 +340,7 @@ def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_itera
         if df is None or metric not in df or df[metric].dropna().empty:
             continue
         value = float(df[metric].max() if higher else df[metric].min())
-        if best is None or (value > best[0] if higher else value < best[0]):
+        if best is None or improves(value, best[0], higher):
             best = (value, trial_id, r.config)
     ended = reconcile(store, sweep_id, outcomes, max_iterations)
     if ended:
