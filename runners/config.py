@@ -38,13 +38,13 @@ class OverfitConfig:
     val_batch_size: int = 64  # size of the random val batch scored after every iteration
     check_every: int = 10  # steps between reads of the loss (each read syncs the device)
     hist_every: int = 50  # steps between histogram snapshots (0 = off): dead units show early
+    hist_budget: float = 0.01  # snapshots spaced out to stay under this share of training time (0 = exact)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     def validate(self) -> None:
         _positive(self, "lr", "width", "depth", "one_threshold", "few_threshold")
         _positive(self, "one_max_steps", "few_max_steps", "val_batch_size", "check_every")
-        if self.hist_every < 0:
-            raise ConfigError(f"hist_every={self.hist_every} is out of range; allowed: >= 0")
+        _histograms(self)
         if not 1 <= self.few_samples <= 64:
             raise ConfigError(f"few_samples={self.few_samples} is out of range; allowed: [1, 64]")
 
@@ -74,13 +74,13 @@ class GeneralizeConfig:
     val_batch_size: int = 64  # size of the random val batch scored after every iteration
     check_every: int = 10  # steps between reads of the loss (each read syncs the device)
     hist_every: int = 50  # steps between histogram snapshots (0 = off)
+    hist_budget: float = 0.01  # snapshots spaced out to stay under this share of training time (0 = exact)
     n_samples: int = 16  # val samples rendered per epoch
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     def validate(self) -> None:
         _positive(self, "lr", "width", "depth", "batch_size", "epochs", "val_batch_size", "check_every")
-        if self.hist_every < 0:
-            raise ConfigError(f"hist_every={self.hist_every} is out of range; allowed: >= 0")
+        _histograms(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +123,13 @@ class ScaleConfig(GeneralizeConfig):
             raise ConfigError(f"class_weights=true needs {kinds}; {task.name!r} is {task.kind}")
         if self.critic and task.kind != "image2image":
             raise ConfigError(f"critic=true needs an image2image task; {task.name!r} is {task.kind}")
+
+
+def _histograms(cfg: object) -> None:
+    if cfg.hist_every < 0:
+        raise ConfigError(f"hist_every={cfg.hist_every} is out of range; allowed: >= 0")
+    if not 0 <= cfg.hist_budget < 1:
+        raise ConfigError(f"hist_budget={cfg.hist_budget} is out of range; allowed: [0, 1)")
 
 
 def _positive(cfg: object, *names: str) -> None:

@@ -66,7 +66,7 @@ def train_stage(
     trainer = Trainer(
         task, model, opt, run.writer, device=device, generator=gen,
         val_batch_size=cfg.val_batch_size, check_every=cfg.check_every,
-        hist_every=cfg.hist_every, on_flag=run.flag, train_loss=train_loss,
+        hist_every=cfg.hist_every, hist_budget=cfg.hist_budget, on_flag=run.flag, train_loss=train_loss,
     )  # fmt: skip
     scheduler = make_scheduler(opt, cfg) if make_scheduler else None
     run.set_tags(target_tags(task))

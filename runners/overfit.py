@@ -85,6 +85,7 @@ def run_overfit(
         val_batch_size=cfg.val_batch_size,
         check_every=cfg.check_every,
         hist_every=cfg.hist_every,
+        hist_budget=cfg.hist_budget,
         on_flag=run.flag,
     )
     order = torch.randperm(len(task.train), generator=gen)

@@ -22,6 +22,7 @@ from torch import nn
 from runners.histograms import (
     ActivationTap,
     Limits,
+    SnapshotSchedule,
     grad_norm,
     range_checks,
     relu_layer_names,
@@ -64,6 +65,7 @@ class Trainer:
         val_batch_size: int = 64,
         check_every: int = 10,
         hist_every: int = 0,  # steps between histogram snapshots; 0 = never
+        hist_budget: float = 0.01,  # at most this share of training time on snapshots; 0 = no limit
         limits: Limits | None = None,
         on_flag: Callable[[str, str], None] | None = None,
         slow_batch_s: float = 1.0,  # the method: a batch should take under a second
@@ -85,10 +87,12 @@ class Trainer:
         self.limits = limits or Limits()
         self.on_flag = on_flag or (lambda flag, detail: None)
         self.flags: dict[str, str] = {}
+        self._spacing_noted = False  # the console said once that the budget spaced snapshots out
         self.slow_batch_s = slow_batch_s
         self.train_loss = train_loss or task.loss
         self.val_probe = val_probe
         self._tap = ActivationTap(model) if hist_every else None
+        self._schedule = SnapshotSchedule(hist_every, hist_budget)
         self._relu_layers = relu_layer_names(model)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, data_s: float = 0.0) -> None:
@@ -96,7 +100,7 @@ class Trainer:
         t0 = time.perf_counter()
         events = self._cuda_events()
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        probe = self._tap is not None and self.step_count % self.hist_every == 0
+        probe = self._tap is not None and self._schedule.due(self.step_count, t0)
         if probe:
             self._tap.armed = True
         self.model.train()
@@ -145,6 +149,18 @@ class Trainer:
     def _probe(self) -> None:
         """Histogram snapshot at this step: this step's activations and gradients, weights just after
         the optimizer step (gradients are only cleared by the next step's zero_grad)."""
+        t0 = time.perf_counter()
+        self._snapshot()
+        self._schedule.taken(self.step_count, time.perf_counter() - t0)
+        if self._schedule.stretched and not self._spacing_noted:
+            self._spacing_noted = True
+            print(
+                f"idealoop: histogram snapshots spaced beyond every {self.hist_every} steps to keep them "
+                f"under {self._schedule.budget:.0%} of training time (hist_budget=0: exact cadence)",
+                file=sys.stderr,
+            )
+
+    def _snapshot(self) -> None:
         snap = snapshot(self.model, self._tap.outputs, self.step_count)
         self._tap.outputs = {}
         norm = grad_norm(self.model)

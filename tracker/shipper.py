@@ -91,19 +91,21 @@ def _read(stream):
         yield pickle.loads(stream.read(size))
 
 
-def _log_batch(client, run_id: str, rows: list[tuple], report: dict, retries: int = 8) -> None:
+def _log_batch(client, sql, run_id: str, rows: list[tuple], report: dict, retries: int = 8) -> None:
     from mlflow.entities import Metric
 
-    metrics = [Metric(k, v, ts, step) for k, v, ts, step in rows]
     delay = 0.05
     for attempt in range(retries):
         try:
-            client.log_batch(run_id, metrics=metrics, synchronous=True)
-            report["written"] += len(metrics)
+            if sql is not None:  # a SQL store: the bulk path (tracker/sql_metrics.py)
+                sql.write(rows)
+            else:
+                client.log_batch(run_id, metrics=[Metric(*row) for row in rows], synchronous=True)
+            report["written"] += len(rows)
             return
         except Exception as exc:  # noqa: BLE001 - retried (SQLite locks), then reported
             if attempt == retries - 1:
-                report["lost"] += len(metrics)
+                report["lost"] += len(rows)
                 report["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 return
             time.sleep(delay)
@@ -113,24 +115,27 @@ def _log_batch(client, run_id: str, rows: list[tuple], report: dict, retries: in
 def main(uri: str, run_id: str, retries: int = 8) -> None:
     from mlflow.tracking import MlflowClient
 
+    from tracker.sql_metrics import open_sql_sink
+
     client = MlflowClient(tracking_uri=uri)
+    sql = open_sql_sink(client, run_id)
     report = {"written": 0, "lost": 0, "error": ""}
     pending: list[tuple] = []
     for message in _read(sys.stdin.buffer):
         if message[0] == "f":
             if pending:
-                _log_batch(client, run_id, pending, report, retries)
+                _log_batch(client, sql, run_id, pending, report, retries)
                 pending = []
             print(json.dumps(report), flush=True)
             continue
         if message[0] == "m":
             pending.extend(message[1])
             while len(pending) >= MAX_BATCH:
-                _log_batch(client, run_id, pending[:MAX_BATCH], report, retries)
+                _log_batch(client, sql, run_id, pending[:MAX_BATCH], report, retries)
                 pending = pending[MAX_BATCH:]
             continue
         if pending:  # metrics queued before the artifact go first
-            _log_batch(client, run_id, pending, report, retries)
+            _log_batch(client, sql, run_id, pending, report, retries)
             pending = []
         _, artifact_file, payload = message
         try:
@@ -143,7 +148,7 @@ def main(uri: str, run_id: str, retries: int = 8) -> None:
             report["lost"] += 1
             report["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
     if pending:
-        _log_batch(client, run_id, pending, report, retries)
+        _log_batch(client, sql, run_id, pending, report, retries)
     print(json.dumps(report), flush=True)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from mlflow.entities import Metric
 
 from tracker.shipper import ProcessSink
+from tracker.sql_metrics import open_sql_sink
 
 MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 
@@ -60,12 +61,13 @@ class TelemetryWriter:
         max_queue: int = 200_000,  # points held before `log` applies back-pressure
         flush_interval_s: float = 0.5,  # longest a point waits before being written
         retries: int = 8,  # attempts per batch before giving up
-        process: bool | None = None,  # write from a shipper process; default: IDEALOOP_TELEMETRY
+        process: bool | None = None,  # write from a shipper process; default: see `use_process`
     ) -> None:
         self._client = client
         self._run_id = run_id
+        self._sql = open_sql_sink(client, run_id)
         if process is None:
-            process = os.environ.get("IDEALOOP_TELEMETRY", "process") == "process"
+            process = use_process(self._sql is not None)
         self._sink = ProcessSink(client.tracking_uri, run_id, retries) if process else None
         self._buf: deque = deque()
         self._max = max_queue
@@ -172,19 +174,26 @@ class TelemetryWriter:
                 return
 
     def _drain_buffer(self) -> None:
+        """Write what is buffered: metrics first, in full batches, then the artifacts.
+
+        Every metric queued before an artifact is stored before it (what a reader of the
+        run can rely on), without an artifact cutting a batch short: a histogram
+        snapshot's 100 summary points would otherwise be a transaction of their own.
+        """
         pending: list[tuple] = []
+        artifacts: list[_Artifact] = []
         while self._buf:
             item = self._buf.popleft()
             if isinstance(item, _Artifact):
-                self._write(pending)  # keep order: metrics queued before it go first
-                pending = []
-                self._write_artifact(item)
+                artifacts.append(item)
                 continue
             pending.append(item)
             if len(pending) == MAX_BATCH:
                 self._write(pending)
                 pending = []
         self._write(pending)
+        for item in artifacts:
+            self._write_artifact(item)
 
     def _write_artifact(self, item: _Artifact) -> None:
         try:
@@ -210,20 +219,36 @@ class TelemetryWriter:
                 self._error = self._error or exc
                 self._lost += len(rows)
             return
-        metrics = [Metric(*row) for row in rows]
         delay = 0.05
         for attempt in range(self._retries):
             try:
-                self._client.log_batch(self._run_id, metrics=metrics, synchronous=True)
-                self.written += len(metrics)
+                if self._sql is not None:
+                    self._sql.write(rows)
+                else:
+                    self._client.log_batch(self._run_id, metrics=[Metric(*r) for r in rows], synchronous=True)
+                self.written += len(rows)
                 return
             except Exception as exc:  # noqa: BLE001 - retried, then reported at close()
                 if attempt == self._retries - 1:
                     self._error = exc
-                    self._lost += len(metrics)
+                    self._lost += len(rows)
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+
+def use_process(sql_store: bool) -> bool:
+    """Whether a writer stores from a shipper process (True) or a thread of this process.
+
+    `IDEALOOP_TELEMETRY=thread|process` decides when set. Otherwise: a SQL store gets the
+    bulk path (tracker/sql_metrics.py, ~7 µs a point), cheap enough for a thread and with
+    no process to start; any other store (an HTTP server) gets the shipper, so encoding
+    requests never holds the training process's GIL.
+    """
+    mode = os.environ.get("IDEALOOP_TELEMETRY", "auto")
+    if mode not in ("auto", "thread", "process"):
+        raise ValueError(f"IDEALOOP_TELEMETRY={mode!r}: expected auto, thread or process")
+    return mode == "process" or (mode == "auto" and not sql_store)
 
 
 class NullWriter:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.telemetry import TelemetryError, TelemetryWriter
+from tracker.telemetry import TelemetryError, TelemetryWriter, use_process
+
+# Both ways of storing: a thread of the training process (the default on a SQL store) and
+# the shipper process (the default against a tracking server; IDEALOOP_TELEMETRY=process).
+MODES = pytest.mark.parametrize("process", [False, True], ids=["thread", "shipper"])
 
 
-def test_every_point_lands_across_several_batches(store):
+@MODES
+def test_every_point_lands_across_several_batches(store, process):
     run_id = store.client.create_run(store.experiment_id).info.run_id
-    with TelemetryWriter(store.client, run_id, flush_interval_s=0.05) as w:
+    with TelemetryWriter(store.client, run_id, flush_interval_s=0.05, process=process) as w:
         w.log_series("train/loss", [float(i) for i in range(2500)], first_step=0)  # > 2 log_batch calls
         w.log("val/loss_batch", 1.5, step=7)
     history = store.client.get_metric_history(run_id, "train/loss")
@@ -29,18 +34,20 @@ def test_flush_on_exception_inside_the_context(store):
     assert len(store.client.get_metric_history(run_id, "train/loss")) == 10
 
 
-def test_a_write_that_keeps_failing_is_reported_not_dropped(store):
-    writer = TelemetryWriter(store.client, "0" * 32, retries=2)  # no such run
+@MODES
+def test_a_write_that_keeps_failing_is_reported_not_dropped(store, process):
+    writer = TelemetryWriter(store.client, "0" * 32, retries=2, process=process)  # no such run
     writer.log("train/loss", 1.0, step=0)
     with pytest.raises(TelemetryError, match="1 telemetry points could not be written"):
         writer.close()
 
 
-def test_flush_means_stored_not_just_sent(store):
+@MODES
+def test_flush_means_stored_not_just_sent(store, process):
     # A Ray trial flushes before each report because ASHA may kill its process right after:
     # flush() must return only once the points are in the store.
     run_id = store.client.create_run(store.experiment_id).info.run_id
-    writer = TelemetryWriter(store.client, run_id, flush_interval_s=10)
+    writer = TelemetryWriter(store.client, run_id, flush_interval_s=10, process=process)
     writer.log_series("train/loss", [1.0] * 1500, first_step=0)
     writer.flush()
     assert len(store.client.get_metric_history(run_id, "train/loss")) == 1500
@@ -49,12 +56,23 @@ def test_flush_means_stored_not_just_sent(store):
     assert len(store.client.get_metric_history(run_id, "train/loss")) == 1501
 
 
-def test_thread_mode_writes_the_same(store):
+@MODES
+def test_metrics_and_artifacts_land_in_either_mode(store, process):
     run_id = store.client.create_run(store.experiment_id).info.run_id
-    with TelemetryWriter(store.client, run_id, process=False) as w:
+    with TelemetryWriter(store.client, run_id, process=process) as w:
         w.log_series("train/loss", [0.5] * 1200, first_step=0)
         w.log_json({"a": 1}, "histograms/step_00000000.json")
     assert len(store.client.get_metric_history(run_id, "train/loss")) == 1200
     assert [f.path for f in store.client.list_artifacts(run_id, "histograms")] == [
         "histograms/step_00000000.json"
     ]
+
+
+def test_a_sql_store_writes_from_a_thread_and_a_server_from_the_shipper(monkeypatch):
+    monkeypatch.delenv("IDEALOOP_TELEMETRY", raising=False)
+    assert use_process(sql_store=True) is False and use_process(sql_store=False) is True
+    monkeypatch.setenv("IDEALOOP_TELEMETRY", "process")
+    assert use_process(sql_store=True) is True
+    monkeypatch.setenv("IDEALOOP_TELEMETRY", "threads")
+    with pytest.raises(ValueError, match="IDEALOOP_TELEMETRY='threads': expected auto, thread or process"):
+        use_process(sql_store=True)
