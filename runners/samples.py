@@ -117,10 +117,10 @@ def confusion_image(matrix: np.ndarray, labels: list[str]) -> Image.Image:
     return img
 
 
-def png_writer(image_fn):
-    """Defer rendering to the writer thread: returns write(path) for TelemetryWriter.log_artifact."""
+def png_writer(image: Image.Image):
+    """write(path) for TelemetryWriter.log_artifact: the PNG is encoded in the writer thread."""
 
     def write(path: str) -> None:
-        image_fn().save(path, format="PNG")
+        image.save(path, format="PNG")
 
     return write

@@ -2,7 +2,8 @@
 
 `Trainer.step(x, y)` does one optimisation step and logs, through the writer:
 `train/loss` (every batch), `val/loss_batch` (a random val batch after every
-iteration), `time/data_s`, `time/compute_s` and `throughput/samples_per_s`.
+iteration), `time/data_s` and `time/compute_s` (every batch), and
+`throughput/samples_per_s` (over each chunk of `check_every` batches).
 Losses stay on the device and are read back in chunks of `check_every` steps,
 so the hot path never forces a device sync per step.
 """
@@ -191,21 +192,20 @@ class Trainer:
         for key, values in (drain() if drain is not None else {}).items():
             if values:
                 self.writer.log_series(key, torch.stack(values).float().cpu().tolist(), first)
-        for i, (data_s, compute, n) in enumerate(self._timing):
+        data, compute = [], []
+        for i, (data_s, spent, _) in enumerate(self._timing):
             # On CUDA the host returns before the kernels finish: the step's real time comes
             # from events recorded around it, read here after the chunk's one sync.
-            compute_s = compute[0].elapsed_time(compute[1]) / 1000 if isinstance(compute, tuple) else compute
-            total = data_s + compute_s
-            if total > self.slow_batch_s:
+            compute_s = spent[0].elapsed_time(spent[1]) / 1000 if isinstance(spent, tuple) else spent
+            if data_s + compute_s > self.slow_batch_s:
                 self._slow_batch(first + i, data_s, compute_s)
-            self.writer.log_dict(
-                {
-                    keys.TIME_DATA: data_s,
-                    keys.TIME_COMPUTE: compute_s,
-                    keys.THROUGHPUT: n / total if total > 0 else 0.0,
-                },
-                first + i,
-            )
+            data.append(data_s)
+            compute.append(compute_s)
+        self.writer.log_series(keys.TIME_DATA, data, first)
+        self.writer.log_series(keys.TIME_COMPUTE, compute, first)
+        seconds = sum(data) + sum(compute)  # throughput over the chunk: per batch it is just noise
+        samples = sum(n for _, _, n in self._timing)
+        self.writer.log(keys.THROUGHPUT, samples / seconds if seconds > 0 else 0.0, self.step_count - 1)
         self._losses, self._val_losses, self._timing = [], [], []
         self.last_loss = losses[-1]
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)

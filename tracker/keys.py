@@ -14,7 +14,7 @@ VAL_ACCURACY = "val/accuracy"  # full val pass, per epoch (classification)
 VAL_F1_MACRO = "val/f1_macro"  # full val pass, per epoch (classification)
 TIME_DATA = "time/data_s"  # seconds spent waiting for the batch
 TIME_COMPUTE = "time/compute_s"  # seconds of forward + backward + step
-THROUGHPUT = "throughput/samples_per_s"  # per batch
+THROUGHPUT = "throughput/samples_per_s"  # over each chunk of check_every batches, at its last step
 EPOCH = "epoch"  # epoch number (1-based; 0 = before training), per epoch
 TRAIN_LR = "train/lr"  # learning rate in effect, per epoch
 GRAD_NORM = "train/grad_norm"  # global L2 norm of gradients, at each histogram snapshot
@@ -44,7 +44,7 @@ METRIC_KEYS: dict[str, str] = {
     VAL_F1_MACRO: "macro-averaged F1 over the full val set, per epoch",
     TIME_DATA: "seconds waiting for data, per batch",
     TIME_COMPUTE: "seconds of compute (forward, backward, step), per batch",
-    THROUGHPUT: "training samples per second, per batch",
+    THROUGHPUT: "training samples per second, over each chunk of check_every batches",
     EPOCH: "epoch number, logged with every full-pass evaluation",
     TRAIN_LR: "learning rate in effect, per epoch",
     GRAD_NORM: "global gradient L2 norm at each histogram snapshot",

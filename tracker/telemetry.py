@@ -84,12 +84,16 @@ class TelemetryWriter:
         self._thread.start()
 
     # -- training-thread side -------------------------------------------------
+    def _wait_for_room(self) -> None:
+        """Back-pressure: a full buffer makes the training thread wait, never drop."""
+        with self._cv:
+            self._cv.notify_all()
+            while len(self._buf) >= self._max and self._thread.is_alive():
+                self._cv.wait(0.05)
+
     def _put(self, item) -> None:
-        if len(self._buf) >= self._max:  # back-pressure: wait, never drop
-            with self._cv:
-                self._cv.notify_all()
-                while len(self._buf) >= self._max and self._thread.is_alive():
-                    self._cv.wait(0.05)
+        if len(self._buf) >= self._max:
+            self._wait_for_room()
         self._buf.append(item)
         if len(self._buf) % MAX_BATCH == 0:  # a full batch is waiting: wake the writer
             with self._cv:
@@ -102,8 +106,17 @@ class TelemetryWriter:
     def log_series(self, key: str, values: Iterable[float], first_step: int) -> None:
         """Log consecutive steps at once (e.g. a chunk of per-batch losses read back together)."""
         ts = int(time.time() * 1000)
-        for i, v in enumerate(values):
-            self._put((key, float(v), ts, first_step + i))
+        self._extend([(key, float(v), ts, first_step + i) for i, v in enumerate(values)])
+
+    def _extend(self, items: list) -> None:
+        """Queue many points with one deque call (atomic under the GIL, like append)."""
+        if len(self._buf) >= self._max:
+            self._wait_for_room()
+        before = len(self._buf)
+        self._buf.extend(items)
+        if (before + len(items)) // MAX_BATCH > before // MAX_BATCH:  # a full batch is waiting
+            with self._cv:
+                self._cv.notify_all()
 
     def log_dict(self, values: dict[str, float], step: int) -> None:
         ts = int(time.time() * 1000)

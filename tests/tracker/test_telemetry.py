@@ -76,3 +76,16 @@ def test_a_sql_store_writes_from_a_thread_and_a_server_from_the_shipper(monkeypa
     monkeypatch.setenv("IDEALOOP_TELEMETRY", "threads")
     with pytest.raises(ValueError, match="IDEALOOP_TELEMETRY='threads': expected auto, thread or process"):
         use_process(sql_store=True)
+
+
+def test_a_full_buffer_makes_the_trainer_wait_and_loses_nothing(store):
+    run_id = store.client.create_run(store.experiment_id).info.run_id
+    with TelemetryWriter(store.client, run_id, max_queue=50, flush_interval_s=0.01, process=False) as w:
+        peak = 0
+        for chunk in range(40):  # 40 chunks of 25 points through a buffer of 50
+            w.log_series("train/loss", [float(chunk)] * 25, first_step=chunk * 25)
+            w.log("val/loss_batch", float(chunk), step=chunk)
+            peak = max(peak, len(w._buf))
+    assert peak <= 50 + 25  # bounded: at most one chunk past the limit
+    assert len(store.client.get_metric_history(run_id, "train/loss")) == 1000
+    assert len(store.client.get_metric_history(run_id, "val/loss_batch")) == 40
