@@ -141,7 +141,8 @@ def main() -> None:
     if ratios.get("idealoop") and "bare" in med:
         ratio = statistics.median(ratios["idealoop"])
         print(
-            f"idealoop / bare = {ratio:.3f}, median of per-round ratios (target >= 0.95 on CPU, >= 0.97 on GPU)"
+            f"idealoop / bare = {ratio:.3f}, median of per-round ratios "
+            "(target >= 0.95 on CPU, >= 0.97 on GPU)"
         )
     start = statistics.median(starts)
     print(f"one-time per run: shipper start-up + close {start:.2f} s (in the idealoop-shipper figure)")
