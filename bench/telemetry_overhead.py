@@ -79,7 +79,8 @@ def one_run(mode: str, store: Store, task, args) -> float:
         val_probe=mode != "bare-noprobe",
     )  # fmt: skip
     t0 = time.perf_counter()
-    fit(trainer, epochs=args.epochs, batch_size=args.batch_size, n_samples=16, progress=False)
+    samples = 16 if mode.startswith("idealoop") or mode == "naive" else 0  # bare: no evidence at all
+    fit(trainer, epochs=args.epochs, batch_size=args.batch_size, n_samples=samples, progress=False)
     writer.close()  # the run is not done until its telemetry is stored
     seconds = time.perf_counter() - t0
     return args.epochs * len(task.train) / seconds

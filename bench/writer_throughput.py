@@ -3,9 +3,10 @@
 Three ways to store the same metric points, in one run of this script:
   direct   MlflowClient.log_batch with 1,000 metrics a call (the ceiling)
   writer   TelemetryWriter.log() per point, timed until close() has written everything:
-           in-thread (IDEALOOP_TELEMETRY=thread) and through the shipper process (the
-           default); the shipper's start-up (a Python that imports mlflow, ~2-3 s once
-           per run, overlapped with training) is also timed alone and taken out
+           in-thread (the default on a SQL store: bulk inserts, tracker/sql_metrics.py)
+           and through the shipper process (the default against a server); the shipper's
+           start-up (a Python that imports mlflow, ~2 s once per run) is also timed alone
+           and taken out
   sync     MlflowClient.log_metric per point (the naive way)
 Targets: writer >= 0.9 x direct, and >= 30 x sync.
 

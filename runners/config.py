@@ -75,7 +75,7 @@ class GeneralizeConfig:
     check_every: int = 10  # steps between reads of the loss (each read syncs the device)
     hist_every: int = 50  # steps between histogram snapshots (0 = off)
     hist_budget: float = 0.01  # snapshots spaced out to stay under this share of training time (0 = exact)
-    n_samples: int = 16  # val samples rendered per epoch
+    n_samples: int = 16  # val samples rendered per epoch (0: no sample images or confusion matrix)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     def validate(self) -> None:

@@ -151,7 +151,8 @@ def fit(
             metrics, outputs = evaluate(trainer.model, task, task.val, device)
             log_val(writer, metrics, epoch, trainer.step_count)
             writer.log(keys.TRAIN_LR, lr, trainer.step_count)
-            log_samples(writer, task, outputs, epoch, n_samples)
+            if n_samples > 0:
+                log_samples(writer, task, outputs, epoch, n_samples)
             result.add({"epoch": epoch, **metrics}, target, task.higher_is_better)
             if bar is not None:
                 bar.update(1)

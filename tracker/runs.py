@@ -146,7 +146,8 @@ def stage_run(
     """Create (or adopt) the run for one stage execution; see the module docstring.
 
     `run_id`: continue this existing run instead of creating one. `telemetry_process`:
-    the writer's shipper process (default: IDEALOOP_TELEMETRY); sweep trials use a thread.
+    store through a shipper process (default: `tracker.telemetry.use_process`, i.e. a
+    thread on a SQL store, the shipper against a server); sweep trials use a thread.
     """
     idea = resolve_id(store, idea_id) if idea_id else None  # fails before creating anything
     tags = {TAG_KIND: "stage", TAG_STAGE: stage, **(extra_tags or {})}

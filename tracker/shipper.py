@@ -1,9 +1,11 @@
 """A separate process that stores a run's telemetry, so MLflow's cost never holds the GIL.
 
-Why: MLflow's SQL store spends ~150 µs of Python per metric point in `log_batch`
-(SQLAlchemy ORM objects). In a thread of the training process that time holds the
-GIL and slows a fast training loop by tens of percent. In a child process it runs on
-another core; the training process only pickles compact tuples into a pipe.
+Why: against a tracking server every batch is a `log_batch` request, encoded in Python
+(and, on a SQL store reached without the bulk path, ~80 µs of SQLAlchemy ORM work per
+point). In a thread of the training process that time holds the GIL. In a child
+process it runs beside training; the training process only pickles compact tuples
+into a pipe. Used by default against a server (`tracker.telemetry.use_process`), and
+with `IDEALOOP_TELEMETRY=process`; on a SQL store it writes through the bulk path too.
 
 Protocol (stdin of `python -m tracker.shipper URI RUN_ID`): length-prefixed pickles,
 each `("m", [(key, value, ts_ms, step), ...])`, `("a", artifact_file, bytes)` or
