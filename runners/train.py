@@ -36,6 +36,13 @@ from tracker.runs import NonFiniteLoss
 from tracker.telemetry import TelemetryWriter
 
 
+def _console(line: str) -> None:
+    """A line on stderr that does not break a progress bar being drawn there."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed)
@@ -144,7 +151,7 @@ class Trainer:
         if name in self.flags:
             return
         self.flags[name] = detail
-        print(f"idealoop: WARNING {name}: {detail}", file=sys.stderr)
+        _console(f"idealoop: WARNING {name}: {detail}")
         self.on_flag(name, detail)
 
     def _probe(self) -> None:
@@ -155,10 +162,9 @@ class Trainer:
         self._schedule.taken(self.step_count, time.perf_counter() - t0)
         if self._schedule.stretched and not self._spacing_noted:
             self._spacing_noted = True
-            print(
+            _console(
                 f"idealoop: histogram snapshots spaced beyond every {self.hist_every} steps to keep them "
-                f"under {self._schedule.budget:.0%} of training time (hist_budget=0: exact cadence)",
-                file=sys.stderr,
+                f"under {self._schedule.budget:.0%} of training time (hist_budget=0: exact cadence)"
             )
 
     def _snapshot(self) -> None:
