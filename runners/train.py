@@ -96,6 +96,7 @@ class Trainer:
         self.on_flag = on_flag or (lambda flag, detail: None)
         self.flags: dict[str, str] = {}
         self._spacing_noted = False  # the console said once that the budget spaced snapshots out
+        self.replay_until = -1  # last step an earlier attempt of this run already stored (restores)
         self.slow_batch_s = slow_batch_s
         self.train_loss = train_loss or task.loss
         self.val_probe = val_probe
@@ -157,6 +158,8 @@ class Trainer:
     def _probe(self) -> None:
         """Histogram snapshot at this step: this step's activations and gradients, weights just after
         the optimizer step (gradients are only cleared by the next step's zero_grad)."""
+        if self.device.type == "cuda":  # the step's queued kernels are not the snapshot's cost
+            torch.cuda.synchronize(self.device)
         t0 = time.perf_counter()
         self._snapshot()
         self._schedule.taken(self.step_count, time.perf_counter() - t0)
@@ -188,16 +191,23 @@ class Trainer:
         if not self._losses:
             return self.last_loss
         first = self.step_count - len(self._losses)  # one pending loss per step since the last sync
+        # Steps up to `replay_until` were stored by an earlier attempt of this run (a restored
+        # sweep trial replays from its checkpoint): recomputed, checked, not logged twice.
+        skip = min(len(self._losses), max(0, self.replay_until - first + 1))
+
+        def log_series(key: str, values: list[float]) -> None:
+            if values[skip:]:
+                self.writer.log_series(key, values[skip:], first + skip)
+
         losses = torch.stack(self._losses).float().cpu().tolist()
-        self.writer.log_series(keys.TRAIN_LOSS, losses, first)
+        log_series(keys.TRAIN_LOSS, losses)
         if self._val_losses:
-            val_losses = torch.stack(self._val_losses).float().cpu().tolist()
-            self.writer.log_series(keys.VAL_LOSS_BATCH, val_losses, first)
+            log_series(keys.VAL_LOSS_BATCH, torch.stack(self._val_losses).float().cpu().tolist())
         # A train_loss may record per-step side metrics (runners/critic.py): read back at this same sync.
         drain = getattr(self.train_loss, "drain", None)
         for key, values in (drain() if drain is not None else {}).items():
             if values:
-                self.writer.log_series(key, torch.stack(values).float().cpu().tolist(), first)
+                log_series(key, torch.stack(values).float().cpu().tolist())
         data, compute = [], []
         for i, (data_s, spent, _) in enumerate(self._timing):
             # On CUDA the host returns before the kernels finish: the step's real time comes
@@ -207,11 +217,12 @@ class Trainer:
                 self._slow_batch(first + i, data_s, compute_s)
             data.append(data_s)
             compute.append(compute_s)
-        self.writer.log_series(keys.TIME_DATA, data, first)
-        self.writer.log_series(keys.TIME_COMPUTE, compute, first)
+        log_series(keys.TIME_DATA, data)
+        log_series(keys.TIME_COMPUTE, compute)
         seconds = sum(data) + sum(compute)  # throughput over the chunk: per batch it is just noise
         samples = sum(n for _, _, n in self._timing)
-        self.writer.log(keys.THROUGHPUT, samples / seconds if seconds > 0 else 0.0, self.step_count - 1)
+        if skip < len(losses):
+            self.writer.log(keys.THROUGHPUT, samples / seconds if seconds > 0 else 0.0, self.step_count - 1)
         self._losses, self._val_losses, self._timing = [], [], []
         self.last_loss = losses[-1]
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)

@@ -35,6 +35,7 @@ from runners.fit import FitResult, FitResume
 from runners.stages import STAGES
 from runners.task import load_task
 from tracker import keys
+from tracker.curves import read_points
 from tracker.runs import StoppedEarly, stage_run
 from tracker.store import TAG_KIND, TAG_NODE, TAG_SWEEP, TAG_TRIAL, Store
 from tracker.sweeps import trial_run
@@ -92,6 +93,10 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             scheduler.load_state_dict(saved["scheduler"])
         trainer.gen.set_state(saved["generator"])
         trainer.step_count = saved["step"]
+        # The attempt that died may have stored steps past its last checkpoint: this one
+        # replays them (same data order, same state) without logging them twice.
+        stored, _ = read_points(store, run_id, keys.TRAIN_LOSS)
+        trainer.replay_until = int(stored.max()) if len(stored) else -1
         return FitResume(epoch=saved["epoch"], start=saved["start"], history=saved["history"])
 
     def on_epoch(epoch: int, result: FitResult) -> None:

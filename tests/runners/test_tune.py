@@ -212,6 +212,9 @@ def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_
     for run_id in ran:
         epochs = [m.value for m in store.client.get_metric_history(run_id, "epoch")]
         assert epochs.count(0) == 1 and max(epochs) == 6, epochs
+        # Steps the killed attempt stored past its checkpoint were replayed, not logged twice.
+        steps = [m.step for m in store.client.get_metric_history(run_id, "train/loss")]
+        assert len(steps) == len(set(steps)) and max(steps) == len(steps) - 1
     assert store.client.get_run(sweep_id).info.status == "FINISHED"
 
 
