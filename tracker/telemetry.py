@@ -93,17 +93,9 @@ class TelemetryWriter:
             while len(self._buf) >= self._max and self._thread.is_alive():
                 self._cv.wait(0.05)
 
-    def _put(self, item) -> None:
-        if len(self._buf) >= self._max:
-            self._wait_for_room()
-        self._buf.append(item)
-        if len(self._buf) % MAX_BATCH == 0:  # a full batch is waiting: wake the writer
-            with self._cv:
-                self._cv.notify_all()
-
     def log(self, key: str, value: float, step: int, timestamp_ms: int | None = None) -> None:
         ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
-        self._put((key, float(value), ts, int(step)))
+        self._extend([(key, float(value), ts, int(step))])
 
     def log_series(self, key: str, values: Iterable[float], first_step: int) -> None:
         """Log consecutive steps at once (e.g. a chunk of per-batch losses read back together)."""
@@ -111,7 +103,8 @@ class TelemetryWriter:
         self._extend([(key, float(v), ts, first_step + i) for i, v in enumerate(values)])
 
     def _extend(self, items: list) -> None:
-        """Queue many points with one deque call (atomic under the GIL, like append)."""
+        """Queue points with one deque call (atomic under the GIL); wake the writer when a
+        full batch is waiting; wait (never drop) while the buffer is full."""
         if len(self._buf) >= self._max:
             self._wait_for_room()
         before = len(self._buf)
@@ -122,8 +115,7 @@ class TelemetryWriter:
 
     def log_dict(self, values: dict[str, float], step: int) -> None:
         ts = int(time.time() * 1000)
-        for k, v in values.items():
-            self._put((k, float(v), ts, int(step)))
+        self._extend([(k, float(v), ts, int(step)) for k, v in values.items()])
 
     def log_artifact(self, write, artifact_file: str) -> None:
         """Store an artifact off the training thread. `write(path)` writes the file's bytes.
@@ -131,7 +123,7 @@ class TelemetryWriter:
         Used for histogram JSONs and sample PNGs: rendering and upload happen in the
         writer thread, in order with the metrics.
         """
-        self._put(_Artifact(write, artifact_file))
+        self._extend([_Artifact(write, artifact_file)])
 
     def log_json(self, data: dict, artifact_file: str) -> None:
         """Encoded now, on the caller's thread: later changes to `data` cannot leak into the
