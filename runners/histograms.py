@@ -61,7 +61,7 @@ def summarize_all(tensors: dict[str, torch.Tensor], bins: int = N_BINS) -> dict[
         std, mean = torch.std_mean(f, correction=1 if f.numel() > 1 else 0)
         heads[name] = torch.stack([lo, hi, mean, std, (f == 0).sum().to(f.dtype)]).float()
     head_values = _read(heads)
-    finite, edges = {}, {}
+    finite = {}
     for name, (lo, hi, mean, std, zeros) in head_values.items():
         f = flats[name]
         if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -69,8 +69,8 @@ def summarize_all(tensors: dict[str, torch.Tensor], bins: int = N_BINS) -> dict[
             continue
         a, b = (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
         finite[name] = torch.histc(f.float(), bins=bins, min=a, max=b)
-        edges[name] = [round(a + (b - a) * i / bins, 6) for i in range(bins + 1)]
-        out[name] = {"frac_nonfinite": 0.0, "frac_zero": zeros / f.numel(), "edges": edges[name],
+        edges = [round(a + (b - a) * i / bins, 6) for i in range(bins + 1)]
+        out[name] = {"frac_nonfinite": 0.0, "frac_zero": zeros / f.numel(), "edges": edges,
                      "mean": mean, "std": std, "min": lo, "max": hi}  # fmt: skip
     for name, counts in _read(finite).items():
         out[name]["counts"] = [int(c) for c in counts]
@@ -100,7 +100,7 @@ def _summarize_nonfinite(flat: torch.Tensor, bins: int) -> dict:
     }
     if not finite.numel():
         return {**out, **_EMPTY}
-    return {**out, **summarize_all({"f": finite}, bins)["f"], **out}
+    return {**summarize_all({"f": finite}, bins)["f"], **out}  # fractions of the whole tensor
 
 
 class ActivationTap:

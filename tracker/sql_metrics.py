@@ -8,7 +8,7 @@ of the training time, and in the training process it holds the GIL.
 
 This sink writes the same rows MLflow would, into MLflow's tables as MLflow defines
 them (`SqlMetric.__table__`, `SqlLatestMetric.__table__`, through the store's own
-engine), with one executemany per batch: ~7 µs a point. What `log_batch` does and
+engine), with one executemany per batch: ~6 µs a point. What `log_batch` does and
 this keeps: metric names validated (once per key); NaN stored as `is_nan` with value
 0 and ±inf as ±max float; identical points in a batch written once; `latest_metrics`
 advanced to the point with the greatest (step, timestamp, value); one transaction
