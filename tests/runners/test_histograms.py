@@ -66,16 +66,17 @@ def test_schedule_keeps_the_exact_cadence_without_a_budget():
 
 
 def test_schedule_spaces_snapshots_to_stay_within_the_time_budget():
-    # 1 ms steps, 10 ms snapshots, 2% budget: after one snapshot, the next waits until
-    # 10 ms / 0.02 = 500 ms of training have passed, not the 10 steps asked for.
-    s = SnapshotSchedule(every=10, budget=0.02)
+    # 1 ms steps, 10 ms snapshots, 2% budget. The first 5 follow the cadence; then the
+    # next waits until 50 ms / 0.02 = 2.5 s of training have passed, and so on.
+    s = SnapshotSchedule(every=10, budget=0.02, exempt=5)
     taken = []
-    for step in range(2000):
+    for step in range(10_000):
         if s.due(step, now=step * 0.001):
             s.taken(step, seconds=0.010)
             taken.append(step)
-    assert taken[:3] == [0, 500, 1000] and s.stretched
-    assert s.spent_s <= 0.02 * 2.0 + 0.010  # the budget holds over the run (plus one snapshot)
+    assert taken[:5] == [0, 10, 20, 30, 40] and s.stretched
+    assert [round(t, -2) for t in taken[5:8]] == [2500, 3000, 3500]  # (float rounding: 3001)
+    assert s.spent_s <= 0.02 * 10.0 + 0.010  # the budget holds over the run (plus one snapshot)
     cheap = SnapshotSchedule(every=10, budget=0.02)  # 0.1 ms snapshots fit: the cadence holds
     assert [st for st in range(40) if cheap.due(st, st * 0.001) and not cheap.taken(st, 0.0001)] == [
         0,
