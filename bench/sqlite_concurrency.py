@@ -1,8 +1,9 @@
 """Concurrent trial writers on one embedded SQLite store: points/s and "database is locked".
 
 Eight processes (like eight concurrent sweep trials) each log per-batch telemetry into
-their own run of one SQLite file, the way a trial's writer does: `log_batch` calls of
-a chunk of steps (5 keys a step: train/loss, val/loss_batch, time/data_s,
+their own run of one SQLite file, the way a trial's writer does: one write per chunk
+of steps, through `log_batch` and through the writer's bulk path (tracker/sql_metrics.py)
+(5 keys a step: train/loss, val/loss_batch, time/data_s,
 time/compute_s, throughput). Every call that fails is counted (by message) and
 retried, so the totals compare the same work. Run once with SQLite's default
 rollback journal and once with WAL (what `idealoop tune` switches on).
@@ -17,6 +18,9 @@ the driver) never block writers in WAL, and writes are ~5-20% faster here.
 End to end, a real sweep of 8 concurrent trials (`--max-concurrent 8 --cpus-per-trial
 0.25`, digits, 3 epochs of 40 batches, all 8 overlapping for ~11 s): every trial
 completed with its 120 train/loss points, no "database is locked" anywhere in the log.
+Re-measured after the bulk path (same machine, later run): log_batch rollback 3,235 / WAL
+4,157 points/s; bulk rollback 6,511 / WAL 13,054 points/s; 0 "database is locked", every
+point stored, in all four.
 """
 
 from __future__ import annotations
@@ -32,19 +36,25 @@ import time
 KEYS = ("train/loss", "val/loss_batch", "time/data_s", "time/compute_s", "throughput/samples_per_s")
 
 
-def worker(uri: str, run_id: str, steps: int, chunk: int) -> None:
+def worker(uri: str, run_id: str, steps: int, chunk: int, path: str) -> None:
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
+    from tracker.sql_metrics import open_sql_sink
+
     client = MlflowClient(tracking_uri=uri)
+    sink = open_sql_sink(client, run_id) if path == "bulk" else None
     errors: dict[str, int] = {}
     t0 = time.time()
     for first in range(0, steps, chunk):
         ts = int(time.time() * 1000)
-        metrics = [Metric(k, 0.5, ts, s) for s in range(first, min(first + chunk, steps)) for k in KEYS]
+        rows = [(k, 0.5, ts, s) for s in range(first, min(first + chunk, steps)) for k in KEYS]
         while True:
             try:
-                client.log_batch(run_id, metrics=metrics, synchronous=True)
+                if sink is not None:
+                    sink.write(rows)
+                else:
+                    client.log_batch(run_id, metrics=[Metric(*r) for r in rows], synchronous=True)
                 break
             except Exception as exc:  # noqa: BLE001 - counted, then retried
                 key = "database is locked" if "database is locked" in str(exc) else type(exc).__name__
@@ -69,7 +79,7 @@ def reader(uri: str, exp: str) -> None:
         time.sleep(0.2)
 
 
-def measure(wal: bool, writers: int, steps: int, chunk: int) -> dict:
+def measure(wal: bool, writers: int, steps: int, chunk: int, path: str) -> dict:
     from mlflow.tracking import MlflowClient
 
     from tracker.sweeps import enable_sqlite_wal
@@ -93,7 +103,7 @@ def measure(wal: bool, writers: int, steps: int, chunk: int) -> dict:
     )
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--worker", uri, run, str(steps), str(chunk)],
+            [sys.executable, __file__, "--worker", uri, run, str(steps), str(chunk), path],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -122,24 +132,26 @@ def main() -> None:
     p.add_argument(
         "--chunk", type=int, default=10, help="steps per log_batch call (the writer's check_every)"
     )
-    p.add_argument("--worker", nargs=4, metavar=("URI", "RUN", "STEPS", "CHUNK"), help=argparse.SUPPRESS)
+    hidden = argparse.SUPPRESS
+    p.add_argument("--worker", nargs=5, metavar=("URI", "RUN", "STEPS", "CHUNK", "PATH"), help=hidden)
     p.add_argument("--reader", nargs=2, metavar=("URI", "EXP"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.reader:
         reader(*args.reader)
         return
     if args.worker:
-        uri, run, steps, chunk = args.worker
-        worker(uri, run, int(steps), int(chunk))
+        uri, run, steps, chunk, path = args.worker
+        worker(uri, run, int(steps), int(chunk), path)
         return
     print(f"{args.writers} writer processes x {args.steps} steps x {len(KEYS)} keys, "
           f"log_batch every {args.chunk} steps, 1 reader polling")  # fmt: skip
-    for wal in (False, True):
-        r = measure(wal, args.writers, args.steps, args.chunk)
+    for path, wal in [(path, wal) for path in ("log_batch", "bulk") for wal in (False, True)]:
+        r = measure(wal, args.writers, args.steps, args.chunk, path)
         locked = r["errors"].get("database is locked", 0)
         other = {k: v for k, v in r["errors"].items() if k != "database is locked"}
         print(
-            f"{'WAL     ' if wal else 'rollback'}: {r['points'] / r['wall_s']:8.0f} points/s aggregate, "
+            f"{path:>9} {'WAL     ' if wal else 'rollback'}: "
+            f"{r['points'] / r['wall_s']:8.0f} points/s aggregate, "
             f"{locked} 'database is locked' errors, other errors {other or 0}, "
             f"stored {r['stored']}/{r['points']}"
         )
