@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from runners.cli_common import EXIT_USAGE, UsageError
+from runners.cli_common import EXIT_USAGE, UsageError, sigterm_as_interrupt
 from runners.cli_common import say as _say
 from runners.cli_common import store_of as _store
 from runners.cli_ideas import (
@@ -216,21 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM (the board's cancel button, `kill`) ends a stage like Ctrl-C: run KILLED, reason `killed`."""
-    import signal
-    import threading
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _sigterm_as_interrupt()
+    sigterm_as_interrupt()
     try:
         return args.func(args)
     except UsageError as exc:

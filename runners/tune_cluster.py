@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 
+from runners.cli_common import sigterm_as_interrupt
 from runners.tune import PROJECT_ROOT, SweepError, SweepSettings, _first_line
 
 
@@ -48,7 +49,7 @@ def connect(address: str | None) -> bool:
             ray.init(address=address, log_to_driver=True)
         except Exception as exc:  # noqa: BLE001 - one line for the user
             raise SweepError(f"cannot connect to the Ray cluster at {address}: {_first_line(exc)}") from None
-        _sigterm_interrupts()
+        sigterm_as_interrupt()
         return True
     # A local Ray: its workers import this checkout (not another install of idealoop).
     os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -57,22 +58,8 @@ def connect(address: str | None) -> bool:
     # address="local": a private Ray for this sweep, never a stale `ray start` cluster found
     # on the machine (attaching is what --address / RAY_ADDRESS, or `--address auto`, are for).
     ray.init(address="local", include_dashboard=False, log_to_driver=True)
-    _sigterm_interrupts()
+    sigterm_as_interrupt()
     return True
-
-
-def _sigterm_interrupts() -> None:
-    """Take SIGTERM back from Ray: its core worker installs a C++ handler that aborts the
-    driver (exit 134) before any Python runs, leaving the sweep RUNNING. Like Ctrl-C, a
-    SIGTERM must end the sweep KILLED, reconcile its trials and exit 130."""
-    import signal
-    import threading
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
 
 
 def check_resources(settings: SweepSettings, remote: bool) -> None:

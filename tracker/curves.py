@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tracker.sql_metrics import sql_backend
 from tracker.store import Store
 
 DISPLAY_POINTS = 2000  # points a chart gets at most: ~4 per bucket, 500 buckets ≈ chart width
@@ -87,11 +88,8 @@ def minmax_downsample(
 
 
 def _sql_store(store: Store):
-    """MLflow's SqlAlchemyStore behind the client, or None (e.g. an HTTP tracking server)."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    backend = getattr(getattr(store.client, "_tracking_client", None), "store", None)
-    return backend if isinstance(backend, SqlAlchemyStore) else None
+    """MLflow's SqlAlchemyStore behind the store's client, or None (e.g. an HTTP tracking server)."""
+    return sql_backend(store.client)
 
 
 def raw_query(session, sql: str, params: tuple) -> list[tuple]:

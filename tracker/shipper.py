@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 _HEADER = struct.Struct("!I")
@@ -94,24 +93,14 @@ def _read(stream):
 
 
 def _log_batch(client, sql, run_id: str, rows: list[tuple], report: dict, retries: int = 8) -> None:
-    from mlflow.entities import Metric
+    from tracker.sql_metrics import store_rows
 
-    delay = 0.05
-    for attempt in range(retries):
-        try:
-            if sql is not None:  # a SQL store: the bulk path (tracker/sql_metrics.py)
-                sql.write(rows)
-            else:
-                client.log_batch(run_id, metrics=[Metric(*row) for row in rows], synchronous=True)
-            report["written"] += len(rows)
-            return
-        except Exception as exc:  # noqa: BLE001 - retried (SQLite locks), then reported
-            if attempt == retries - 1:
-                report["lost"] += len(rows)
-                report["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    error = store_rows(client, sql, run_id, rows, retries)
+    if error is None:
+        report["written"] += len(rows)
+    else:
+        report["lost"] += len(rows)
+        report["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
 
 
 def main(uri: str, run_id: str, retries: int = 8) -> None:

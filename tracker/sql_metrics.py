@@ -80,8 +80,7 @@ class SqlMetricSink:
             order = (step, ts, value)
             if key not in latest or order > latest[key][0]:
                 latest[key] = (order, is_nan)
-        if len(set(values)) < len(values):  # identical points in one batch: stored once, like log_batch
-            values = list(dict.fromkeys(values))
+        values = list(dict.fromkeys(values))  # identical points in one batch: stored once, like log_batch
         try:
             with self._engine.begin() as conn:
                 conn.exec_driver_sql(self._insert_sql, self._driver_params(values))
@@ -131,11 +130,39 @@ class SqlMetricSink:
             )
 
 
-def open_sql_sink(client, run_id: str) -> SqlMetricSink | None:
-    """The fast path for this client's store, or None (an HTTP server, or an unknown store)."""
+def store_rows(client, sink: SqlMetricSink | None, run_id: str, rows: list[tuple], retries: int = 8):
+    """Store (key, value, timestamp_ms, step) rows: the bulk path when there is one, else
+    `log_batch`. Retried with back-off (SQLite "database is locked" under concurrent
+    writers); returns None once stored, or the last error after `retries` attempts."""
+    import time
+
+    from mlflow.entities import Metric
+
+    delay, attempts, error = 0.05, max(retries, 1), None
+    for attempt in range(attempts):
+        try:
+            if sink is not None:
+                sink.write(rows)
+            else:
+                client.log_batch(run_id, metrics=[Metric(*row) for row in rows], synchronous=True)
+            return None
+        except Exception as exc:  # noqa: BLE001 - retried, then returned to the caller to report
+            error = exc
+            if attempt < attempts - 1:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+    return error
+
+
+def sql_backend(client):
+    """MLflow's SqlAlchemyStore behind the client, or None (e.g. an HTTP tracking server)."""
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    store = getattr(getattr(client, "_tracking_client", None), "store", None)
-    if not isinstance(store, SqlAlchemyStore):
-        return None
-    return SqlMetricSink(client, store, run_id)
+    backend = getattr(getattr(client, "_tracking_client", None), "store", None)
+    return backend if isinstance(backend, SqlAlchemyStore) else None
+
+
+def open_sql_sink(client, run_id: str) -> SqlMetricSink | None:
+    """The fast path for this client's store, or None (an HTTP server, or an unknown store)."""
+    backend = sql_backend(client)
+    return SqlMetricSink(client, backend, run_id) if backend is not None else None

@@ -29,10 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.entities import Metric
-
 from tracker.shipper import ProcessSink
-from tracker.sql_metrics import open_sql_sink
+from tracker.sql_metrics import open_sql_sink, store_rows
 
 MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 
@@ -230,22 +228,12 @@ class TelemetryWriter:
                 self._error = self._error or exc
                 self._lost += len(rows)
             return
-        delay = 0.05
-        for attempt in range(self._retries):
-            try:
-                if self._sql is not None:
-                    self._sql.write(rows)
-                else:
-                    self._client.log_batch(self._run_id, metrics=[Metric(*r) for r in rows], synchronous=True)
-                self.written += len(rows)
-                return
-            except Exception as exc:  # noqa: BLE001 - retried, then reported at close()
-                if attempt == self._retries - 1:
-                    self._error = exc
-                    self._lost += len(rows)
-                    return
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        error = store_rows(self._client, self._sql, self._run_id, rows, self._retries)
+        if error is None:
+            self.written += len(rows)
+        else:  # reported at close(), never silent
+            self._error = error
+            self._lost += len(rows)
 
 
 def use_process(sql_store: bool) -> bool:
