@@ -27,8 +27,6 @@ def cmd_idea_add(args) -> int:
     est = Estimates.parse(
         hours=args.hours, complexity=args.complexity, impact=args.impact, likelihood=args.likelihood
     )
-    if not args.title.strip():
-        raise UsageError("title is empty; give the idea a short title")
     store = _store(args)
     idea_id = add_idea(
         store, args.title, est, category=args.category, description=args.description, source="cli"

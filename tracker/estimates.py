@@ -63,20 +63,51 @@ class EstimateError(ValueError):
 def check_field(name: str, value: object) -> float:
     """Parse and bound-check one estimate; raise EstimateError naming field, value and range."""
     if name not in BOUNDS:
-        raise EstimateError(f"unknown estimate {name!r}; known: {', '.join(FIELDS)}")
+        raise EstimateError(f"unknown estimate {shown(repr(name))}; known: {', '.join(FIELDS)}")
     bound = BOUNDS[name]
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise EstimateError(f"{name}={value!r} is not a number; allowed: {bound.describe()}") from None
+        allowed = bound.describe()
+        raise EstimateError(f"{name}={shown(repr(value))} is not a number; allowed: {allowed}") from None
     if not bound.contains(number):
-        raise EstimateError(f"{name}={value} is out of range; allowed: {bound.describe()}")
+        raise EstimateError(f"{name}={shown(value)} is out of range; allowed: {bound.describe()}")
     return float(int(number)) if bound.integer else number
+
+
+# Longest text a user may type into each field, in characters. Each bound sits inside what MLflow
+# keeps without cutting: a run name is a VARCHAR(250) column, a tag value 8,000 characters, and a
+# revision record (note plus changes, as JSON) must fit one 6,000-character param. Checked before
+# anything is written, the same on add and update, so a long note can never corrupt an idea.
+TEXT_LIMITS: dict[str, int] = {
+    "title": 200,  # the run name and the idea's headline
+    "category": 100,  # a short label that groups ideas
+    "description": 8_000,  # MLflow's tag-value limit
+    "note": 2_000,  # why a revision was made; its JSON record must stay under 6,000
+}
+
+
+def check_text(name: str, value: str, *, required: bool = False) -> str:
+    """Strip and bound one text field; raise EstimateError naming the field and its limit."""
+    text = (value or "").strip()
+    if required and not text:
+        raise EstimateError(f"{name} is empty; give the idea a short {name}")
+    limit = TEXT_LIMITS[name]
+    if len(text) > limit:
+        raise EstimateError(f"{name} is {len(text):,} characters long; at most {limit:,} allowed")
+    return text
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A user's value as an error message echoes it, cut to `limit` characters (a 10 KB typo
+    must not become a 10 KB error line)."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def check_status(status: str) -> str:
     if status not in STATUSES:
-        raise EstimateError(f"status={status!r} is not allowed; allowed: {', '.join(STATUSES)}")
+        raise EstimateError(f"status={shown(repr(status))} is not allowed; allowed: {', '.join(STATUSES)}")
     return status
 
 

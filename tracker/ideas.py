@@ -24,7 +24,15 @@ from dataclasses import asdict, dataclass, field
 from mlflow.entities import Metric, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
-from tracker.estimates import FIELDS, Estimates, check_field, check_status, score
+from tracker.estimates import (
+    FIELDS,
+    EstimateError,
+    Estimates,
+    check_field,
+    check_status,
+    check_text,
+    score,
+)
 from tracker.store import (
     TAG_CATEGORY,
     TAG_DESCRIPTION,
@@ -39,6 +47,7 @@ from tracker.store import (
 REVISION_PREFIX = "revision."
 METRIC_PREFIX = "estimate/"
 MAX_REVISION_CLAIMS = 50  # retries when concurrent editors race for the same revision number
+MAX_RECORD_CHARS = 6_000  # MLflow cuts a longer param value, which would leave broken JSON
 
 
 class IdeaNotFound(LookupError):
@@ -72,6 +81,7 @@ class Revision:
     author: str
     changes: dict
     note: str = ""
+    damaged: bool = False  # the stored record could not be read; its estimates live on in the metrics
 
 
 def _author() -> str:
@@ -91,10 +101,11 @@ def add_idea(
     source: str = "cli",
     extra_tags: dict[str, str] | None = None,
 ) -> str:
-    """Create an idea and its first revision; return its id. Inputs are already validated."""
-    title = title.strip()
-    if not title:
-        raise ValueError("title is empty; give the idea a short title")
+    """Create an idea and its first revision; return its id. Estimates are already validated;
+    the texts are bounded here, before anything is written."""
+    title = check_text("title", title, required=True)
+    category = check_text("category", category)
+    description = check_text("description", description)
     tags = {
         TAG_KIND: "idea",
         TAG_TITLE: title,
@@ -125,10 +136,14 @@ def update_idea(
     note: str = "",
 ) -> Revision | None:
     """Append a revision with the changed estimates (validated here) and update text tags."""
-    run_id = resolve_id(store, idea_id)
     checked = {k: check_field(k, v) for k, v in (changes or {}).items() if v is not None}
     if status is not None:
         check_status(status)
+    title = None if title is None else check_text("title", title, required=True)
+    category = None if category is None else check_text("category", category)
+    description = None if description is None else check_text("description", description)
+    note = check_text("note", note)
+    run_id = resolve_id(store, idea_id)
     tags = {}
     if status is not None:
         tags[TAG_STATUS] = status
@@ -136,9 +151,9 @@ def update_idea(
         tags[TAG_CATEGORY] = category
     if description is not None:
         tags[TAG_DESCRIPTION] = description
-    if title is not None and title.strip():
-        tags[TAG_TITLE] = title.strip()
-        tags["mlflow.runName"] = title.strip()
+    if title is not None:
+        tags[TAG_TITLE] = title
+        tags["mlflow.runName"] = title
     revision = None
     if checked or status is not None:
         meta = {"status": status} if status is not None else {}
@@ -170,9 +185,15 @@ def _append_revision(
         "nonce": uuid.uuid4().hex[:8],  # two identical edits must still conflict
         **(meta or {}),
     }
+    # ensure_ascii=False: a non-ASCII note would otherwise grow six-fold as \\uXXXX escapes.
+    text = json.dumps(record, ensure_ascii=False)
+    if len(text) > MAX_RECORD_CHARS:  # the note is bounded, so only an odd author name gets here
+        raise EstimateError(
+            f"revision record is {len(text):,} characters; MLflow keeps at most {MAX_RECORD_CHARS:,}"
+        )
     for _ in range(MAX_REVISION_CLAIMS):
         try:
-            client.log_param(run_id, f"{REVISION_PREFIX}{number:04d}", json.dumps(record))
+            client.log_param(run_id, f"{REVISION_PREFIX}{number:04d}", text)
             break
         except MlflowException as exc:
             if "INVALID_PARAMETER_VALUE" not in str(exc.error_code) and "Changing" not in str(exc):
@@ -269,21 +290,29 @@ def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
     run = store.client.get_run(run_id)
     linked = search_all(store, f"tags.`{TAG_IDEA}` = '{run_id}'", order_by=["start_time ASC"])
     idea = _idea_from_run(run, [r.info.run_id for r in linked])
-    revisions = []
-    for key, value in sorted(run.data.params.items()):
-        if key.startswith(REVISION_PREFIX):
-            rec = json.loads(value)
-            revisions.append(
-                Revision(
-                    number=int(key[len(REVISION_PREFIX) :]),
-                    time_ms=rec["time"],
-                    source=rec.get("source", ""),
-                    author=rec.get("author", ""),
-                    changes={
-                        **rec.get("changes", {}),
-                        **({"status": rec["status"]} if "status" in rec else {}),
-                    },
-                    note=rec.get("note", ""),
-                )
-            )
+    revisions = [
+        _revision(key, value)
+        for key, value in sorted(run.data.params.items())
+        if key.startswith(REVISION_PREFIX)
+    ]
     return idea, revisions, linked
+
+
+def _revision(key: str, value: str) -> Revision:
+    """One stored revision record; a malformed one (e.g. cut by an older idealoop) reads as damaged
+    instead of making the whole idea unreadable."""
+    number = int(key[len(REVISION_PREFIX) :])
+    try:
+        rec = json.loads(value)
+        status = {"status": rec["status"]} if "status" in rec else {}
+        return Revision(
+            number=number,
+            time_ms=int(rec["time"]),
+            source=str(rec.get("source", "")),
+            author=str(rec.get("author", "")),
+            changes={**dict(rec.get("changes", {})), **status},
+            note=str(rec.get("note", "")),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        note = f"damaged revision record ({len(value):,} characters stored); its estimates are kept"
+        return Revision(number, 0, "?", "?", {}, note, damaged=True)

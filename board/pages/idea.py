@@ -68,7 +68,9 @@ with st.expander(f"Revision history ({len(revisions)})"):
             [
                 {
                     "#": r.number,
-                    "time": dt.datetime.fromtimestamp(r.time_ms / 1000).strftime("%Y-%m-%d %H:%M:%S"),
+                    "time": dt.datetime.fromtimestamp(r.time_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+                    if r.time_ms
+                    else "-",
                     "source": r.source,
                     "author": r.author,
                     "changes": ", ".join(

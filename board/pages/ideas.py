@@ -148,13 +148,11 @@ with st.expander(":material/add: Add an idea", expanded=table.empty):
         }
         if st.form_submit_button("Add idea", type="primary"):
             try:
-                if not title.strip():
-                    raise EstimateError("title is empty; give the idea a short title")
                 est = Estimates.parse(**raw)
+                new_id = add_idea(s, title, est, category=category, description=description, source="board")
             except EstimateError as exc:
                 st.error(str(exc))
             else:
-                new_id = add_idea(s, title, est, category=category, description=description, source="board")
                 wrote()
                 st.session_state.update(flash=f"Added idea {new_id} (score {est.score:.4g}).", clear_add=True)
                 st.rerun()
@@ -187,20 +185,15 @@ if not table.empty:
                 for i, f in enumerate(FIELDS)
             }
             if st.form_submit_button("Save revision", type="primary"):
+                # Only what this editor changed since the form was loaded: a concurrent editor's
+                # changes to other fields survive (comparing with the store now would undo them).
+                loaded = st.session_state["edit_loaded"]
+                edited = lambda name, value: value if value != loaded[name] else None  # noqa: E731
                 try:
-                    if not e_title.strip():
-                        raise EstimateError("title is empty; give the idea a short title")
                     checked = {f: check_field(f, v) for f, v in e_raw.items()}
-                except EstimateError as exc:
-                    st.error(str(exc))
-                else:
-                    # Only what this editor changed since the form was loaded: a concurrent editor's
-                    # changes to other fields survive (comparing with the store now would undo them).
-                    loaded = st.session_state["edit_loaded"]
                     changes = {
                         f: v for f, v in checked.items() if pd.isna(loaded[f]) or v != float(loaded[f])
                     }
-                    edited = lambda name, value: value if value != loaded[name] else None  # noqa: E731
                     update_idea(
                         s,
                         picked,
@@ -212,6 +205,9 @@ if not table.empty:
                         source="board",
                         note=e_note,
                     )
+                except EstimateError as exc:
+                    st.error(str(exc))
+                else:
                     wrote()
                     st.session_state.pop("edit_for", None)  # reload the form from the store
                     st.session_state["flash"] = f"Saved a revision of {row['title']!r}."

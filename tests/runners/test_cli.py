@@ -103,3 +103,22 @@ def test_help_is_fast_and_imports_no_mlflow():
     code = "import sys; from runners.cli import build_parser; build_parser(); print('mlflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_long_note_is_one_line_exit_2_and_the_idea_stays_readable(store, capsys):
+    assert main(["idea", "add", *GOOD]) == 0
+    idea_id = capsys.readouterr().out.strip()
+    code = main(["idea", "update", idea_id, "--likelihood", "0.45", "--note", "n" * 6_500])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0
+    assert err == "idealoop: error: note is 6,500 characters long; at most 2,000 allowed"
+    assert main(["idea", "show", idea_id, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["likelihood"] == 0.5 and len(shown["revisions"]) == 1
+
+
+def test_a_10kb_bad_number_is_not_echoed_back_whole(store, capsys):
+    code = main(["idea", "add", "--title", "t", "--hours", "9" * 10_000 + "x", "--complexity", "1",
+                 "--impact", "0.01", "--likelihood", "0.5"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err) < 200 and "hours=" in err
