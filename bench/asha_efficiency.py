@@ -48,7 +48,7 @@ def main() -> None:
     os.chdir(folder)
     import ray
 
-    from runners.tune import PROJECT_ROOT, run_sweep
+    from runners.sweeps.driver import PROJECT_ROOT, run_sweep
     from tracker.estimates import Estimates
     from tracker.ideas import add_idea
     from tracker.store import Store

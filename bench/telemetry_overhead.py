@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from runners.fit import fit  # noqa: E402
-from runners.task import ModelSpec, Split, load_task  # noqa: E402
-from runners.train import Trainer, pick_device, seed_everything  # noqa: E402
+from runners.tasks.base import ModelSpec, Split, load_task  # noqa: E402
+from runners.training.fit import fit  # noqa: E402
+from runners.training.trainer import Trainer, pick_device, seed_everything  # noqa: E402
 from tracker.store import Store  # noqa: E402
 from tracker.telemetry import NullWriter, TelemetryWriter  # noqa: E402
 

@@ -18,7 +18,7 @@ THROUGHPUT = "throughput/samples_per_s"  # over each chunk of check_every batche
 EPOCH = "epoch"  # epoch number (1-based; 0 = before training), per epoch
 TRAIN_LR = "train/lr"  # learning rate in effect, per epoch
 GRAD_NORM = "train/grad_norm"  # global L2 norm of gradients, at each histogram snapshot
-# stage_scale with critic=true (runners/critic.py), every batch, same step as train/loss:
+# stage_scale with critic=true (runners/training/critic.py), every batch, same step as train/loss:
 TRAIN_CRITIC_LOSS = "train/critic_loss"  # critic's WGAN-GP loss at its last update of the batch
 TRAIN_WASSERSTEIN = "train/wasserstein"  # critic's estimate E[D(real)] - E[D(output)]
 TRAIN_ADV_LOSS = "train/adv_loss"  # generator's adversarial term -E[D(output)], before weighting

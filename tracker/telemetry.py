@@ -126,7 +126,7 @@ class TelemetryWriter:
     def log_json(self, data: dict, artifact_file: str) -> None:
         """Encoded now, on the caller's thread: later changes to `data` cannot leak into the
         artifact, and the encoding counts in the caller's own time (a histogram snapshot's
-        time budget, runners/histograms.py) rather than hiding in the writer's."""
+        time budget, runners/training/histograms.py) rather than hiding in the writer's."""
         payload = json.dumps(data).encode()
         self.log_artifact(lambda path: Path(path).write_bytes(payload), artifact_file)
 

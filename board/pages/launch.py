@@ -15,7 +15,7 @@ import streamlit as st
 
 from board import data, jobs
 from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
-from runners.task import BUILTIN_TASKS
+from runners.tasks.base import BUILTIN_TASKS
 from tracker.ladder import ladder
 
 POLL_S = 1.0

@@ -1,1 +1,1 @@
-"""Built-in tasks, looked up by name (`--task digits`)."""
+"""Tasks: the Task interface and loader (`base`), per-kind defaults (`kinds`), built-ins by name."""

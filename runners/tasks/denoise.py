@@ -4,7 +4,7 @@ scikit-learn's 8x8 digits (the `digits` task's images and split), upsampled to
 16x16, with Gaussian noise added once, fixed by the seed. The model is the
 shared small U-Net with one output channel, trained with a plain L1 loss: the
 method's advice is to start with L1 regression and add an adversarial critic
-only once L1 works (`stage_scale --set critic=true`, see runners/critic.py).
+only once L1 works (`stage_scale --set critic=true`, see runners/training/critic.py).
 
 The target metric is val `l1` (lower is better); `psnr` is logged beside it.
 The non-deep-learning baseline is a ridge regression from noisy to clean pixels
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from runners import kinds
-from runners.task import ModelSpec, Split, Task
+from runners.tasks import kinds
+from runners.tasks.base import ModelSpec, Split, Task
 from runners.tasks.digits import _split_indices
 from runners.tasks.unet import UNet
 

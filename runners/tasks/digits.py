@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from runners.task import ModelSpec, Split, Task
+from runners.tasks.base import ModelSpec, Split, Task
 
 N_CLASSES = 10
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from runners import kinds
-from runners.task import ModelSpec, Split, Task
+from runners.tasks import kinds
+from runners.tasks.base import ModelSpec, Split, Task
 from runners.tasks.unet import UNet
 
 SIZE = 32  # pixels per side

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from runners.task import ModelSpec
+from runners.tasks.base import ModelSpec
 
 
 def channels(spec: ModelSpec) -> int:

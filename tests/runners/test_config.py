@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runners.config import ConfigError, OverfitConfig, resolve
+from runners.stages.config import ConfigError, OverfitConfig, resolve
 
 
 def test_layers_apply_in_order(tmp_path):

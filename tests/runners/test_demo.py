@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runners.demo import BASELINE_IDEA, CHECKLIST, DEMO_IDEA, run_demo
+from runners.cli.demo import BASELINE_IDEA, CHECKLIST, DEMO_IDEA, run_demo
 from tracker.ideas import list_ideas
 
 

@@ -8,15 +8,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from runners import kinds
-from runners.baseline import run_baseline
-from runners.config import BaselineConfig, ConfigError, GeneralizeConfig, OverfitConfig, ScaleConfig
-from runners.critic import CriticLoss, gradient_penalty
-from runners.generalize import run_generalize
-from runners.overfit import run_overfit
-from runners.scale import run_scale
-from runners.task import load_task
-from runners.tasks import denoise
+from runners.stages.baseline import run_baseline
+from runners.stages.config import BaselineConfig, ConfigError, GeneralizeConfig, OverfitConfig, ScaleConfig
+from runners.stages.generalize import run_generalize
+from runners.stages.overfit import run_overfit
+from runners.stages.scale import run_scale
+from runners.tasks import denoise, kinds
+from runners.tasks.base import load_task
+from runners.training.critic import CriticLoss, gradient_penalty
 from tracker.learning import improves
 from tracker.runs import stage_run
 

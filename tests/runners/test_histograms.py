@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from runners.histograms import Limits, SnapshotSchedule, range_checks, summarize, summarize_all
+from runners.training.histograms import Limits, SnapshotSchedule, range_checks, summarize, summarize_all
 
 
 def test_summary_counts_every_finite_value_and_reports_the_rest():

@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from runners.baseline import run_baseline
-from runners.config import BaselineConfig, GeneralizeConfig, ScaleConfig
-from runners.generalize import run_generalize
-from runners.scale import run_scale
-from runners.task import Split, load_task
+from runners.stages.baseline import run_baseline
+from runners.stages.config import BaselineConfig, GeneralizeConfig, ScaleConfig
+from runners.stages.generalize import run_generalize
+from runners.stages.scale import run_scale
+from runners.tasks.base import Split, load_task
 from tracker.runs import NonFiniteLoss, stage_run
 
 FAST = dict(epochs=2, hist_every=10, hist_budget=0, n_samples=8)  # exact cadence: the test counts snapshots

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runners.config import OverfitConfig
-from runners.overfit import run_overfit
+from runners.stages.config import OverfitConfig
+from runners.stages.overfit import run_overfit
 from tracker.runs import stage_run
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from runners.baseline import run_baseline
-from runners.config import BaselineConfig, GeneralizeConfig, ScaleConfig
-from runners.generalize import run_generalize
-from runners.scale import run_scale
-from runners.task import ModelSpec, load_task
+from runners.stages.baseline import run_baseline
+from runners.stages.config import BaselineConfig, GeneralizeConfig, ScaleConfig
+from runners.stages.generalize import run_generalize
+from runners.stages.scale import run_scale
+from runners.tasks.base import ModelSpec, load_task
 from tracker.runs import stage_run
 
 README = Path(__file__).resolve().parents[2] / "README.md"

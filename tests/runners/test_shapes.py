@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from runners import kinds, samples
-from runners.baseline import run_baseline
-from runners.config import BaselineConfig, GeneralizeConfig, OverfitConfig, ScaleConfig
-from runners.generalize import run_generalize
-from runners.overfit import run_overfit
-from runners.scale import run_scale
-from runners.task import ModelSpec, load_task
-from runners.tasks import shapes
+from runners.stages.baseline import run_baseline
+from runners.stages.config import BaselineConfig, GeneralizeConfig, OverfitConfig, ScaleConfig
+from runners.stages.generalize import run_generalize
+from runners.stages.overfit import run_overfit
+from runners.stages.scale import run_scale
+from runners.tasks import kinds, shapes
+from runners.tasks.base import ModelSpec, load_task
+from runners.training import samples
 from tracker.runs import stage_run
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from runners.config import GeneralizeConfig, ScaleConfig
-from runners.space import Dist, SpaceError, load_space, parse_space, to_ray
-from runners.tune import SweepError, SweepSettings
-from runners.tune_progress import Tally
+from runners.stages.config import GeneralizeConfig, ScaleConfig
+from runners.sweeps.driver import SweepError, SweepSettings
+from runners.sweeps.progress import Tally
+from runners.sweeps.space import Dist, SpaceError, load_space, parse_space, to_ray
 
 
 def test_every_kind_parses_and_fixed_values_pass_through():
@@ -96,7 +96,7 @@ def test_progress_tally_counts_states_and_keeps_the_best():
 def test_progress_prints_a_line_only_when_the_counts_change():
     import io
 
-    from runners.tune_progress import ProgressCallback
+    from runners.sweeps.progress import ProgressCallback
 
     out = io.StringIO()
     cb = ProgressCallback([], "val/accuracy", True, max_iterations=4, num_trials=2, every_s=1e9, stream=out)

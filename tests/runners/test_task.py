@@ -8,7 +8,7 @@ import textwrap
 import pytest
 import torch
 
-from runners.task import ModelSpec, TaskError, load_task
+from runners.tasks.base import ModelSpec, TaskError, load_task
 
 
 def test_digits_split_is_fixed_by_seed_and_disjoint():
@@ -40,7 +40,7 @@ def test_user_task_loads(user_module):
         "my_task_ok",
         """
         import torch
-        from runners.task import Split, Task
+        from runners.tasks.base import Split, Task
         def make_task(seed=0):
             g = torch.Generator().manual_seed(seed)
             s = lambda n: Split(torch.randn(n, 4, generator=g), torch.randint(0, 2, (n,), generator=g))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from runners.task import ModelSpec, load_task
-from runners.train import Trainer, seed_everything
+from runners.tasks.base import ModelSpec, load_task
+from runners.training.trainer import Trainer, seed_everything
 from tracker.telemetry import TelemetryWriter
 
 

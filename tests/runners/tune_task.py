@@ -15,7 +15,7 @@ import time
 import torch
 from torch import nn
 
-from runners.task import ModelSpec, Split, Task
+from runners.tasks.base import ModelSpec, Split, Task
 
 
 def make_task(seed: int = 0) -> Task:

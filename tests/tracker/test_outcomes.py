@@ -7,8 +7,8 @@ import json
 import pytest
 
 from runners.cli import main
-from runners.config import GeneralizeConfig
-from runners.generalize import run_generalize
+from runners.stages.config import GeneralizeConfig
+from runners.stages.generalize import run_generalize
 from tracker.ideas import get_idea, list_ideas
 from tracker.outcomes import accept, assess, calibrated_ideas, calibration_summary, calibration_table
 from tracker.runs import stage_run
@@ -118,8 +118,8 @@ def test_a_sweep_is_one_attempt_judged_by_its_best_trial(store, make_idea):
 
 def test_the_first_idea_is_judged_against_its_own_baseline(store, make_idea, capsys):
     """No other idea yet: the reference is the baseline run under this very idea."""
-    from runners.baseline import run_baseline
-    from runners.config import BaselineConfig
+    from runners.stages.baseline import run_baseline
+    from runners.stages.config import BaselineConfig
 
     idea = make_idea("first idea")
     with stage_run(store, stage="baseline", idea_id=idea, task="digits") as run:

@@ -1,7 +1,7 @@
 """`idealoop tune`'s command line: its arguments, and the command that runs or resumes a sweep.
 
 Only the standard library at import (the parser is built on every `idealoop` call); Ray and
-MLflow load when the command runs (`runners/tune.py`).
+MLflow load when the command runs (`runners/sweeps/driver.py`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import fields
 
-from runners.tune import SweepError, SweepSettings, resume_sweep, run_sweep
+from runners.sweeps.driver import SweepError, SweepSettings, resume_sweep, run_sweep
 
 
 def add_arguments(p) -> None:
@@ -54,7 +54,7 @@ def _tune(args, store, pairs: dict) -> str:
     else:
         if not args.idea or not args.space:
             raise SweepError("tune needs --idea ID and --space FILE (or --resume SWEEP)")
-        from runners.config import load_file
+        from runners.stages.config import load_file
 
         overrides = {**(load_file(args.config) if args.config else {}), **pairs}
         settings = {k: getattr(args, k) for k in (f.name for f in fields(SweepSettings))}

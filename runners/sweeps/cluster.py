@@ -13,8 +13,8 @@ import os
 import socket
 import sys
 
-from runners.cli_common import sigterm_as_interrupt
-from runners.tune import PROJECT_ROOT, SweepError, SweepSettings, _first_line
+from runners.cli.common import sigterm_as_interrupt
+from runners.sweeps.driver import PROJECT_ROOT, SweepError, SweepSettings, _first_line
 
 
 def check_reachable(address: str, timeout_s: float = 3.0) -> None:

@@ -4,7 +4,7 @@
 we removed before (dropout, batchnorm, LR decay, etc.)", plus data engineering:
 class weights and augmentation (training data only — never val), and for
 image-to-image tasks an adversarial critic on top of L1 (`critic=true`,
-runners/critic.py). The gate `idealoop.gate.scale` passes when the best val target
+runners/training/critic.py). The gate `idealoop.gate.scale` passes when the best val target
 metric beats the best stage_generalize run of the idea (else the project's best on
 the same task), in the task's direction (higher mIoU, lower l1).
 """
@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import torch
 
-from runners.config import ScaleConfig
-from runners.fit import FitResult
-from runners.generalize import train_stage
-from runners.task import ModelSpec, Task, load_task
+from runners.stages.config import ScaleConfig
+from runners.stages.generalize import train_stage
+from runners.tasks.base import ModelSpec, Task, load_task
+from runners.training.fit import FitResult
 from tracker import keys
 from tracker.learning import improves
 from tracker.runs import StageRun, best_metric
@@ -41,7 +41,7 @@ def class_weighted_loss(task: Task) -> Callable:
 def train_loss(cfg: ScaleConfig, task: Task) -> Callable | None:
     """The training loss when it differs from the task's: class-weighted, or L1 + critic."""
     if cfg.critic:
-        from runners.critic import CriticLoss
+        from runners.training.critic import CriticLoss
 
         return CriticLoss(task.loss, weight=cfg.critic_weight, steps=cfg.critic_steps, lr=cfg.critic_lr)
     return class_weighted_loss(task) if cfg.class_weights else None
@@ -76,7 +76,7 @@ def run_scale(
         print(f"scale: task {task.name!r} defines no augmentation; training without", file=sys.stderr)
     cfg.check_task(task)
     if cfg.processes > 1:
-        from runners.parallel import run_data_parallel
+        from runners.stages.parallel import run_data_parallel
 
         result = run_data_parallel(cfg, run, task)
     else:

@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 
-from runners.cli_common import EXIT_USAGE, UsageError, sigterm_as_interrupt
-from runners.cli_common import say as _say
-from runners.cli_common import store_of as _store
-from runners.cli_ideas import (
+from runners.cli.common import EXIT_USAGE, UsageError, sigterm_as_interrupt
+from runners.cli.common import say as _say
+from runners.cli.common import store_of as _store
+from runners.cli.ideas import (
     cmd_calibration,
     cmd_idea_add,
     cmd_idea_list,
@@ -29,9 +29,9 @@ __all__ = ["EXIT_USAGE", "UsageError", "build_parser", "main"]
 
 # -- run ----------------------------------------------------------------------
 def cmd_run_stage(args) -> int:
-    from runners.config import resolve
     from runners.stages import STAGES
-    from runners.task import load_task
+    from runners.stages.config import resolve
+    from runners.tasks.base import load_task
     from tracker.ideas import resolve_id
     from tracker.runs import stage_run
 
@@ -64,14 +64,14 @@ def _pairs(items: list[str] | None) -> dict[str, str]:
 
 
 def cmd_tune(args) -> int:
-    from runners.tune_cli import cmd_tune as tune
+    from runners.cli.tune import cmd_tune as tune
 
     return tune(args, _store(args), _pairs(args.set))
 
 
 # -- demo / board -------------------------------------------------------------
 def cmd_demo(args) -> int:
-    from runners.demo import run_demo
+    from runners.cli.demo import run_demo
 
     return run_demo(_store(args), progress=not args.no_progress)
 
@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-progress", action="store_true")
         sp.set_defaults(func=cmd_run_stage)
 
-    from runners.tune_cli import add_arguments as tune_arguments  # light: no Ray until it runs
+    from runners.cli.tune import add_arguments as tune_arguments  # light: no Ray until it runs
 
     tune = sub.add_parser("tune", parents=[common], help="sweep an idea's variants with Ray Tune and ASHA")
     tune_arguments(tune)
@@ -235,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    from runners.config import ConfigError
-    from runners.task import TaskError
-    from runners.tune import SweepError
+    from runners.stages.config import ConfigError
+    from runners.sweeps.driver import SweepError
+    from runners.tasks.base import TaskError
     from tracker.estimates import EstimateError
     from tracker.ideas import IdeaNotFound
     from tracker.store import StoreError

@@ -9,7 +9,7 @@ seed: {grid: [0, 1]}                 # every value, in every sample (Ray's grid_
 batch_size: 128                      # a plain value: fixed for every trial
 ```
 
-Each key must be a field of the stage's config (`runners/config.py`); every value a
+Each key must be a field of the stage's config (`runners/stages/config.py`); every value a
 distribution can produce is checked by resolving the config with it (ranges at both
 ends), so `width: {choice: [0, 64]}` is refused here, not in trial 7 an hour later.
 A malformed space is a `SpaceError`: one line naming the key and the problem.
@@ -23,7 +23,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from runners.config import ConfigError, resolve
+from runners.stages.config import ConfigError, resolve
 
 KINDS = ("loguniform", "uniform", "choice", "randint", "grid")
 NOT_TUNABLE = {

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from runners import kinds, samples
-from runners.task import Split, Task
-from runners.train import Trainer
+from runners.tasks import kinds
+from runners.tasks.base import Split, Task
+from runners.training import samples
+from runners.training.trainer import Trainer
 from tracker import keys
 from tracker.learning import improves
 from tracker.telemetry import TelemetryWriter

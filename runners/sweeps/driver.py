@@ -2,15 +2,15 @@
 
 The driver, top to bottom:
 1. check everything the user gave before Ray starts: the space against the stage's
-   config (`runners/space.py`), the sweep settings, the task, the idea;
-2. connect to Ray (`runners/tune_cluster.py`): `--address` / `RAY_ADDRESS` (checked
+   config (`runners/sweeps/space.py`), the sweep settings, the task, the idea;
+2. connect to Ray (`runners/sweeps/cluster.py`): `--address` / `RAY_ADDRESS` (checked
    reachable first, one line if not), else a private local Ray; refuse a trial that asks
    for more CPUs/GPUs than any node has (a warning on a cluster still scaling up);
 3. create the sweep run under the idea (`tracker/sweeps.py`), switch a SQLite store
    to WAL, and run a `Tuner`: ASHA on the stage's val target metric in the task's
    direction, `max_concurrent_trials`, `{"cpu": c, "gpu": g}` per trial (fractional
-   GPUs allowed), trials from `runners/tune_trial.py`, progress from
-   `runners/tune_progress.py`;
+   GPUs allowed), trials from `runners/sweeps/trainable.py`, progress from
+   `runners/sweeps/progress.py`;
 4. reconcile: any trial run still RUNNING is ended with the reason Ray's record
    implies; the sweep records its best trial and ends.
 
@@ -99,10 +99,10 @@ class SweepSettings:
 # -- the sweep ------------------------------------------------------------------
 def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | None, overrides: dict) -> tuple:
     """Everything checked before Ray: (settings, space, base overrides, task object, idea id)."""
-    from runners.config import resolve
-    from runners.space import load_space
     from runners.stages import STAGES
-    from runners.task import load_task
+    from runners.stages.config import resolve
+    from runners.sweeps.space import load_space
+    from runners.tasks.base import load_task
     from tracker.ideas import resolve_id
 
     stage = settings.get("stage") or "generalize"
@@ -137,8 +137,8 @@ def run_sweep(
     progress_every_s: float = 10.0,
 ) -> str:
     """Run a new sweep; returns the sweep run id."""
-    from runners import tune_cluster
-    from runners.space import as_jsonable
+    from runners.sweeps import cluster
+    from runners.sweeps.space import as_jsonable
     from tracker.store import TAG_RAY_PATH
     from tracker.sweeps import create_sweep, set_tags
 
@@ -146,9 +146,9 @@ def run_sweep(
         store, idea=idea, space_file=space_file, settings=settings, task=task, overrides=overrides or {}
     )
     remote = bool(address or os.environ.get("RAY_ADDRESS"))
-    started = tune_cluster.connect(address)
+    started = cluster.connect(address)
     try:
-        tune_cluster.check_resources(sweep, remote)
+        cluster.check_resources(sweep, remote)
         sweep_id = create_sweep(
             store,
             idea_id=idea_id,
@@ -181,22 +181,22 @@ def run_sweep(
         return sweep_id
     finally:
         if started:
-            tune_cluster.shutdown()
+            cluster.shutdown()
 
 
 def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_every_s: float = 10.0) -> str:
     """Finish a sweep whose driver died: restore its Ray experiment, then reconcile."""
-    from runners import tune_cluster
-    from runners.space import parse_space
     from runners.stages import STAGES
+    from runners.sweeps import cluster
+    from runners.sweeps.space import parse_space
     from tracker.sweeps import sweep_info
 
     info = sweep_info(store, sweep_id)
     sweep = SweepSettings.from_strings({**info["settings"], "stage": info["stage"]})
     cls = STAGES[sweep.stage].config
     space = parse_space(info["space"], cls, info["base"])
-    from runners.config import resolve
-    from runners.task import load_task
+    from runners.stages.config import resolve
+    from runners.tasks.base import load_task
 
     cfg = resolve(cls, None, info["base"])
     task_obj = load_task(cfg.task, seed=cfg.seed)
@@ -204,9 +204,9 @@ def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_e
     if not os.path.isdir(path) and "://" not in path:
         raise SweepError(f"sweep {sweep_id}: its Ray experiment {path} is gone; nothing to resume")
     remote = bool(address or os.environ.get("RAY_ADDRESS"))
-    started = tune_cluster.connect(address)
+    started = cluster.connect(address)
     try:
-        tune_cluster.check_resources(sweep, remote)
+        cluster.check_resources(sweep, remote)
         store.client.update_run(sweep_id, status="RUNNING")
         print(f"tune: resuming sweep {sweep_id} from {path}", file=sys.stderr)
         _execute(
@@ -223,7 +223,7 @@ def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_e
         return sweep_id
     finally:
         if started:
-            tune_cluster.shutdown()
+            cluster.shutdown()
 
 
 def _execute(
@@ -244,9 +244,9 @@ def _execute(
     from ray.tune import CheckpointConfig, FailureConfig, RunConfig, TuneConfig, Tuner
     from ray.tune.schedulers import ASHAScheduler
 
-    from runners.space import Dist, to_ray
-    from runners.tune_progress import ProgressCallback
-    from runners.tune_trial import TrialSetup, train_trial
+    from runners.sweeps.progress import ProgressCallback
+    from runners.sweeps.space import Dist, to_ray
+    from runners.sweeps.trainable import TrialSetup, train_trial
     from tracker import keys
     from tracker.sweeps import absolute_uri, enable_sqlite_wal, finish_sweep
 

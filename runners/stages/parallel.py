@@ -24,9 +24,9 @@ import time
 import torch
 import torch.distributed as dist
 
-from runners.config import ScaleConfig
-from runners.fit import FitResult
-from runners.task import Task, load_task
+from runners.stages.config import ScaleConfig
+from runners.tasks.base import Task, load_task
+from runners.training.fit import FitResult
 from tracker.runs import StageRun
 from tracker.store import Store
 from tracker.telemetry import NullWriter, TelemetryWriter
@@ -50,8 +50,8 @@ def _free_port() -> int:
 def _worker(
     rank: int, world: int, port: int, cfg: ScaleConfig, project: str, uri: str, run_id: str, out: str
 ):
-    from runners import scale
-    from runners.generalize import train_stage
+    from runners.stages import scale
+    from runners.stages.generalize import train_stage
 
     use_cuda = torch.cuda.is_available() and torch.cuda.device_count() >= world and cfg.device != "cpu"
     backend = "nccl" if use_cuda else "gloo"
@@ -95,7 +95,7 @@ def _worker(
 def run_data_parallel(cfg: ScaleConfig, run: StageRun, task: Task) -> FitResult:
     """Train with `cfg.processes` worker processes; returns rank 0's FitResult.
 
-    Workers are plain `python -m runners.parallel` processes (not multiprocessing
+    Workers are plain `python -m runners.stages.parallel` processes (not multiprocessing
     spawn, which re-imports the parent's __main__ — a Streamlit page, a test runner).
     If one rank fails, the others are stopped and its error is raised here.
     """
@@ -108,7 +108,7 @@ def run_data_parallel(cfg: ScaleConfig, run: StageRun, task: Task) -> FitResult:
         logs = [open(os.path.join(tmp, f"rank{r}.log"), "w+") for r in range(world)]
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "runners.parallel", spec, str(r)],
+                [sys.executable, "-m", "runners.stages.parallel", spec, str(r)],
                 stdout=logs[r],
                 stderr=subprocess.STDOUT,
             )

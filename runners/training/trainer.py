@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from runners.histograms import (
+from runners.tasks.base import Split, Task
+from runners.training.histograms import (
     ActivationTap,
     Limits,
     SnapshotSchedule,
@@ -30,7 +31,6 @@ from runners.histograms import (
     snapshot,
     summary_metrics,
 )
-from runners.task import Split, Task
 from tracker import keys
 from tracker.runs import NonFiniteLoss
 from tracker.telemetry import TelemetryWriter
@@ -203,7 +203,7 @@ class Trainer:
         log_series(keys.TRAIN_LOSS, losses)
         if self._val_losses:
             log_series(keys.VAL_LOSS_BATCH, torch.stack(self._val_losses).float().cpu().tolist())
-        # A train_loss may record per-step side metrics (runners/critic.py): read back at this same sync.
+        # A train_loss may record per-step side metrics (training/critic.py): read back at this same sync.
         drain = getattr(self.train_loss, "drain", None)
         for key, values in (drain() if drain is not None else {}).items():
             if values:

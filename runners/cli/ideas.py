@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from runners.cli_common import UsageError
-from runners.cli_common import say as _say
-from runners.cli_common import store_of as _store
+from runners.cli.common import UsageError
+from runners.cli.common import say as _say
+from runners.cli.common import store_of as _store
 
 
 def _fmt_time(ms: int | None) -> str:

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import torch
 
-from runners.config import resolve
-from runners.fit import FitResult, FitResume
 from runners.stages import STAGES
-from runners.task import load_task
+from runners.stages.config import resolve
+from runners.tasks.base import load_task
+from runners.training.fit import FitResult, FitResume
 from tracker import keys
 from tracker.curves import read_points
 from tracker.runs import StoppedEarly, stage_run

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from runners.config import OverfitConfig, as_dict
-from runners.task import ModelSpec, Task, load_task
-from runners.train import Trainer, pick_device, seed_everything
+from runners.stages.config import OverfitConfig, as_dict
+from runners.tasks.base import ModelSpec, Task, load_task
+from runners.training.trainer import Trainer, pick_device, seed_everything
 from tracker import keys
 from tracker.runs import StageRun
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 import time
 
-from runners import kinds
-from runners.config import BaselineConfig, as_dict
-from runners.generalize import target_tags
-from runners.task import Task, load_task
-from runners.train import seed_everything
+from runners.stages.config import BaselineConfig, as_dict
+from runners.stages.generalize import target_tags
+from runners.tasks import kinds
+from runners.tasks.base import Task, load_task
+from runners.training.trainer import seed_everything
 from tracker import keys
 from tracker.runs import StageRun
 

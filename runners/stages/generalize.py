@@ -20,10 +20,10 @@ from collections.abc import Callable
 
 import torch
 
-from runners.config import GeneralizeConfig, as_dict
-from runners.fit import FitResult, FitResume, fit
-from runners.task import ModelSpec, Task, load_task
-from runners.train import Trainer, pick_device, seed_everything
+from runners.stages.config import GeneralizeConfig, as_dict
+from runners.tasks.base import ModelSpec, Task, load_task
+from runners.training.fit import FitResult, FitResume, fit
+from runners.training.trainer import Trainer, pick_device, seed_everything
 from tracker import keys
 from tracker.learning import observed_impact
 from tracker.runs import StageRun, best_metric

@@ -1,0 +1,5 @@
+"""`idealoop` on the command line: the parser and `main`, idea commands, tune arguments."""
+
+from runners.cli.parser import build_parser, main
+
+__all__ = ["build_parser", "main"]

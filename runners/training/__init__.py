@@ -1,0 +1,1 @@
+"""The training loop: Trainer (one step, telemetry), the epoch loop, histograms, samples, critic."""
