@@ -80,7 +80,7 @@ def cmd_board(args) -> int:
     import subprocess
     from pathlib import Path
 
-    app = Path(__file__).resolve().parent.parent / "board" / "app.py"
+    app = Path(__file__).resolve().parents[2] / "board" / "app.py"
     env = dict(os.environ)
     if args.tracking_uri:
         env["MLFLOW_TRACKING_URI"] = args.tracking_uri
