@@ -13,7 +13,7 @@ import streamlit as st
 
 from board.common import LIVE_TTL_S
 from tracker import artifacts, curves, outcomes, queries
-from tracker.estimates import score_breakdown
+from tracker.estimates import best_first, score_breakdown
 from tracker.ideas import get_idea
 from tracker.store import Store
 
@@ -25,11 +25,7 @@ def ideas_frame(project: str, uri: str, calibrated: bool = False) -> pd.DataFram
     ranked = queries.ranked_ideas(Store(project=project, uri=uri))
     if calibrated:
         summary = calibration(project, uri)[1]
-        ranked = sorted(
-            ((outcomes.calibrate(i, summary), n) for i, n in ranked),
-            key=lambda pair: (pair[0].score == pair[0].score, pair[0].score),
-            reverse=True,
-        )
+        ranked = best_first(((outcomes.calibrate(i, summary), n) for i, n in ranked), lambda p: p[0].score)
     for rank, (i, n_runs) in enumerate(ranked, 1):
         b = score_breakdown(i.hours, i.complexity, i.impact, i.likelihood)
         rows.append(

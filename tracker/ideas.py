@@ -28,6 +28,7 @@ from tracker.estimates import (
     FIELDS,
     EstimateError,
     Estimates,
+    best_first,
     check_field,
     check_status,
     check_text,
@@ -211,7 +212,7 @@ def _revision_numbers(params: dict[str, str]) -> list[int]:
     return [int(k[len(REVISION_PREFIX) :]) for k in params if k.startswith(REVISION_PREFIX)]
 
 
-def _idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
+def idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
     m, t = run.data.metrics, run.data.tags
     values = {f: m.get(f"{METRIC_PREFIX}{f}", float("nan")) for f in FIELDS}
     return Idea(
@@ -230,37 +231,19 @@ def _idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
     )
 
 
-def search_all(store: Store, filter_string: str, order_by: list[str] | None = None) -> list:
-    """Every run in the project matching the filter (pages through MLflow's 1000-run limit)."""
-    runs, token = [], None
-    while True:
-        page = store.client.search_runs(
-            [store.experiment_id],
-            filter_string=filter_string,
-            max_results=1000,
-            order_by=order_by,
-            page_token=token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
 def _idea_runs(store: Store) -> list:
-    return search_all(store, f"tags.`{TAG_KIND}` = 'idea'")
+    return store.search_all(f"tags.`{TAG_KIND}` = 'idea'")
 
 
 def list_ideas(store: Store, *, status: str | None = None) -> list[Idea]:
     """All ideas, best score first, each with the ids of the runs made for it."""
     linked: dict[str, list[str]] = {}
-    for run in search_all(store, f"tags.`{TAG_IDEA}` LIKE '%'", order_by=["start_time ASC"]):
+    for run in store.search_all(f"tags.`{TAG_IDEA}` LIKE '%'", order_by=["start_time ASC"]):
         linked.setdefault(run.data.tags[TAG_IDEA], []).append(run.info.run_id)
-    ideas = [_idea_from_run(r, linked.get(r.info.run_id)) for r in _idea_runs(store)]
+    ideas = [idea_from_run(r, linked.get(r.info.run_id)) for r in _idea_runs(store)]
     if status:
         ideas = [i for i in ideas if i.status == status]
-    # NaN scores (an idea missing an estimate) sink to the bottom.
-    return sorted(ideas, key=lambda i: (i.score == i.score, i.score), reverse=True)
+    return best_first(ideas)
 
 
 def resolve_id(store: Store, idea_id: str) -> str:
@@ -288,8 +271,8 @@ def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
     """One idea, its revisions (oldest first) and the runs made for it (oldest first)."""
     run_id = resolve_id(store, idea_id)
     run = store.client.get_run(run_id)
-    linked = search_all(store, f"tags.`{TAG_IDEA}` = '{run_id}'", order_by=["start_time ASC"])
-    idea = _idea_from_run(run, [r.info.run_id for r in linked])
+    linked = store.search_all(f"tags.`{TAG_IDEA}` = '{run_id}'", order_by=["start_time ASC"])
+    idea = idea_from_run(run, [r.info.run_id for r in linked])
     revisions = [
         _revision(key, value)
         for key, value in sorted(run.data.params.items())

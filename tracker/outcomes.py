@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from mlflow.entities import Metric, RunTag
 
 from tracker import learning
-from tracker.ideas import get_idea, list_ideas, resolve_id, search_all, update_idea
+from tracker.estimates import best_first
+from tracker.ideas import get_idea, list_ideas, resolve_id, update_idea
 from tracker.store import (
     TAG_HIGHER,
     TAG_IDEA,
@@ -111,10 +112,10 @@ def _config_without_seed(run) -> dict:
 def _reference(store: Store, ev: Evidence, pick) -> tuple[float | None, str]:
     task_clause = f" and tags.`{TAG_TASK}` = '{ev.task}'" if ev.task else ""
     if ev.reference_kind == "baseline":
-        runs = search_all(store, f"tags.`{TAG_STAGE}` = 'baseline'{task_clause}")
+        runs = store.search_all(f"tags.`{TAG_STAGE}` = 'baseline'{task_clause}")
         values = {r.info.run_id: r.data.metrics.get(f"baseline/{ev.target}") for r in runs}
     else:
-        runs = search_all(store, f"tags.`{TAG_TARGET}` = '{ev.target}'{task_clause}")
+        runs = store.search_all(f"tags.`{TAG_TARGET}` = '{ev.target}'{task_clause}")
         values = {
             r.info.run_id: _best_of(r) if r.data.tags.get(TAG_STAGE) != "baseline" else
             r.data.metrics.get(f"baseline/{ev.target}")
@@ -132,7 +133,7 @@ def _reference(store: Store, ev: Evidence, pick) -> tuple[float | None, str]:
 def team_history(store: Store, exclude: str | None = None) -> list[tuple[str, bool]]:
     """Decided ideas as (category, succeeded), for the Beta prior."""
     out = []
-    for run in search_all(store, f"tags.`{TAG_KIND}` = 'idea'"):
+    for run in store.search_all(f"tags.`{TAG_KIND}` = 'idea'"):
         verdict = run.data.tags.get(TAG_VERDICT)
         if verdict in ("succeeded", "failed") and run.info.run_id != exclude:
             out.append((run.data.tags.get("idealoop.category", ""), verdict == "succeeded"))
@@ -224,7 +225,7 @@ def calibration_table(store: Store) -> list[dict]:
     """One row per decided idea: what was predicted before the evidence, and what happened."""
     rows = []
     ideas = {i.id: i for i in list_ideas(store)}
-    for run in search_all(store, f"tags.`{TAG_KIND}` = 'idea'"):
+    for run in store.search_all(f"tags.`{TAG_KIND}` = 'idea'"):
         m, verdict = run.data.metrics, run.data.tags.get(TAG_VERDICT)
         if verdict is None or f"{OUTCOME_PREFIX}likelihood_before" not in m:
             continue
@@ -270,8 +271,7 @@ def calibrate(idea, summary: dict):
 def calibrated_ideas(store: Store, summary: dict | None = None) -> list:
     """All ideas, calibrated (see `calibrate`), best score first."""
     summary = summary or calibration_summary(calibration_table(store))
-    out = [calibrate(i, summary) for i in list_ideas(store)]
-    return sorted(out, key=lambda i: (i.score == i.score, i.score), reverse=True)
+    return best_first(calibrate(i, summary) for i in list_ideas(store))
 
 
 def calibration_summary(rows: list[dict]) -> dict:

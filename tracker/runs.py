@@ -253,7 +253,6 @@ def best_metric(
     gates that compare against earlier evidence: the baseline to beat, the best
     generalize run the scale stage must improve on.
     """
-    from tracker.ideas import search_all
 
     clauses = [f"tags.`{TAG_STAGE}` = '{stage}'", "attributes.status = 'FINISHED'"]
     if idea_id:
@@ -262,7 +261,7 @@ def best_metric(
         clauses.append(f"tags.`{TAG_TASK}` = '{task}'")
     found = [
         (r.data.metrics[metric], r.info.run_id)
-        for r in search_all(store, " and ".join(clauses))
+        for r in store.search_all(" and ".join(clauses))
         if metric in r.data.metrics
     ]
     if not found:

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 
-MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 _HEADER = struct.Struct("!I")
 
 
@@ -106,7 +105,7 @@ def _log_batch(client, sql, run_id: str, rows: list[tuple], report: dict, retrie
 def main(uri: str, run_id: str, retries: int = 8) -> None:
     from mlflow.tracking import MlflowClient
 
-    from tracker.sql_metrics import open_sql_sink
+    from tracker.sql_metrics import MAX_BATCH, open_sql_sink
 
     client = MlflowClient(tracking_uri=uri)
     sql = open_sql_sink(client, run_id)

@@ -93,6 +93,22 @@ class Store:
                 return self.client.get_experiment_by_name(self.project).experiment_id
             raise StoreError(f"cannot open tracking store {self.uri}: {_first_line(exc)}") from exc
 
+    def search_all(self, filter_string: str, order_by: list[str] | None = None) -> list:
+        """Every run in the project matching the filter (pages through MLflow's 1000-run limit)."""
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=filter_string,
+                max_results=1000,
+                order_by=order_by,
+                page_token=token,
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()

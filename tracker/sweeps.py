@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 
 from tracker import keys
-from tracker.ideas import search_all
 from tracker.runs import MAX_PARAM_LEN, _create, _finish
 from tracker.store import (
     TAG_ASHA_ITERATION,
@@ -138,7 +137,7 @@ def trial_run(
 
 def trial_runs(store: Store, sweep_id: str, extra: str = "") -> list:
     clause = f"tags.`{TAG_SWEEP}` = '{sweep_id}'" + (f" and {extra}" if extra else "")
-    return search_all(store, clause, order_by=["start_time ASC"])
+    return store.search_all(clause, order_by=["start_time ASC"])
 
 
 def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], max_iterations: int) -> int:
