@@ -23,15 +23,12 @@ from torch import nn
 from runners.tasks.base import Split, Task
 from runners.training.histograms import (
     ActivationTap,
-    Limits,
     SnapshotSchedule,
-    grad_norm,
-    range_checks,
-    relu_layer_names,
     snapshot,
     summary_metrics,
 )
 from tracker import keys
+from tracker.range_checks import Limits, check_snapshot, slow_batch
 from tracker.runs import NonFiniteLoss
 from tracker.telemetry import TelemetryWriter
 
@@ -74,9 +71,8 @@ class Trainer:
         check_every: int = 10,
         hist_every: int = 0,  # steps between histogram snapshots; 0 = never
         hist_budget: float = 0.01,  # at most this share of training time on snapshots; 0 = no limit
-        limits: Limits | None = None,
+        limits: Limits | None = None,  # range-check thresholds (tracker/range_checks.py), slow_batch's too
         on_flag: Callable[[str, str], None] | None = None,
-        slow_batch_s: float = 1.0,  # the method: a batch should take under a second
         train_loss: Callable | None = None,  # e.g. class-weighted; val always uses task.loss
         val_probe: bool = True,  # the method's val batch after every iteration (off: benchmarks only)
     ) -> None:
@@ -97,12 +93,10 @@ class Trainer:
         self.flags: dict[str, str] = {}
         self._spacing_noted = False  # the console said once that the budget spaced snapshots out
         self.replay_until = -1  # last step an earlier attempt of this run already stored (restores)
-        self.slow_batch_s = slow_batch_s
         self.train_loss = train_loss or task.loss
         self.val_probe = val_probe
         self._tap = ActivationTap(model) if hist_every else None
         self._schedule = SnapshotSchedule(hist_every, hist_budget)
-        self._relu_layers = relu_layer_names(model)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, data_s: float = 0.0) -> None:
         """One optimisation step on (x, y) plus the val-batch probe; logs in chunks."""
@@ -131,14 +125,6 @@ class Trainer:
         self.step_count += 1
         if len(self._losses) >= self.check_every:
             self.sync()
-
-    def _slow_batch(self, step: int, data_s: float, compute_s: float) -> None:
-        where = "data loading" if data_s > compute_s else "compute"
-        self.flag(
-            "slow_batch",
-            f"batch at step {step} took {data_s + compute_s:.2f} s "
-            f"(data {data_s:.2f} s, compute {compute_s:.2f} s): bottleneck is {where}",
-        )
 
     def _cuda_events(self) -> tuple | None:
         if self.device.type != "cuda":
@@ -173,11 +159,10 @@ class Trainer:
     def _snapshot(self) -> None:
         snap = snapshot(self.model, self._tap.outputs, self.step_count)
         self._tap.outputs = {}
-        norm = grad_norm(self.model)
-        self.writer.log_dict({**summary_metrics(snap), keys.GRAD_NORM: norm}, self.step_count)
+        self.writer.log_dict({**summary_metrics(snap), keys.GRAD_NORM: snap["grad_norm"]}, self.step_count)
         self.writer.log_json(snap, f"histograms/step_{self.step_count:08d}.json")
-        for name, detail in range_checks(snap, norm, self.limits, self._relu_layers):
-            self.flag(name, detail)
+        for found in check_snapshot(snap, self.limits):  # the board reruns this on the JSON: same verdict
+            self.flag(found.name, found.detail)
 
     @torch.no_grad()
     def _val_batch_loss(self) -> torch.Tensor:
@@ -213,8 +198,9 @@ class Trainer:
             # On CUDA the host returns before the kernels finish: the step's real time comes
             # from events recorded around it, read here after the chunk's one sync.
             compute_s = spent[0].elapsed_time(spent[1]) / 1000 if isinstance(spent, tuple) else spent
-            if data_s + compute_s > self.slow_batch_s:
-                self._slow_batch(first + i, data_s, compute_s)
+            slow = slow_batch(first + i, data_s, compute_s, self.limits)
+            if slow is not None:
+                self.flag(slow.name, slow.detail)
             data.append(data_s)
             compute.append(compute_s)
         log_series(keys.TIME_DATA, data)
