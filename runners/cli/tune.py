@@ -10,6 +10,7 @@ import sys
 from dataclasses import fields
 
 from runners.sweeps.driver import SweepError, SweepSettings, resume_sweep, run_sweep
+from tracker.store import TAG_IDEA
 
 
 def add_arguments(p) -> None:
@@ -43,7 +44,7 @@ def cmd_tune(args, store, pairs: dict) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         sweep_id = _tune(args, store, pairs)
     print(sweep_id)
-    idea = store.client.get_run(sweep_id).data.tags.get("idealoop.idea_id", "")
+    idea = store.client.get_run(sweep_id).data.tags.get(TAG_IDEA, "")
     print(f"tune: see `idealoop idea show {idea}`", file=sys.stderr)
     return 0
 
