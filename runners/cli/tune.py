@@ -10,7 +10,6 @@ import sys
 from dataclasses import fields
 
 from runners.sweeps.driver import SweepError, SweepSettings, resume_sweep, run_sweep
-from tracker.store import TAG_IDEA
 
 
 def add_arguments(p) -> None:
@@ -39,6 +38,8 @@ def add_arguments(p) -> None:
 
 def cmd_tune(args, store, pairs: dict) -> int:
     import contextlib
+
+    from tracker.store import TAG_IDEA  # mlflow: not on the --help path
 
     # stdout carries only the sweep id (`sweep=$(idealoop tune ...)`); Ray prints banners there.
     with contextlib.redirect_stdout(sys.stderr):
