@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from board.common import LIVE_TTL_S
-from tracker import artifacts, curves, outcomes, queries
+from tracker import artifacts, curves, keys, outcomes, queries
 from tracker.estimates import best_first, score_breakdown
 from tracker.ideas import get_idea
 from tracker.store import Store
@@ -115,8 +115,8 @@ def _running_curve(project: str, uri: str, run_id: str, key: str) -> tuple[pd.Da
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
 def timing(project: str, uri: str, run_id: str) -> dict[str, curves.Summary]:
     store = Store(project=project, uri=uri)
-    keys = ("time/data_s", "time/compute_s", "throughput/samples_per_s")
-    return {k: curves.summarize(store, run_id, k) for k in keys}
+    timed = (keys.TIME_DATA, keys.TIME_COMPUTE, keys.THROUGHPUT)
+    return {k: curves.summarize(store, run_id, k) for k in timed}
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=50)

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from mlflow.entities import Metric, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
+from tracker import keys
 from tracker.estimates import (
     FIELDS,
     EstimateError,
@@ -39,14 +40,13 @@ from tracker.store import (
     TAG_DESCRIPTION,
     TAG_IDEA,
     TAG_KIND,
+    TAG_RUN_NAME,
     TAG_STATUS,
     TAG_TITLE,
     Store,
     StoreError,
 )
 
-REVISION_PREFIX = "revision."
-METRIC_PREFIX = "estimate/"
 MAX_REVISION_CLAIMS = 50  # retries when concurrent editors race for the same revision number
 MAX_RECORD_CHARS = 6_000  # MLflow cuts a longer param value, which would leave broken JSON
 
@@ -154,7 +154,7 @@ def update_idea(
         tags[TAG_DESCRIPTION] = description
     if title is not None:
         tags[TAG_TITLE] = title
-        tags["mlflow.runName"] = title
+        tags[TAG_RUN_NAME] = title
     revision = None
     if checked or status is not None:
         meta = {"status": status} if status is not None else {}
@@ -194,7 +194,7 @@ def _append_revision(
         )
     for _ in range(MAX_REVISION_CLAIMS):
         try:
-            client.log_param(run_id, f"{REVISION_PREFIX}{number:04d}", text)
+            client.log_param(run_id, f"{keys.REVISION_PREFIX}{number:04d}", text)
             break
         except MlflowException as exc:
             if "INVALID_PARAMETER_VALUE" not in str(exc.error_code) and "Changing" not in str(exc):
@@ -202,19 +202,19 @@ def _append_revision(
             number += 1  # someone else claimed it first
     else:
         raise StoreError(f"could not claim a revision number for idea {run_id}")
-    metrics = [Metric(f"{METRIC_PREFIX}{k}", float(v), now, number) for k, v in values.items()]
+    metrics = [Metric(f"{keys.ESTIMATE_PREFIX}{k}", float(v), now, number) for k, v in values.items()]
     if metrics:
         client.log_batch(run_id, metrics=metrics)
     return Revision(number, now, source, record["author"], values, note)
 
 
 def _revision_numbers(params: dict[str, str]) -> list[int]:
-    return [int(k[len(REVISION_PREFIX) :]) for k in params if k.startswith(REVISION_PREFIX)]
+    return [int(k[len(keys.REVISION_PREFIX) :]) for k in params if k.startswith(keys.REVISION_PREFIX)]
 
 
 def idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
     m, t = run.data.metrics, run.data.tags
-    values = {f: m.get(f"{METRIC_PREFIX}{f}", float("nan")) for f in FIELDS}
+    values = {f: m.get(f"{keys.ESTIMATE_PREFIX}{f}", float("nan")) for f in FIELDS}
     return Idea(
         id=run.info.run_id,
         title=t.get(TAG_TITLE, run.info.run_name or ""),
@@ -255,7 +255,7 @@ def resolve_id(store: Store, idea_id: str) -> str:
             return run.info.run_id
         if run.data.tags.get(TAG_KIND) == "idea":
             raise IdeaNotFound(f"idea {idea_id} belongs to another project")
-        raise IdeaNotFound(f"run {idea_id} is not an idea (idealoop.kind={run.data.tags.get(TAG_KIND)})")
+        raise IdeaNotFound(f"run {idea_id} is not an idea ({TAG_KIND}={run.data.tags.get(TAG_KIND)})")
     except MlflowException:
         pass
     if len(idea_id) >= 6:
@@ -276,7 +276,7 @@ def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
     revisions = [
         _revision(key, value)
         for key, value in sorted(run.data.params.items())
-        if key.startswith(REVISION_PREFIX)
+        if key.startswith(keys.REVISION_PREFIX)
     ]
     return idea, revisions, linked
 
@@ -284,7 +284,7 @@ def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
 def _revision(key: str, value: str) -> Revision:
     """One stored revision record; a malformed one (e.g. cut by an older idealoop) reads as damaged
     instead of making the whole idea unreadable."""
-    number = int(key[len(REVISION_PREFIX) :])
+    number = int(key[len(keys.REVISION_PREFIX) :])
     try:
         rec = json.loads(value)
         status = {"status": rec["status"]} if "status" in rec else {}

@@ -24,10 +24,11 @@ from dataclasses import asdict, dataclass, field
 
 from mlflow.entities import Metric, RunTag
 
-from tracker import learning
+from tracker import keys, learning
 from tracker.estimates import best_first
 from tracker.ideas import get_idea, list_ideas, resolve_id, update_idea
 from tracker.store import (
+    TAG_CATEGORY,
     TAG_HIGHER,
     TAG_IDEA,
     TAG_KIND,
@@ -40,7 +41,6 @@ from tracker.store import (
 )
 
 JUDGED_STAGES = ("generalize", "scale")  # stages whose val metric measures an idea's effect
-OUTCOME_PREFIX = "outcome/"
 
 
 @dataclass
@@ -69,7 +69,7 @@ def _is_judged(run) -> bool:
 
 def _best_of(run) -> float | None:
     target = run.data.tags.get(TAG_TARGET)
-    return run.data.metrics.get(f"best/{target}") if target else None
+    return run.data.metrics.get(f"{keys.BEST_PREFIX}{target}") if target else None
 
 
 def gather(store: Store, idea_id: str, reference: str = "best") -> Evidence:
@@ -113,12 +113,12 @@ def _reference(store: Store, ev: Evidence, pick) -> tuple[float | None, str]:
     task_clause = f" and tags.`{TAG_TASK}` = '{ev.task}'" if ev.task else ""
     if ev.reference_kind == "baseline":
         runs = store.search_all(f"tags.`{TAG_STAGE}` = 'baseline'{task_clause}")
-        values = {r.info.run_id: r.data.metrics.get(f"baseline/{ev.target}") for r in runs}
+        values = {r.info.run_id: r.data.metrics.get(f"{keys.BASELINE_PREFIX}{ev.target}") for r in runs}
     else:
         runs = store.search_all(f"tags.`{TAG_TARGET}` = '{ev.target}'{task_clause}")
         values = {
             r.info.run_id: _best_of(r) if r.data.tags.get(TAG_STAGE) != "baseline" else
-            r.data.metrics.get(f"baseline/{ev.target}")
+            r.data.metrics.get(f"{keys.BASELINE_PREFIX}{ev.target}")
             for r in runs
             if r.info.status == "FINISHED"
             and (r.data.tags.get(TAG_IDEA) != ev.idea_id or r.data.tags.get(TAG_STAGE) == "baseline")
@@ -136,7 +136,7 @@ def team_history(store: Store, exclude: str | None = None) -> list[tuple[str, bo
     for run in store.search_all(f"tags.`{TAG_KIND}` = 'idea'"):
         verdict = run.data.tags.get(TAG_VERDICT)
         if verdict in ("succeeded", "failed") and run.info.run_id != exclude:
-            out.append((run.data.tags.get("idealoop.category", ""), verdict == "succeeded"))
+            out.append((run.data.tags.get(TAG_CATEGORY, ""), verdict == "succeeded"))
     return out
 
 
@@ -215,7 +215,7 @@ def accept(store: Store, idea_id: str, assessment: Assessment) -> int:
         outcome["actual_hours"] = p.hours
     store.client.log_batch(
         run_id,
-        metrics=[Metric(f"{OUTCOME_PREFIX}{k}", float(x), now, rev.number) for k, x in outcome.items()],
+        metrics=[Metric(f"{keys.OUTCOME_PREFIX}{k}", float(x), now, rev.number) for k, x in outcome.items()],
         tags=[RunTag(TAG_VERDICT, v.verdict)],
     )
     return rev.number
@@ -227,22 +227,22 @@ def calibration_table(store: Store) -> list[dict]:
     ideas = {i.id: i for i in list_ideas(store)}
     for run in store.search_all(f"tags.`{TAG_KIND}` = 'idea'"):
         m, verdict = run.data.metrics, run.data.tags.get(TAG_VERDICT)
-        if verdict is None or f"{OUTCOME_PREFIX}likelihood_before" not in m:
+        if verdict is None or f"{keys.OUTCOME_PREFIX}likelihood_before" not in m:
             continue
         idea = ideas.get(run.info.run_id)
         rows.append(
             {
                 "id": run.info.run_id,
                 "title": idea.title if idea else run.info.run_name,
-                "category": run.data.tags.get("idealoop.category", ""),
+                "category": run.data.tags.get(TAG_CATEGORY, ""),
                 "verdict": verdict,
-                "likelihood": m[f"{OUTCOME_PREFIX}likelihood_before"],
+                "likelihood": m[f"{keys.OUTCOME_PREFIX}likelihood_before"],
                 "succeeded": verdict == "succeeded",
-                "estimated_impact": m.get(f"{OUTCOME_PREFIX}estimated_impact"),
-                "observed_impact": m.get(f"{OUTCOME_PREFIX}observed_impact"),
-                "estimated_hours": m.get(f"{OUTCOME_PREFIX}estimated_hours"),
-                "actual_hours": m.get(f"{OUTCOME_PREFIX}actual_hours"),
-                "turnaround_hours": m.get(f"{OUTCOME_PREFIX}turnaround_hours"),
+                "estimated_impact": m.get(f"{keys.OUTCOME_PREFIX}estimated_impact"),
+                "observed_impact": m.get(f"{keys.OUTCOME_PREFIX}observed_impact"),
+                "estimated_hours": m.get(f"{keys.OUTCOME_PREFIX}estimated_hours"),
+                "actual_hours": m.get(f"{keys.OUTCOME_PREFIX}actual_hours"),
+                "turnaround_hours": m.get(f"{keys.OUTCOME_PREFIX}turnaround_hours"),
                 "decided_ms": _decided_ms(store, run.info.run_id),
             }
         )
@@ -250,7 +250,7 @@ def calibration_table(store: Store) -> list[dict]:
 
 
 def _decided_ms(store: Store, run_id: str) -> int:
-    history = store.client.get_metric_history(run_id, f"{OUTCOME_PREFIX}succeeded")
+    history = store.client.get_metric_history(run_id, f"{keys.OUTCOME_PREFIX}succeeded")
     return max((m.timestamp for m in history), default=0)
 
 

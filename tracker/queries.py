@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tracker import keys
 from tracker.estimates import best_first
 from tracker.ideas import Idea, idea_from_run
 from tracker.store import (
@@ -18,6 +19,8 @@ from tracker.store import (
     TAG_BEST_TRIAL,
     TAG_END_REASON,
     TAG_ERROR,
+    TAG_FLAG_PREFIX,
+    TAG_FLAGS,
     TAG_GATE_PREFIX,
     TAG_HIGHER,
     TAG_IDEA,
@@ -29,8 +32,6 @@ from tracker.store import (
     Store,
 )
 
-TAG_FLAGS = "idealoop.flags"  # comma-separated range-check flags
-TAG_FLAG_PREFIX = "idealoop.flag."  # idealoop.flag.<flag> = one-line detail
 RUN_KINDS = ("stage", "sweep", "trial")  # runs made for an idea (not the idea, not launchers)
 LOWER_IS_BETTER = ("loss", "l1", "error")  # names minimised when no run's target tag says otherwise
 
@@ -191,7 +192,7 @@ def lower_is_better(key: str, rows: list[RunRow] = ()) -> bool:
 
 def baseline_key(key: str) -> str:
     """The baseline stage's metric for an epoch metric: `val/accuracy` → `baseline/accuracy`."""
-    return "baseline/" + key.split("/", 1)[-1]
+    return keys.BASELINE_PREFIX + key.split("/", 1)[-1]
 
 
 def baseline_value(rows: list[RunRow], key: str) -> tuple[float, str] | None:

@@ -32,6 +32,7 @@ from tracker.ideas import resolve_id
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_TRIAL,
+    TAG_DESCRIPTION,
     TAG_END_REASON,
     TAG_ERROR,
     TAG_FLAG_PREFIX,
@@ -121,7 +122,7 @@ def _create(store: Store, tags: dict[str, str], run_name: str) -> str:
                 RunTag(TAG_KIND, "launcher"),
                 RunTag(TAG_REDIRECT, run.info.run_id),
                 RunTag(
-                    "mlflow.note.content",
+                    TAG_DESCRIPTION,
                     f"This `mlflow run` launcher only started the stage. The stage run is "
                     f"{run.info.run_id} in experiment {store.project!r}, beside its idea.",
                 ),

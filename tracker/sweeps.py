@@ -80,9 +80,9 @@ def create_sweep(
     """The sweep run, nested under the idea (adopting an `mlflow run` launcher like a stage run)."""
     tags = {TAG_KIND: "sweep", TAG_STAGE: stage, TAG_TASK: task, TAG_IDEA: idea_id, TAG_PARENT: idea_id}
     run_id = _create(store, tags, f"sweep-{stage}")
-    params = {f"sweep.{k}": v for k, v in settings.items()}
-    params["sweep.space"] = json.dumps(space)
-    params["sweep.base"] = json.dumps(base)
+    params = {f"{keys.SWEEP_PARAM_PREFIX}{k}": v for k, v in settings.items()}
+    params[f"{keys.SWEEP_PARAM_PREFIX}space"] = json.dumps(space)
+    params[f"{keys.SWEEP_PARAM_PREFIX}base"] = json.dumps(base)
     store.client.log_batch(run_id, params=[Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()])
     return run_id
 
@@ -99,10 +99,11 @@ def sweep_info(store: Store, sweep_id: str) -> dict:
         raise StoreError(f"no sweep run {sweep_id!r} in {store.uri}") from exc
     tags, params = run.data.tags, run.data.params
     if tags.get(TAG_KIND) != "sweep":
-        raise StoreError(f"run {sweep_id} is not a sweep (idealoop.kind={tags.get(TAG_KIND, '')!r})")
+        raise StoreError(f"run {sweep_id} is not a sweep ({TAG_KIND}={tags.get(TAG_KIND, '')!r})")
     if TAG_RAY_PATH not in tags:
         raise StoreError(f"sweep {sweep_id} never started Ray (no {TAG_RAY_PATH} tag): nothing to resume")
-    settings = {k[len("sweep.") :]: v for k, v in params.items() if k.startswith("sweep.")}
+    prefix = keys.SWEEP_PARAM_PREFIX
+    settings = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
     return {
         "idea_id": tags.get(TAG_IDEA, ""),
         "stage": tags.get(TAG_STAGE, ""),

@@ -27,7 +27,7 @@ from runners.training.trainer import Trainer, pick_device, seed_everything
 from tracker import keys
 from tracker.learning import observed_impact
 from tracker.runs import StageRun, best_metric
-from tracker.store import TAG_HIGHER, TAG_TARGET
+from tracker.store import TAG_BASELINE_RUN, TAG_HIGHER, TAG_TARGET
 
 STAGE = "generalize"
 
@@ -116,7 +116,7 @@ def run_generalize(
         baseline, baseline_run = found
         gap = observed_impact(mine, baseline, task.higher_is_better)  # positive = better than the baseline
         run.writer.log(keys.GAP_TO_BASELINE, gap, 0)
-        run.set_tags({"idealoop.baseline_run": baseline_run})
+        run.set_tags({TAG_BASELINE_RUN: baseline_run})
         line += f" (gain {gap:+.4g} over the baseline's {baseline:.4g})"
     else:
         line += " (no baseline yet: run `idealoop run baseline` to get the score to beat)"

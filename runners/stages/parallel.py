@@ -28,7 +28,7 @@ from runners.stages.config import ScaleConfig
 from runners.tasks.base import Task, load_task
 from runners.training.fit import FitResult
 from tracker.runs import StageRun
-from tracker.store import Store
+from tracker.store import TAG_PROCESSES, Store
 from tracker.telemetry import NullWriter, TelemetryWriter
 
 
@@ -100,7 +100,7 @@ def run_data_parallel(cfg: ScaleConfig, run: StageRun, task: Task) -> FitResult:
     If one rank fails, the others are stopped and its error is raised here.
     """
     world = cfg.processes
-    run.set_tags({"idealoop.processes": str(world)})
+    run.set_tags({TAG_PROCESSES: str(world)})
     with tempfile.TemporaryDirectory() as tmp:
         out, spec = os.path.join(tmp, "result.pkl"), os.path.join(tmp, "spec.pkl")
         with open(spec, "wb") as f:

@@ -23,6 +23,7 @@ from runners.training.fit import FitResult
 from tracker import keys
 from tracker.learning import improves
 from tracker.runs import StageRun, best_metric
+from tracker.store import TAG_SCALE_REFERENCE_RUN
 
 STAGE = "scale"
 
@@ -106,7 +107,7 @@ def run_scale(
     value, ref_run = ref
     passed = improves(mine, value, higher)
     run.writer.log(keys.SCALE_REFERENCE, value, 0)
-    run.set_tags({"idealoop.scale_reference_run": ref_run})
+    run.set_tags({TAG_SCALE_REFERENCE_RUN: ref_run})
     run.set_gate(STAGE, passed)
     print(
         f"scale: {'PASSED' if passed else 'FAILED'}  best val {target} {mine:.4g} "

@@ -116,7 +116,9 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             "history": result.history,
         }
         torch.save(state, os.path.join(folder, STATE_FILE))
-        metrics = {f"{keys.VAL_PREFIX}{k}": float(v) for k, v in result.history[-1].items() if k != "epoch"}
+        metrics = {
+            f"{keys.VAL_PREFIX}{k}": float(v) for k, v in result.history[-1].items() if k != keys.EPOCH
+        }
         final[:] = [{**metrics, keys.EPOCH: epoch}, folder]
         if epoch >= cfg.epochs:
             return  # the last report waits until the run has ended (below)
@@ -141,7 +143,7 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             run_id=run_id,
             telemetry_process=False,
         ) as run:
-            run.log_params({f"trial.{k}": v for k, v in config.items()})
+            run.log_params({f"{keys.TRIAL_PARAM_PREFIX}{k}": v for k, v in config.items()})
             task = load_task(cfg.task, seed=cfg.seed)  # inside: a task that fails fails the run
             stage.function()(
                 cfg,

@@ -154,7 +154,7 @@ def fit(
             writer.log(keys.TRAIN_LR, lr, trainer.step_count)
             if n_samples > 0:
                 log_samples(writer, task, outputs, epoch, n_samples)
-            result.add({"epoch": epoch, **metrics}, target, task.higher_is_better)
+            result.add({keys.EPOCH: epoch, **metrics}, target, task.higher_is_better)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(

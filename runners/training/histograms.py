@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from tracker import keys
+
 N_BINS = 30  # bins per histogram: enough to see shape, small enough for 1000s of snapshots
 
 
@@ -204,7 +206,7 @@ def summary_metrics(snap: dict) -> dict[str, float]:
         for stat in ("mean", "std", "frac_zero", "frac_nonfinite"):
             value = h[stat]
             if value == value:  # MLflow stores NaN poorly; the JSON keeps it
-                out[f"hist/{key}/{stat}"] = value
+                out[f"{keys.HIST_PREFIX}{key}/{stat}"] = value
     return out
 
 
