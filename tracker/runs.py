@@ -81,6 +81,14 @@ class StageRun:
         self.gates[name] = verdict
         self.set_tags({f"{TAG_GATE_PREFIX}{name}": verdict})
 
+    def void_gates(self) -> None:
+        """A FAILED run passes no gate: a check that passed before the run failed (its telemetry
+        lost, a later sub-stage crashed) is not evidence the board or the CLI may show as passed."""
+        voided = {name: "failed" for name, verdict in self.gates.items() if verdict != "failed"}
+        if voided:
+            self.gates.update(voided)
+            self.set_tags({f"{TAG_GATE_PREFIX}{name}": v for name, v in voided.items()})
+
     def flag(self, name: str, detail: str) -> None:
         """Record a range-check flag (exploding_grad, dead_activations, ...) as tags."""
         self.flags[name] = detail
@@ -186,12 +194,20 @@ def stage_run(
         status, reason, error = RunStatus.FAILED, "failed", exc
         raise
     finally:
+        lost = None
         try:
             writer.close()
         except Exception as exc:  # noqa: BLE001 - a lost point fails the run, loudly
             if error is None:
-                status, reason, error = RunStatus.FAILED, "failed", exc
+                status, reason, error, lost = RunStatus.FAILED, "failed", exc, exc
+        if status == RunStatus.FAILED:
+            handle.void_gates()
         _finish(store, run_id, status, reason, error, extra)
+        if lost is not None:  # the stage code returned, but its run failed: the caller must know
+            raise lost
+
+
+TRACEBACK_ARTIFACT = "error/traceback.txt"  # a failed run's whole traceback
 
 
 def _finish(
@@ -207,8 +223,13 @@ def _finish(
         tags[TAG_ERROR] = f"{type(error).__name__}: {error}"[:5000]
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         try:
-            store.client.log_text(run_id, tb, "error/traceback.txt")
+            store.client.log_text(run_id, tb, TRACEBACK_ARTIFACT)
+            saved = TRACEBACK_ARTIFACT
         except Exception:  # noqa: BLE001 - the tag above already says why it failed
+            saved = None
+        try:  # the CLI's one error line names the run, and the traceback artifact if it was saved
+            error.idealoop_run_id, error.idealoop_traceback = run_id, saved
+        except AttributeError:
             pass
     store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     store.client.set_terminated(run_id, RunStatus.to_string(status))

@@ -5,9 +5,12 @@ Kept apart so the command modules (`cli`, `cli_ideas`) import it without importi
 
 from __future__ import annotations
 
+import os
 import sys
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad input: nothing was written
+EXIT_FAILED = 1  # the command ran and failed (a run it made is recorded FAILED)
+MAX_LINE = 300  # an error line is for reading; the whole text is in the traceback artifact
 
 
 class UsageError(Exception):
@@ -38,3 +41,21 @@ def store_of(args):
     from tracker.store import Store, project_name, tracking_uri
 
     return Store(project=project_name(args.project), uri=tracking_uri(args.tracking_uri))
+
+
+def debugging(args) -> bool:
+    """--debug or IDEALOOP_DEBUG=1: let a failure's traceback reach the terminal."""
+    return bool(getattr(args, "debug", False)) or os.environ.get("IDEALOOP_DEBUG", "") not in ("", "0")
+
+
+def failure_line(exc: BaseException) -> str:
+    """One line for a failure nobody foresaw: what happened and where to look."""
+    text = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    if len(what) > MAX_LINE:
+        what = what[: MAX_LINE - 1] + "…"
+    run_id = getattr(exc, "idealoop_run_id", None)  # set by tracker.runs when a run recorded it
+    saved = getattr(exc, "idealoop_traceback", None)
+    where = f"run {run_id} is FAILED" if run_id else ""
+    where += f", its traceback in artifact {saved}; " if saved else "; " if run_id else ""
+    return f"{what} ({where}--debug or IDEALOOP_DEBUG=1 prints the traceback)"

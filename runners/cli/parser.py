@@ -12,7 +12,14 @@ import argparse
 import os
 import sys
 
-from runners.cli.common import EXIT_USAGE, UsageError, sigterm_as_interrupt
+from runners.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    UsageError,
+    debugging,
+    failure_line,
+    sigterm_as_interrupt,
+)
 from runners.cli.common import say as _say
 from runners.cli.common import store_of as _store
 from runners.cli.ideas import (
@@ -118,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--tracking-uri", help="MLflow tracking URI (env MLFLOW_TRACKING_URI; default sqlite:///mlflow.db)"
+    )
+    common.add_argument(
+        "--debug", action="store_true", help="print the traceback of a failure (env IDEALOOP_DEBUG=1)"
     )
 
     p = argparse.ArgumentParser(
@@ -227,11 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("idealoop: interrupted")
         return 130
-    except Exception as exc:  # noqa: BLE001 - map known user errors to one line + exit 2
+    except Exception as exc:  # noqa: BLE001 - one error path: every failure is one line
         if _is_user_error(exc):
             _say(f"idealoop: error: {exc}")
             return EXIT_USAGE
-        raise
+        if debugging(args):
+            raise
+        _say(f"idealoop: error: {failure_line(exc)}")
+        return EXIT_FAILED
 
 
 def _is_user_error(exc: Exception) -> bool:
