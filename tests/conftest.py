@@ -49,3 +49,14 @@ def make_idea(store):
         return add_idea(store, title, est, **kw)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many generated hostile inputs ran through the CLI (tests/runners/test_hostile_input.py)."""
+    import sys
+
+    module = sys.modules.get("tests.runners.test_hostile_input")
+    tried = getattr(module, "TRIED", None)
+    if tried:
+        cases = ", ".join(f"{k} {v}" for k, v in sorted(tried.items()))
+        terminalreporter.write_line(f"hostile inputs tried: {sum(tried.values())} ({cases})")
