@@ -129,7 +129,6 @@ def long_modules(root: Path = ROOT) -> list[str]:
     ]
 
 
-@pytest.mark.xfail(reason="issue 12: being cut by the helpers' branches", strict=True)
 def test_no_module_is_longer_than_350_lines():
     assert long_modules() == []
 

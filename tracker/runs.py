@@ -8,8 +8,10 @@
   the stage run is created in the project's experiment, beside its idea (the
   MLflow UI only nests runs within one experiment), and the launcher run is tagged
   `idealoop.kind=launcher` with `idealoop.stage_run_id` pointing at the real run;
-- adopts a run created elsewhere when given `run_id` (a sweep trial continuing its
-  run after a restore): the run is set RUNNING again and carries on;
+- resumes an existing run when given `run_id` (`idealoop run STAGE --resume RUN_ID`, a
+  sweep trial Ray restarted): the only path that takes over a run it did not create.
+  The run is set RUNNING again and written through `tracker.resume.SkipStored`, so
+  the new attempt stores no step the earlier one already stored;
 - ends the run FINISHED (reason `completed`, or `stopped_by_asha` when the code
   raised `StoppedEarly`), FAILED (reason `failed` or `nan_loss`, with the exception
   as a tag and the traceback as an artifact) or KILLED (Ctrl-C), after the telemetry
@@ -29,6 +31,7 @@ from mlflow.entities import Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
 from tracker.ideas import resolve_id
+from tracker.resume import SkipStored, adopt, stored_steps
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_TRIAL,
@@ -41,7 +44,6 @@ from tracker.store import (
     TAG_IDEA,
     TAG_KIND,
     TAG_PARENT,
-    TAG_RECONCILED,
     TAG_REDIRECT,
     TAG_RUN_NAME,
     TAG_STAGE,
@@ -75,6 +77,13 @@ class StageRun:
     writer: TelemetryWriter
     gates: dict[str, str] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
+    resumed: bool = False  # an earlier attempt of this run exists (its checkpoint may too)
+    stored: dict[str, int] = field(default_factory=dict)  # resumed: last stored step per metric key
+    params: dict[str, str] = field(default_factory=dict)  # resumed: params the run already holds
+
+    def last_stored(self, key: str) -> int:
+        """The last step an earlier attempt stored for `key` (-1: none, or a fresh run)."""
+        return self.stored.get(key, -1)
 
     def set_gate(self, name: str, passed: bool) -> None:
         verdict = "passed" if passed else "failed"
@@ -98,7 +107,8 @@ class StageRun:
         self.store.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_params(self, params: dict[str, object]) -> None:
-        items = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()]
+        # Params are immutable: a resumed run keeps the first attempt's (device_resolved may differ now).
+        items = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items() if k not in self.params]
         for i in range(0, len(items), 100):  # log_batch takes at most 100 params a call
             self.store.client.log_batch(self.run_id, params=items[i : i + 100])
 
@@ -110,7 +120,9 @@ def _launcher_run_id() -> str | None:
     return os.environ.get("MLFLOW_RUN_ID") or None
 
 
-def _create(store: Store, tags: dict[str, str], run_name: str) -> str:
+def create_run(store: Store, tags: dict[str, str], run_name: str) -> str:
+    """Create a run in the project (a stage run, a sweep), adopting an `mlflow run` launcher:
+    see the module docstring. Returns the run id."""
     launcher = _launcher_run_id()
     client = store.client
     if launcher:
@@ -124,19 +136,24 @@ def _create(store: Store, tags: dict[str, str], run_name: str) -> str:
             return launcher
     run = client.create_run(store.experiment_id, run_name=run_name, tags=tags)
     if launcher:
-        client.log_batch(
-            launcher,
-            tags=[
-                RunTag(TAG_KIND, "launcher"),
-                RunTag(TAG_REDIRECT, run.info.run_id),
-                RunTag(
-                    TAG_DESCRIPTION,
-                    f"This `mlflow run` launcher only started the stage. The stage run is "
-                    f"{run.info.run_id} in experiment {store.project!r}, beside its idea.",
-                ),
-            ],
-        )
+        _point_launcher(store, launcher, run.info.run_id)
     return run.info.run_id
+
+
+def _point_launcher(store: Store, launcher: str, run_id: str) -> None:
+    """Leave an `mlflow run` launcher run as a pointer to the real stage run."""
+    store.client.log_batch(
+        launcher,
+        tags=[
+            RunTag(TAG_KIND, "launcher"),
+            RunTag(TAG_REDIRECT, run_id),
+            RunTag(
+                TAG_DESCRIPTION,
+                f"This `mlflow run` launcher only started the stage. The stage run is "
+                f"{run_id} in experiment {store.project!r}, beside its idea.",
+            ),
+        ],
+    )
 
 
 @contextmanager
@@ -152,9 +169,9 @@ def stage_run(
     run_id: str | None = None,
     telemetry_process: bool | None = None,
 ) -> Iterator[StageRun]:
-    """Create (or adopt) the run for one stage execution; see the module docstring.
+    """Create (or resume) the run for one stage execution; see the module docstring.
 
-    `run_id`: continue this existing run instead of creating one. `telemetry_process`:
+    `run_id`: resume this existing run instead of creating one. `telemetry_process`:
     store through a shipper process (default: `tracker.telemetry.use_process`, i.e. a
     thread on a SQL store, the shipper against a server); sweep trials use a thread.
     """
@@ -167,17 +184,12 @@ def stage_run(
     parent = parent_run_id or idea
     if parent:
         tags[TAG_PARENT] = parent
-    if run_id:  # adopted: clear why it ended last time (a trial killed, then resumed)
-        old = store.client.get_run(run_id).data.tags
-        for key in (TAG_END_REASON, TAG_ERROR, TAG_ASHA_ITERATION, TAG_RECONCILED):
-            if key in old:
-                store.client.delete_tag(run_id, key)
-        store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        store.client.update_run(run_id, status="RUNNING")
+    if run_id:
+        handle = _resume(store, run_id, tags, telemetry_process)
     else:
-        run_id = _create(store, tags, run_name or stage)
-    writer = TelemetryWriter(store.client, run_id, process=telemetry_process)
-    handle = StageRun(store, run_id, writer)
+        run_id = create_run(store, tags, run_name or stage)
+        handle = StageRun(store, run_id, TelemetryWriter(store.client, run_id, process=telemetry_process))
+    writer = handle.writer
     status, reason, error, extra = RunStatus.FINISHED, "completed", None, {}
     try:
         yield handle
@@ -202,15 +214,31 @@ def stage_run(
                 status, reason, error, lost = RunStatus.FAILED, "failed", exc, exc
         if status == RunStatus.FAILED:
             handle.void_gates()
-        _finish(store, run_id, status, reason, error, extra)
+        end_run(store, run_id, status, reason, error, extra)
         if lost is not None:  # the stage code returned, but its run failed: the caller must know
             raise lost
+
+
+def _resume(store: Store, run_id: str, tags: dict[str, str], telemetry_process: bool | None) -> StageRun:
+    """The handle of a resumed run: RUNNING again, writing only steps it does not hold yet."""
+    launcher = _launcher_run_id()
+    if launcher and launcher != run_id:  # `mlflow run` started this attempt: its run points here
+        _point_launcher(store, launcher, run_id)
+    run = adopt(store, run_id, tags)
+    stored = stored_steps(run)
+    writer = SkipStored(TelemetryWriter(store.client, run_id, process=telemetry_process), stored)
+    handle = StageRun(store, run_id, writer, resumed=True, stored=stored, params=dict(run.data.params))
+    old = run.data.tags  # the earlier attempts' flags stay listed when this one raises another
+    handle.flags.update(
+        {f: old.get(f"{TAG_FLAG_PREFIX}{f}", "") for f in old.get(TAG_FLAGS, "").split(",") if f}
+    )
+    return handle
 
 
 TRACEBACK_ARTIFACT = "error/traceback.txt"  # a failed run's whole traceback
 
 
-def _finish(
+def end_run(
     store: Store,
     run_id: str,
     status: int,
@@ -218,6 +246,7 @@ def _finish(
     error: BaseException | None,
     extra: dict | None = None,
 ) -> None:
+    """End a run with its reason (+ `extra` tags); an error is tagged and its traceback stored."""
     tags = {TAG_END_REASON: reason, **(extra or {})}
     if error is not None:
         tags[TAG_ERROR] = f"{type(error).__name__}: {error}"[:5000]

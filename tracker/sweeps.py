@@ -5,9 +5,10 @@ Layout (docs/telemetry.md):
   sweep's settings and space (params), the Ray experiment path (tag, for `--resume`),
   and when it ends the best trial (`idealoop.best_trial`, `idealoop.best_config`,
   metric `best/<target>`);
-- each trial: a run tagged `idealoop.kind=trial` and `idealoop.trial_id` (Ray's id),
-  nested under the sweep, with the full telemetry contract. The trial process creates
-  it on its first start and adopts it again after a restore (`trial_run`).
+- each trial: a stage run tagged `idealoop.kind=trial` and `idealoop.trial_id` (Ray's
+  id), nested under the sweep, with the full telemetry contract. The trial's first
+  start creates it RUNNING with these tags (`trial_tags`, through `stage_run`); a trial
+  Ray restarts finds it again by its Ray id (`find_trial`) and resumes it.
 - why a trial ended: `completed`, `stopped_by_asha` (+ `idealoop.asha_iteration`),
   `failed` / `nan_loss` (+ `idealoop.error`), `killed`. Trials end their own runs;
   `reconcile` ends whatever is still RUNNING after Ray is done (a trial whose process
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 
 from tracker import keys
-from tracker.runs import MAX_PARAM_LEN, _create, _finish
+from tracker.runs import MAX_PARAM_LEN, create_run, end_run
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_CONFIG,
@@ -35,6 +36,7 @@ from tracker.store import (
     TAG_ERROR,
     TAG_IDEA,
     TAG_KIND,
+    TAG_NODE,
     TAG_PARENT,
     TAG_RAY_PATH,
     TAG_RECONCILED,
@@ -79,7 +81,7 @@ def create_sweep(
 ) -> str:
     """The sweep run, nested under the idea (adopting an `mlflow run` launcher like a stage run)."""
     tags = {TAG_KIND: "sweep", TAG_STAGE: stage, TAG_TASK: task, TAG_IDEA: idea_id, TAG_PARENT: idea_id}
-    run_id = _create(store, tags, f"sweep-{stage}")
+    run_id = create_run(store, tags, f"sweep-{stage}")
     params = {f"{keys.SWEEP_PARAM_PREFIX}{k}": v for k, v in settings.items()}
     params[f"{keys.SWEEP_PARAM_PREFIX}space"] = json.dumps(space)
     params[f"{keys.SWEEP_PARAM_PREFIX}base"] = json.dumps(base)
@@ -116,24 +118,16 @@ def sweep_info(store: Store, sweep_id: str) -> dict:
     }
 
 
-def trial_run(
-    store: Store, *, sweep_id: str, trial_id: str, name: str, idea_id: str, stage: str, task: str
-) -> str:
-    """The run of one trial: found by its Ray trial id (a restored trial), else created."""
+def trial_tags(sweep_id: str, trial_id: str, node: str = "") -> dict[str, str]:
+    """What makes a stage run a sweep's trial (its parent is the sweep: `stage_run(parent_run_id=...)`)."""
+    tags = {TAG_KIND: "trial", TAG_SWEEP: sweep_id, TAG_TRIAL: trial_id}
+    return {**tags, TAG_NODE: node} if node else tags
+
+
+def find_trial(store: Store, sweep_id: str, trial_id: str) -> str | None:
+    """The run of a trial that already started once (Ray restarted it), or None."""
     found = trial_runs(store, sweep_id, f"tags.`{TAG_TRIAL}` = '{trial_id}'")
-    if found:
-        return found[0].info.run_id
-    tags = {
-        TAG_KIND: "trial",
-        TAG_STAGE: stage,
-        TAG_TASK: task,
-        TAG_IDEA: idea_id,
-        TAG_PARENT: sweep_id,
-        TAG_SWEEP: sweep_id,
-        TAG_TRIAL: trial_id,
-    }
-    run = store.client.create_run(store.experiment_id, run_name=name, tags=tags)
-    return run.info.run_id
+    return found[0].info.run_id if found else None
 
 
 def trial_runs(store: Store, sweep_id: str, extra: str = "") -> list:
@@ -168,8 +162,7 @@ def record_best(
     store: Store, sweep_id: str, *, trial_id: str, config: dict, metric: str, value: float
 ) -> str:
     """Tag the sweep with its best trial's run and config; log `best/<metric>`. Returns the run id."""
-    found = trial_runs(store, sweep_id, f"tags.`{TAG_TRIAL}` = '{trial_id}'")
-    run_id = found[0].info.run_id if found else ""
+    run_id = find_trial(store, sweep_id, trial_id) or ""
     set_tags(store, sweep_id, {TAG_BEST_TRIAL: run_id, TAG_BEST_CONFIG: json.dumps(config, default=str)})
     name = f"{keys.BEST_PREFIX}{metric}"
     store.client.log_batch(sweep_id, metrics=[Metric(name, float(value), _now_ms(), 0)])
@@ -178,7 +171,7 @@ def record_best(
 
 def finish_sweep(store: Store, sweep_id: str, reason: str, error: BaseException | None = None) -> None:
     status = {"completed": RunStatus.FINISHED, "killed": RunStatus.KILLED}.get(reason, RunStatus.FAILED)
-    _finish(store, sweep_id, status, reason, error)
+    end_run(store, sweep_id, status, reason, error)
 
 
 def _now_ms() -> int:
@@ -216,23 +209,3 @@ def absolute_uri(uri: str) -> str:
         return uri
     path, sep, query = uri[len("sqlite:///") :].partition("?")
     return "sqlite:///" + os.path.abspath(path) + sep + query
-
-
-def sweep_trials(store: Store, sweep_id: str) -> list[dict]:
-    """The trials of a sweep as the CLI lists them: id, name, status, why it ended."""
-    rows = []
-    for run in trial_runs(store, sweep_id):
-        t = run.data.tags
-        rows.append(
-            {
-                "id": run.info.run_id,
-                "name": run.info.run_name,
-                "status": run.info.status,
-                "end_reason": t.get(TAG_END_REASON, ""),
-                "asha_iteration": t.get(TAG_ASHA_ITERATION, ""),
-                "error": t.get(TAG_ERROR, ""),
-                "metrics": dict(run.data.metrics),
-                "params": dict(run.data.params),
-            }
-        )
-    return rows

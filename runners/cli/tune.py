@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from dataclasses import fields
 
-from runners.sweeps.driver import SweepError, SweepSettings, resume_sweep, run_sweep
+from runners.sweeps.driver import resume_sweep, run_sweep
+from runners.sweeps.settings import SweepError, SweepSettings
 
 
 def add_arguments(p) -> None:

@@ -37,6 +37,9 @@ class _Quiet:
 
     writer = NullWriter()
 
+    def last_stored(self, key: str) -> int:
+        return -1
+
     def __getattr__(self, name):
         return lambda *a, **k: None
 

@@ -19,6 +19,7 @@ import torch
 from runners.stages.config import ScaleConfig
 from runners.stages.generalize import train_stage
 from runners.tasks.base import ModelSpec, Task, load_task
+from runners.training.checkpoint import Checkpoints, RunCheckpoints
 from runners.training.fit import FitResult
 from tracker import keys
 from tracker.learning import improves
@@ -68,10 +69,10 @@ def run_scale(
     *,
     task: Task | None = None,
     idea_id: str | None = None,
-    on_epoch: Callable[[int, FitResult], None] | None = None,
-    on_built: Callable | None = None,
+    checkpoints: Checkpoints | None = None,
     progress: bool = True,
 ) -> FitResult:
+    """Train the bigger model; set the scale gate. `checkpoints` as in `run_generalize`."""
     task = task or load_task(cfg.task, seed=cfg.seed)
     if cfg.augment and task.augment is None:
         print(f"scale: task {task.name!r} defines no augmentation; training without", file=sys.stderr)
@@ -87,7 +88,7 @@ def run_scale(
             make_optimizer=_optimizer, make_scheduler=_scheduler,
             augment=task.augment if cfg.augment else None,
             train_loss=train_loss(cfg, task),
-            on_epoch=on_epoch, on_built=on_built, progress=progress,
+            checkpoints=checkpoints or RunCheckpoints(run), progress=progress,
         )  # fmt: skip
     target = task.target_metric
     mine = result.best_value(target, task.higher_is_better)

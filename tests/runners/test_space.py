@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runners.stages.config import GeneralizeConfig, ScaleConfig
-from runners.sweeps.driver import SweepError, SweepSettings
 from runners.sweeps.progress import Tally
+from runners.sweeps.settings import SweepError, SweepSettings
 from runners.sweeps.space import Dist, SpaceError, load_space, parse_space, to_ray
 
 

@@ -29,8 +29,7 @@ NOT_KEYS = {
     ("board/pages/idea.py", 'st.select_slider("epoch", epochs, value=epochs[-1], key="epoch")'): (
         "the samples slider's label and widget key"
     ),
-    ("runners/sweeps/trainable.py", 'FitResume(epoch=saved["epoch"]'): "a field of the trial checkpoint",
-    ("runners/sweeps/trainable.py", '"epoch": epoch,'): "a trial checkpoint field (old ones must load)",
+    ("runners/training/checkpoint.py", '"epochs_done": old["epoch"]'): "a field of old trial checkpoints",
     ("runners/training/fit.py", 'unit="epoch"'): "tqdm's unit label",
 }
 
