@@ -5,6 +5,7 @@ Kept apart so the command modules (`cli`, `cli_ideas`) import it without importi
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -15,6 +16,17 @@ MAX_LINE = 300  # an error line is for reading; the whole text is in the traceba
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line like every other idealoop error (argparse's own
+    prints the whole usage block first), with a pointer to the command's --help."""
+
+    def error(self, message: str) -> None:
+        if len(message) > MAX_LINE:
+            message = message[: MAX_LINE - 1] + "…"
+        say(f"idealoop: error: {message} (see `{self.prog} --help`)")
+        raise SystemExit(EXIT_USAGE)
 
 
 def say(msg: str) -> None:
@@ -46,6 +58,12 @@ def store_of(args):
 def debugging(args) -> bool:
     """--debug or IDEALOOP_DEBUG=1: let a failure's traceback reach the terminal."""
     return bool(getattr(args, "debug", False)) or os.environ.get("IDEALOOP_DEBUG", "") not in ("", "0")
+
+
+def error_line(exc: BaseException) -> str:
+    """A foreseen error (bad input) as the one line the user reads, cut to MAX_LINE."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
 
 
 def failure_line(exc: BaseException) -> str:

@@ -15,8 +15,10 @@ import sys
 from runners.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
+    OneLineParser,
     UsageError,
     debugging,
+    error_line,
     failure_line,
     sigterm_as_interrupt,
 )
@@ -49,7 +51,9 @@ def cmd_run_stage(args) -> int:
     if args.resume:
         cfg, idea = _resumed(args, stage, store)
     else:
-        cfg = resolve(stage.config, args.config, {**_pairs(args.set), "task": args.task, "seed": args.seed})
+        flags = {"task": args.task, "seed": args.seed}  # --task/--seed win over --set, when given
+        overrides = {**_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
+        cfg = resolve(stage.config, args.config, overrides)
         idea = resolve_id(store, args.idea) if args.idea else None
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
     if hasattr(cfg, "check_task"):
@@ -154,9 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="print the traceback of a failure (env IDEALOOP_DEBUG=1)"
     )
 
-    p = argparse.ArgumentParser(
-        prog="idealoop", description="Run the research loop: ideas → stages → evidence."
-    )
+    p = OneLineParser(prog="idealoop", description="Run the research loop: ideas → stages → evidence.")
     sub = p.add_subparsers(dest="command", required=True)
 
     idea = sub.add_parser("idea", help="add, list, show and update ideas")
@@ -264,14 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as exc:
-        _say(f"idealoop: error: {exc}")
+        _say(f"idealoop: error: {error_line(exc)}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         _say("idealoop: interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - one error path: every failure is one line
         if _is_user_error(exc):
-            _say(f"idealoop: error: {exc}")
+            _say(f"idealoop: error: {error_line(exc)}")
             return EXIT_USAGE
         if debugging(args):
             raise

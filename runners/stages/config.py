@@ -51,6 +51,7 @@ class OverfitConfig:
         _positive(self, "one_max_steps", "few_max_steps", "val_batch_size", "check_every")
         _histograms(self)
         _device(self)
+        _seed(self)
         if not 1 <= self.few_samples <= 64:
             raise ConfigError(f"few_samples={self.few_samples} is out of range; allowed: [1, 64]")
 
@@ -63,7 +64,7 @@ class BaselineConfig:
     seed: int = 0  # fixes the split and the baseline model's randomness
 
     def validate(self) -> None:
-        pass
+        _seed(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +89,7 @@ class GeneralizeConfig:
         _positive(self, "lr", "width", "depth", "batch_size", "epochs", "val_batch_size", "check_every")
         _histograms(self)
         _device(self)
+        _seed(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +139,11 @@ def _histograms(cfg: object) -> None:
         raise ConfigError(f"hist_every={cfg.hist_every} is out of range; allowed: >= 0")
     if not 0 <= cfg.hist_budget < 1:
         raise ConfigError(f"hist_budget={cfg.hist_budget} is out of range; allowed: [0, 1)")
+
+
+def _seed(cfg: object) -> None:
+    if not 0 <= cfg.seed < 2**32:  # numpy's and scikit-learn's seeds are 32-bit
+        raise ConfigError(f"seed={shown(cfg.seed)} is out of range; allowed: [0, 2**32)")
 
 
 def _device(cfg: object) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runners.stages.config import ConfigError, read_mapping, resolve
+from tracker.estimates import shown
 
 KINDS = ("loguniform", "uniform", "choice", "randint", "grid")
 NOT_TUNABLE = {
@@ -72,7 +73,7 @@ def parse_space(data: object, config_cls: type, base: dict | None = None, source
             try:
                 resolve(config_cls, None, {**(base or {}), key: v})
             except ConfigError as exc:
-                raise SpaceError(f"{where}: value {v!r} is not allowed: {exc}") from None
+                raise SpaceError(f"{where}: value {shown(repr(v))} is not allowed: {exc}") from None
         space[key] = value
     return space
 
@@ -80,19 +81,20 @@ def parse_space(data: object, config_cls: type, base: dict | None = None, source
 def _parse_one(where: str, spec: object, kind: type) -> object:
     if not isinstance(spec, dict):
         if isinstance(spec, (list, tuple)):
-            raise SpaceError(f"{where}: a list needs a distribution, e.g. {{choice: {list(spec)}}}")
+            raise SpaceError(f"{where}: a list needs a distribution, e.g. {{choice: {shown(list(spec))}}}")
         return spec  # a fixed value
     if len(spec) != 1:
-        raise SpaceError(f"{where}: give exactly one distribution ({', '.join(KINDS)}); got {sorted(spec)}")
+        got = shown(sorted(map(str, spec)))
+        raise SpaceError(f"{where}: give exactly one distribution ({', '.join(KINDS)}); got {got}")
     name, args = next(iter(spec.items()))
     if name not in KINDS:
-        raise SpaceError(f"{where}: unknown distribution {name!r}; known: {', '.join(KINDS)}")
+        raise SpaceError(f"{where}: unknown distribution {shown(repr(name))}; known: {', '.join(KINDS)}")
     if name in ("choice", "grid"):
         if not isinstance(args, list) or not args:
-            raise SpaceError(f"{where}: {name} needs a non-empty list of values; got {args!r}")
+            raise SpaceError(f"{where}: {name} needs a non-empty list of values; got {shown(repr(args))}")
         return Dist(name, tuple(args))
     if not (isinstance(args, list) and len(args) == 2 and all(_is_number(a) for a in args)):
-        raise SpaceError(f"{where}: {name} needs [low, high] (two finite numbers); got {args!r}")
+        raise SpaceError(f"{where}: {name} needs [low, high] (two finite numbers); got {shown(repr(args))}")
     low, high = args
     if not low < high:
         raise SpaceError(f"{where}: {name} needs low < high; got [{low}, {high}]")

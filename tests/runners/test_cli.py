@@ -139,3 +139,14 @@ def test_an_unforeseen_failure_is_one_line_and_debug_prints_the_traceback(tmp_pa
     monkeypatch.setenv("IDEALOOP_DEBUG", "1")
     with pytest.raises(Exception, match="not a database"):
         main(argv)
+
+
+def test_set_task_and_seed_are_not_dropped_when_the_flags_are_absent(store, capsys):
+    # Found by the hostile-input property test: `--set seed=abc` was overwritten by the absent
+    # --seed flag (None = "not given"), so a bad value was silently ignored and training ran.
+    assert main(["run", "overfit", "--set", "seed=abc", "--no-progress"]) == 2
+    assert "seed='abc' is not a valid int" in capsys.readouterr().err
+    assert main(["run", "overfit", "--set", "task=nope", "--no-progress"]) == 2
+    assert "unknown task 'nope'" in capsys.readouterr().err
+    assert main(["run", "overfit", "--set", f"seed={2**40}", "--no-progress"]) == 2
+    assert "seed=1099511627776 is out of range" in capsys.readouterr().err
