@@ -77,3 +77,32 @@ def failure_line(exc: BaseException) -> str:
     where = f"run {run_id} is FAILED" if run_id else ""
     where += f", its traceback in artifact {saved}; " if saved else "; " if run_id else ""
     return f"{what} ({where}--debug or IDEALOOP_DEBUG=1 prints the traceback)"
+
+
+def port_number(text: str) -> int:
+    """argparse type for --port: an integer in 0-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port number (0-65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range; allowed: 0-65535")
+    return port
+
+
+def free_port(host: str, port: int) -> int:
+    """The port the board will serve on: `port`, checked free on `host` (an address this machine
+    has), or any free one for 0, so the URL printed is the one that answers."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise UsageError(f"--host {host!r} is not an address or a name this machine can resolve") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+        return sock.getsockname()[1]

@@ -20,6 +20,8 @@ from runners.cli.common import (
     debugging,
     error_line,
     failure_line,
+    free_port,
+    port_number,
     sigterm_as_interrupt,
 )
 from runners.cli.common import say as _say
@@ -116,6 +118,7 @@ def cmd_board(args) -> int:
     from pathlib import Path
 
     app = Path(__file__).resolve().parents[2] / "board" / "app.py"
+    port = free_port(args.host, args.port)  # checked before Streamlit starts; 0 = any free port
     env = dict(os.environ)
     if args.tracking_uri:
         env["MLFLOW_TRACKING_URI"] = args.tracking_uri
@@ -132,13 +135,13 @@ def cmd_board(args) -> int:
         "--server.address",
         args.host,
         "--server.port",
-        str(args.port),
+        str(port),
         "--browser.gatherUsageStats",
         "false",
         "--server.fileWatcherType",
         "none",  # a board is not a dev server: no reloads, no inotify watchers
     ]
-    _say(f"idealoop board: http://{args.host}:{args.port}  (Ctrl-C to stop)")
+    _say(f"idealoop board: http://{args.host}:{port}  (Ctrl-C to stop)")
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
@@ -254,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     board = sub.add_parser("board", parents=[common], help="start the Streamlit idea board")
-    board.add_argument("--host", default="127.0.0.1")
-    board.add_argument("--port", type=int, default=8501)
+    board.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
+    board.add_argument("--port", type=port_number, default=8501, help="0-65535; 0 picks a free port")
     board.set_defaults(func=cmd_board)
     return p
 

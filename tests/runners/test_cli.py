@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -150,3 +151,48 @@ def test_set_task_and_seed_are_not_dropped_when_the_flags_are_absent(store, caps
     assert "unknown task 'nope'" in capsys.readouterr().err
     assert main(["run", "overfit", "--set", f"seed={2**40}", "--no-progress"]) == 2
     assert "seed=1099511627776 is out of range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--port", "-1"], "-1 is out of range; allowed: 0-65535"),
+        (["--port", "99999"], "99999 is out of range"),
+        (["--host", "999.1.1.1"], "--host '999.1.1.1' is not an address"),
+    ],
+)
+def test_board_refuses_a_bad_port_or_host_in_one_line_before_starting(store, capsys, args, says):
+    with pytest.raises(SystemExit) if "--port" in args else contextlib.nullcontext():
+        code = main(["board", *args])
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and err.count("\n") == 0 and "http://" not in err  # no URL printed first
+
+
+def test_board_on_port_0_prints_the_port_it_really_serves(store):
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("idealoop")), "board", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
+    try:
+        line = proc.stderr.readline()
+        url = line.split()[2]
+        port = int(url.rsplit(":", 1)[1])
+        assert port != 0  # before: the URL said :0 while Streamlit picked another port
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    assert r.read() == b"ok"
+                    break
+            except OSError:
+                assert time.time() < deadline, f"nothing answers at {url}"
+                time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
