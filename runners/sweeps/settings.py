@@ -7,6 +7,7 @@ what each trial trains is the stage config plus the search space (`space.py`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -65,11 +66,22 @@ class SweepSettings:
         for key, value in values.items():
             if key not in kinds or value is None or value == "":
                 continue
-            try:
-                out[key] = kinds[key](float(value)) if kinds[key] is int else kinds[key](value)
-            except ValueError:
-                raise SweepError(f"{key}={value!r} is not a valid {kinds[key].__name__}") from None
+            out[key] = value if kinds[key] is str else _number(key, value, kinds[key])
         return cls(**out)
+
+
+def _number(key: str, value: object, kind: type) -> float | int:
+    """A finite number (an integer where `kind` is int): `inf` samples or a 2.5-trial sweep are
+    refused here, not by Ray mid-sweep."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SweepError(f"{key}={str(value)[:40]!r} is not a valid {kind.__name__}") from None
+    if not math.isfinite(number):
+        raise SweepError(f"{key}={value} is not a finite number")
+    if kind is int and not number.is_integer():
+        raise SweepError(f"{key}={value} is not a whole number")
+    return kind(number)
 
 
 def first_line(exc: BaseException | str) -> str:

@@ -196,3 +196,19 @@ def test_board_on_port_0_prints_the_port_it_really_serves(store):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "flag, value, says",
+    [
+        ("--num-samples", "inf", "num_samples=inf is not a finite number"),
+        ("--num-samples", "2.5", "num_samples=2.5 is not a whole number"),
+        ("--reduction-factor", "inf", "reduction_factor=inf is not a finite number"),
+        ("--cpus-per-trial", "nan", "cpus_per_trial=nan is not a finite number"),
+    ],
+)
+def test_tune_settings_are_finite_numbers_checked_before_ray(store, make_idea, capsys, flag, value, says):
+    idea = make_idea()
+    # Before: `--num-samples inf` was an OverflowError traceback; `2.5` silently became 2.
+    assert main(["tune", "--idea", idea, "--space", "examples/space.yaml", flag, value]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"idealoop: error: {says}"
