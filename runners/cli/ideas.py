@@ -37,8 +37,11 @@ def cmd_idea_add(args) -> int:
 
 
 def cmd_idea_list(args) -> int:
+    from tracker.estimates import check_status
     from tracker.ideas import list_ideas
 
+    if args.status:
+        check_status(args.status)  # a typo must not read as "no ideas yet"
     if args.calibrated:
         from tracker.outcomes import calibrated_ideas
 
@@ -47,6 +50,9 @@ def cmd_idea_list(args) -> int:
         ideas = list_ideas(_store(args), status=args.status)
     if args.json:
         print(json.dumps([i.as_dict() for i in ideas], indent=2))
+        return 0
+    if not ideas and args.status:
+        _say(f"no idea has status {args.status!r}")
         return 0
     if not ideas:
         _say("no ideas yet: add one with `idealoop idea add --title ... --hours ... ...`")

@@ -212,3 +212,11 @@ def test_tune_settings_are_finite_numbers_checked_before_ray(store, make_idea, c
     # Before: `--num-samples inf` was an OverflowError traceback; `2.5` silently became 2.
     assert main(["tune", "--idea", idea, "--space", "examples/space.yaml", flag, value]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"idealoop: error: {says}"
+
+
+def test_list_with_an_unknown_status_is_an_error_not_an_empty_project(store, make_idea, capsys):
+    make_idea()
+    assert main(["idea", "list", "--status", "bogus"]) == 2
+    assert "status='bogus' is not allowed" in capsys.readouterr().err
+    assert main(["idea", "list", "--status", "failed"]) == 0
+    assert "no idea has status 'failed'" in capsys.readouterr().err
