@@ -42,6 +42,7 @@ from tracker.store import (
     TAG_TITLE,
     Store,
     StoreError,
+    Target,
 )
 
 REVISION_PREFIX = "revision."
@@ -211,7 +212,8 @@ def _revision_numbers(params: dict[str, str]) -> list[int]:
     return [int(k[len(REVISION_PREFIX) :]) for k in params if k.startswith(REVISION_PREFIX)]
 
 
-def _idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
+def idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
+    """An idea run (from `search_runs` / `get_run`) as an `Idea`; `run_ids`: the runs made for it."""
     m, t = run.data.metrics, run.data.tags
     values = {f: m.get(f"{METRIC_PREFIX}{f}", float("nan")) for f in FIELDS}
     return Idea(
@@ -256,7 +258,7 @@ def list_ideas(store: Store, *, status: str | None = None) -> list[Idea]:
     linked: dict[str, list[str]] = {}
     for run in search_all(store, f"tags.`{TAG_IDEA}` LIKE '%'", order_by=["start_time ASC"]):
         linked.setdefault(run.data.tags[TAG_IDEA], []).append(run.info.run_id)
-    ideas = [_idea_from_run(r, linked.get(r.info.run_id)) for r in _idea_runs(store)]
+    ideas = [idea_from_run(r, linked.get(r.info.run_id)) for r in _idea_runs(store)]
     if status:
         ideas = [i for i in ideas if i.status == status]
     # NaN scores (an idea missing an estimate) sink to the bottom.
@@ -284,12 +286,22 @@ def resolve_id(store: Store, idea_id: str) -> str:
     raise IdeaNotFound(f"no idea {idea_id!r} in project {store.project!r} at {store.uri}")
 
 
+def target_for(store: Store, idea: str | None) -> Target:
+    """The one lookup of an idea a run is for, at the boundary: `idea` (a full id or a unique
+    prefix, as the user typed it; "" or None for no idea) → a `Target` holding its full id.
+
+    Raises `IdeaNotFound` before anything is created. Everything downstream (the stage
+    run, a sweep and its trials, data-parallel ranks) takes the `Target` as it is.
+    """
+    return Target(store, resolve_id(store, idea) if idea else "")
+
+
 def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
     """One idea, its revisions (oldest first) and the runs made for it (oldest first)."""
     run_id = resolve_id(store, idea_id)
     run = store.client.get_run(run_id)
     linked = search_all(store, f"tags.`{TAG_IDEA}` = '{run_id}'", order_by=["start_time ASC"])
-    idea = _idea_from_run(run, [r.info.run_id for r in linked])
+    idea = idea_from_run(run, [r.info.run_id for r in linked])
     revisions = [
         _revision(key, value)
         for key, value in sorted(run.data.params.items())

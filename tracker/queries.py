@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracker.ideas import Idea, search_all
-from tracker.ideas import _idea_from_run as idea_from_run
+from tracker.ideas import Idea, idea_from_run, search_all
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_TRIAL,
@@ -154,9 +153,10 @@ def run_counts(store: Store) -> dict[str, int]:
     loading the runs through `search_runs` to count them takes ~11 s at that size.
     Elsewhere (an HTTP server) it falls back to `search_runs`.
     """
-    from tracker.curves import _sql_store, raw_query
+    from tracker.curves import raw_query
+    from tracker.sql_metrics import sql_backend
 
-    backend = _sql_store(store)
+    backend = sql_backend(store.client)
     if backend is None:
         counts: dict[str, int] = {}
         for run in search_all(store, f"tags.`{TAG_IDEA}` LIKE '%'"):

@@ -1,7 +1,8 @@
 """The life of a stage run: created beside its idea, nested under it, never left RUNNING.
 
-`stage_run(...)` is a context manager around one stage execution. It
-- resolves the idea first, so an unknown idea fails before any run is created;
+`stage_run(target, ...)` is a context manager around one stage execution. Its `Target`
+(tracker/store.py) names the store and the idea, already resolved at the boundary
+(`tracker.ideas.target_for`, so an unknown idea fails before any run is created); it
 - handles `mlflow run`: MLflow creates a launcher run *before* our entry point
   starts (in `--experiment-name`, `MLFLOW_EXPERIMENT_NAME`, or `Default`). If that
   run is already in the project's experiment it becomes the stage run. Otherwise
@@ -28,7 +29,6 @@ from dataclasses import dataclass, field
 from mlflow.entities import Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
-from tracker.ideas import resolve_id
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_TRIAL,
@@ -46,6 +46,7 @@ from tracker.store import (
     TAG_STAGE,
     TAG_TASK,
     Store,
+    Target,
 )
 from tracker.telemetry import TelemetryWriter
 
@@ -67,13 +68,22 @@ class StoppedEarly(Exception):
 
 @dataclass
 class StageRun:
-    """Handle given to stage code: the run id, its telemetry writer, and its verdicts."""
+    """Handle given to stage code: where it logs (`target`), the run id, its writer, its verdicts."""
 
-    store: Store
+    target: Target
     run_id: str
     writer: TelemetryWriter
     gates: dict[str, str] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def store(self) -> Store:
+        return self.target.store
+
+    @property
+    def idea_id(self) -> str:
+        """The idea's full id ("" for none): what stage code compares against its own evidence."""
+        return self.target.idea_id
 
     def set_gate(self, name: str, passed: bool) -> None:
         verdict = "passed" if passed else "failed"
@@ -101,7 +111,9 @@ def _launcher_run_id() -> str | None:
     return os.environ.get("MLFLOW_RUN_ID") or None
 
 
-def _create(store: Store, tags: dict[str, str], run_name: str) -> str:
+def create_run(store: Store, tags: dict[str, str], run_name: str) -> str:
+    """Create a run in the project (a stage run, a sweep), adopting an `mlflow run` launcher:
+    see the module docstring. Returns the run id."""
     launcher = _launcher_run_id()
     client = store.client
     if launcher:
@@ -132,10 +144,9 @@ def _create(store: Store, tags: dict[str, str], run_name: str) -> str:
 
 @contextmanager
 def stage_run(
-    store: Store,
+    target: Target,
     *,
     stage: str,
-    idea_id: str | None = None,
     run_name: str | None = None,
     extra_tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
@@ -149,7 +160,7 @@ def stage_run(
     store through a shipper process (default: `tracker.telemetry.use_process`, i.e. a
     thread on a SQL store, the shipper against a server); sweep trials use a thread.
     """
-    idea = resolve_id(store, idea_id) if idea_id else None  # fails before creating anything
+    store, idea = target.store, target.idea_id
     tags = {TAG_KIND: "stage", TAG_STAGE: stage, **(extra_tags or {})}
     if task:
         tags[TAG_TASK] = task
@@ -166,9 +177,9 @@ def stage_run(
         store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         store.client.update_run(run_id, status="RUNNING")
     else:
-        run_id = _create(store, tags, run_name or stage)
-    writer = TelemetryWriter(store.client, run_id, process=telemetry_process)
-    handle = StageRun(store, run_id, writer)
+        run_id = create_run(store, tags, run_name or stage)
+    writer = TelemetryWriter(store, run_id, process=telemetry_process)
+    handle = StageRun(target, run_id, writer)
     status, reason, error, extra = RunStatus.FINISHED, "completed", None, {}
     try:
         yield handle
@@ -190,10 +201,10 @@ def stage_run(
         except Exception as exc:  # noqa: BLE001 - a lost point fails the run, loudly
             if error is None:
                 status, reason, error = RunStatus.FAILED, "failed", exc
-        _finish(store, run_id, status, reason, error, extra)
+        end_run(store, run_id, status, reason, error, extra)
 
 
-def _finish(
+def end_run(
     store: Store,
     run_id: str,
     status: int,
@@ -201,6 +212,7 @@ def _finish(
     error: BaseException | None,
     extra: dict | None = None,
 ) -> None:
+    """End a run with its reason (+ `extra` tags); an error is tagged and its traceback stored."""
     tags = {TAG_END_REASON: reason, **(extra or {})}
     if error is not None:
         tags[TAG_ERROR] = f"{type(error).__name__}: {error}"[:5000]

@@ -17,6 +17,7 @@ from board import data, jobs
 from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
 from runners.tasks.base import BUILTIN_TASKS
 from tracker.ladder import ladder
+from tracker.store import Target
 
 POLL_S = 1.0
 
@@ -66,9 +67,7 @@ if go:
     try:
         job = jobs.launch(
             stage,
-            idea_id,
-            uri=s.uri,
-            project=s.project,
+            Target(s, idea_id),  # a full id: the selectbox lists the store's own ideas
             overrides=jobs.parse_overrides(overrides),
             task=task or "",
             space=space,

@@ -33,8 +33,18 @@ def sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
-def store_of(args):
-    """The store named by --tracking-uri / --project, else the environment, else the defaults."""
-    from tracker.store import Store, project_name, tracking_uri
+def first_line(exc: BaseException | str) -> str:
+    """An error as one line for the user: its first line, else its type's name."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
-    return Store(project=project_name(args.project), uri=tracking_uri(args.tracking_uri))
+
+def store_of(args):
+    """The store named by --tracking-uri / --project, else the environment, else the defaults.
+
+    The boundary for the tracking URI: resolved (and made absolute) here, once per command;
+    everything the command starts gets this `Store`, or a `Target` holding it.
+    """
+    from tracker.store import Store
+
+    return Store.resolve(uri=args.tracking_uri, project=args.project)

@@ -12,9 +12,7 @@ import argparse
 import os
 import sys
 
-from runners.cli.common import EXIT_USAGE, UsageError, sigterm_as_interrupt
-from runners.cli.common import say as _say
-from runners.cli.common import store_of as _store
+from runners.cli.common import EXIT_USAGE, UsageError, say, sigterm_as_interrupt, store_of
 from runners.cli.ideas import (
     cmd_calibration,
     cmd_idea_add,
@@ -32,7 +30,7 @@ def cmd_run_stage(args) -> int:
     from runners.stages import STAGES
     from runners.stages.config import resolve
     from runners.tasks.base import load_task
-    from tracker.ideas import resolve_id
+    from tracker.ideas import target_for
     from tracker.runs import stage_run
 
     stage = STAGES[args.stage]
@@ -40,16 +38,16 @@ def cmd_run_stage(args) -> int:
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
     if hasattr(cfg, "check_task"):
         cfg.check_task(task)  # e.g. critic=true on a segmentation task: also before any run
-    store = _store(args)
-    idea = resolve_id(store, args.idea) if args.idea else None
+    target = target_for(store_of(args), args.idea)  # the one idea lookup; fails before any run exists
+    store, idea = target.store, target.idea_id
     run_fn = stage.function()
     name = stage.entry_point
-    with stage_run(store, stage=stage.name, idea_id=idea, run_name=name, task=cfg.task) as run:
-        _say(f"{name}: run {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
-        run_fn(cfg, run, task=task, idea_id=idea, progress=not args.no_progress)
+    with stage_run(target, stage=stage.name, run_name=name, task=cfg.task) as run:
+        say(f"{name}: run {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
+        run_fn(cfg, run, task=task, progress=not args.no_progress)
     print(run.run_id)
     gates = ", ".join(f"{k} {v}" for k, v in run.gates.items()) or "no gate"
-    _say(f"{name}: {gates}" + (f"; see `idealoop idea show {idea}`" if idea else ""))
+    say(f"{name}: {gates}" + (f"; see `idealoop idea show {idea}`" if idea else ""))
     return 0
 
 
@@ -66,14 +64,14 @@ def _pairs(items: list[str] | None) -> dict[str, str]:
 def cmd_tune(args) -> int:
     from runners.cli.tune import cmd_tune as tune
 
-    return tune(args, _store(args), _pairs(args.set))
+    return tune(args, store_of(args), _pairs(args.set))
 
 
 # -- demo / board -------------------------------------------------------------
 def cmd_demo(args) -> int:
     from runners.cli.demo import run_demo
 
-    return run_demo(_store(args), progress=not args.no_progress)
+    return run_demo(store_of(args), progress=not args.no_progress)
 
 
 def cmd_board(args) -> int:
@@ -81,11 +79,10 @@ def cmd_board(args) -> int:
     from pathlib import Path
 
     app = Path(__file__).resolve().parents[2] / "board" / "app.py"
-    env = dict(os.environ)
-    if args.tracking_uri:
-        env["MLFLOW_TRACKING_URI"] = args.tracking_uri
-    if args.project:
-        env["IDEALOOP_PROJECT"] = args.project
+    store = store_of(args)
+    # A Streamlit server takes no arguments of ours: the resolved store (absolute URI) goes in its
+    # environment, which the board reads once per page (`board.common.store`).
+    env = dict(os.environ, MLFLOW_TRACKING_URI=store.uri, IDEALOOP_PROJECT=store.project)
     cmd = [
         sys.executable,
         "-m",
@@ -103,7 +100,7 @@ def cmd_board(args) -> int:
         "--server.fileWatcherType",
         "none",  # a board is not a dev server: no reloads, no inotify watchers
     ]
-    _say(f"idealoop board: http://{args.host}:{args.port}  (Ctrl-C to stop)")
+    say(f"idealoop board: http://{args.host}:{args.port}  (Ctrl-C to stop)")
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
@@ -222,14 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as exc:
-        _say(f"idealoop: error: {exc}")
+        say(f"idealoop: error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        _say("idealoop: interrupted")
+        say("idealoop: interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - map known user errors to one line + exit 2
         if _is_user_error(exc):
-            _say(f"idealoop: error: {exc}")
+            say(f"idealoop: error: {exc}")
             return EXIT_USAGE
         raise
 

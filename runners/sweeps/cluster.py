@@ -13,8 +13,8 @@ import os
 import socket
 import sys
 
-from runners.cli.common import sigterm_as_interrupt
-from runners.sweeps.driver import PROJECT_ROOT, SweepError, SweepSettings, _first_line
+from runners.cli.common import first_line, sigterm_as_interrupt
+from runners.sweeps.driver import PROJECT_ROOT, SweepError, SweepSettings
 
 
 def check_reachable(address: str, timeout_s: float = 3.0) -> None:
@@ -48,7 +48,7 @@ def connect(address: str | None) -> bool:
         try:
             ray.init(address=address, log_to_driver=True)
         except Exception as exc:  # noqa: BLE001 - one line for the user
-            raise SweepError(f"cannot connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+            raise SweepError(f"cannot connect to the Ray cluster at {address}: {first_line(exc)}") from None
         sigterm_as_interrupt()
         return True
     # A local Ray: its workers import this checkout (not another install of idealoop).

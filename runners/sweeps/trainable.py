@@ -37,7 +37,7 @@ from runners.training.fit import FitResult, FitResume
 from tracker import keys
 from tracker.curves import read_points
 from tracker.runs import StoppedEarly, stage_run
-from tracker.store import TAG_KIND, TAG_NODE, TAG_SWEEP, TAG_TRIAL, Store
+from tracker.store import TAG_KIND, TAG_NODE, TAG_SWEEP, TAG_TRIAL, Target
 from tracker.sweeps import trial_run
 
 STATE_FILE = "state.pt"
@@ -47,10 +47,8 @@ STATE_FILE = "state.pt"
 class TrialSetup:
     """What every trial of a sweep shares (passed with `tune.with_parameters`)."""
 
-    uri: str  # absolute tracking URI (trials run in their own working directories)
-    project: str
+    target: Target  # the store (absolute URI: trials run in their own directories) and the idea
     sweep_id: str
-    idea_id: str
     stage: str
     base: dict  # fixed config overrides (incl. epochs = the sweep's max iterations)
 
@@ -64,14 +62,14 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     stage = STAGES[setup.stage]
     cfg = resolve(stage.config, None, {**setup.base, **config})
     ctx = tune.get_context()
-    store = Store(project=setup.project, uri=setup.uri)
+    store = setup.target.store
     trial_id = ctx.get_trial_id()
     run_id = trial_run(
         store,
         sweep_id=setup.sweep_id,
         trial_id=trial_id,
         name=ctx.get_trial_name(),
-        idea_id=setup.idea_id,
+        idea_id=setup.target.idea_id,
         stage=stage.name,
         task=cfg.task,
     )
@@ -132,9 +130,8 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     extra = {TAG_KIND: "trial", TAG_SWEEP: setup.sweep_id, TAG_TRIAL: trial_id, TAG_NODE: node}
     try:
         with stage_run(
-            store,
+            setup.target,
             stage=stage.name,
-            idea_id=setup.idea_id,
             parent_run_id=setup.sweep_id,
             extra_tags=extra,
             task=cfg.task,
@@ -147,7 +144,6 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
                 cfg,
                 run,
                 task=task,
-                idea_id=setup.idea_id,
                 on_epoch=on_epoch,
                 on_built=on_built,
                 progress=False,

@@ -19,7 +19,7 @@ def test_replayed_steps_are_not_logged_twice(store):
     task = load_task("digits")
     model = task.build_model(ModelSpec(width=8, depth=1))
     run_id = store.client.create_run(store.experiment_id).info.run_id
-    with TelemetryWriter(store.client, run_id, process=False) as writer:
+    with TelemetryWriter(store, run_id, process=False) as writer:
         trainer = Trainer(
             task, model, torch.optim.Adam(model.parameters()), writer,
             device=torch.device("cpu"), generator=seed_everything(0), check_every=10,

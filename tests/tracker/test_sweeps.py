@@ -1,18 +1,14 @@
-"""The sweep layout in MLflow: nesting, why each trial ended, reconcile, best trial, WAL. No Ray here."""
+"""The sweep layout in MLflow: nesting, why each trial ended, reconcile, best trial. No Ray here."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import pytest
 
 from tracker.runs import StoppedEarly, stage_run
-from tracker.store import TAG_ASHA_ITERATION, TAG_END_REASON, TAG_PARENT, TAG_TRIAL
+from tracker.store import TAG_ASHA_ITERATION, TAG_END_REASON, TAG_PARENT, TAG_TRIAL, Target
 from tracker.sweeps import (
     TrialOutcome,
-    absolute_uri,
     create_sweep,
-    enable_sqlite_wal,
     end_reason,
     finish_sweep,
     reconcile,
@@ -72,7 +68,7 @@ def test_a_trial_adopts_its_run_and_asha_stop_ends_it_finished_with_the_rung(sto
     store.client.set_tag(run_id, "idealoop.error", "the trial's process ended")
     store.client.set_terminated(run_id, "KILLED")
     with pytest.raises(StoppedEarly):
-        with stage_run(store, stage="generalize", idea_id=idea, run_id=run_id, parent_run_id=sweep,
+        with stage_run(Target(store, idea), stage="generalize", run_id=run_id, parent_run_id=sweep,
                        extra_tags={"idealoop.kind": "trial"}, telemetry_process=False) as run:  # fmt: skip
             assert run.run_id == run_id  # adopted, not created
             run.writer.log("train/loss", 1.0, 0)
@@ -123,18 +119,3 @@ def test_best_trial_and_resume_info_live_on_the_sweep(store, make_idea):
     assert info["space"] == {"lr": {"loguniform": [0.001, 0.1]}} and info["base"] == {"epochs": 8}
     assert info["idea_id"] == idea and info["ray_path"] == "/tmp/ray_results/sweep-x"
     assert store.client.get_run(best).data.tags[TAG_TRIAL] == "c_00003"
-
-
-def test_wal_is_switched_on_for_sqlite_only(tmp_path):
-    db = tmp_path / "x.db"
-    sqlite3.connect(db).close()
-    assert enable_sqlite_wal(f"sqlite:///{db}")
-    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent
-    assert not enable_sqlite_wal("http://mlflow.internal:5000")
-
-
-def test_relative_sqlite_uris_become_absolute(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert absolute_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path}/mlflow.db"
-    assert absolute_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
-    assert absolute_uri("http://host:5000") == "http://host:5000"
