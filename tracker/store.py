@@ -1,12 +1,12 @@
 """Where idealoop keeps everything: one MLflow tracking store, one experiment per project.
 
-Two owners live here, each decided once at a boundary (the CLI, an MLproject entry
-point — which is the CLI —, the board) and handed down as is:
+Two owners live here, each decided once at a boundary (the CLI, which the MLproject
+entry points call; the board) and handed down as they are:
 - `Store`: the tracking URI and the project. `Store.resolve` is the one place that reads
   `--tracking-uri` / `MLFLOW_TRACKING_URI` (else MLflow's default, SQLite `mlflow.db` in the
-  working directory) and `--project` / `IDEALOOP_PROJECT` (else `idealoop`); it makes the
-  URI absolute, so a pickled store means the same database in a shipper, a data-parallel
-  rank or a Ray trial on another node, whatever their working directory. Every other
+  working directory) and `--project` / `IDEALOOP_PROJECT` (else `idealoop`). It makes the
+  URI absolute, so a pickled store names the same database in a telemetry shipper, a
+  data-parallel rank or a Ray trial, whatever their working directory. Every other
   module asks `Store` for its client and experiment id, so the storage layout has one home.
 - `Target`: a store plus the idea a run is for, its id already resolved to the idea's full
   run id (by `tracker.ideas.target_for`). Stage runs, sweeps and their trials, the
