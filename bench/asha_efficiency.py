@@ -48,7 +48,8 @@ def main() -> None:
     os.chdir(folder)
     import ray
 
-    from runners.sweeps.driver import PROJECT_ROOT, run_sweep
+    from runners.sweeps.driver import run_sweep
+    from runners.sweeps.settings import PROJECT_ROOT
     from tracker.estimates import Estimates
     from tracker.ideas import add_idea
     from tracker.store import Store

@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from board.common import LIVE_TTL_S
-from tracker import artifacts, curves, outcomes, queries
-from tracker.estimates import score_breakdown
+from tracker import artifacts, curves, keys, outcomes, queries
+from tracker.estimates import best_first, score_breakdown
 from tracker.ideas import get_idea
 from tracker.store import Store
 
@@ -25,11 +25,7 @@ def ideas_frame(project: str, uri: str, calibrated: bool = False) -> pd.DataFram
     ranked = queries.ranked_ideas(Store(project=project, uri=uri))
     if calibrated:
         summary = calibration(project, uri)[1]
-        ranked = sorted(
-            ((outcomes.calibrate(i, summary), n) for i, n in ranked),
-            key=lambda pair: (pair[0].score == pair[0].score, pair[0].score),
-            reverse=True,
-        )
+        ranked = best_first(((outcomes.calibrate(i, summary), n) for i, n in ranked), lambda p: p[0].score)
     for rank, (i, n_runs) in enumerate(ranked, 1):
         b = score_breakdown(i.hours, i.complexity, i.impact, i.likelihood)
         rows.append(
@@ -119,8 +115,8 @@ def _running_curve(project: str, uri: str, run_id: str, key: str) -> tuple[pd.Da
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
 def timing(project: str, uri: str, run_id: str) -> dict[str, curves.Summary]:
     store = Store(project=project, uri=uri)
-    keys = ("time/data_s", "time/compute_s", "throughput/samples_per_s")
-    return {k: curves.summarize(store, run_id, k) for k in keys}
+    timed = (keys.TIME_DATA, keys.TIME_COMPUTE, keys.THROUGHPUT)
+    return {k: curves.summarize(store, run_id, k) for k in timed}
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=50)

@@ -49,3 +49,31 @@ def make_idea(store):
         return add_idea(store, title, est, **kw)
 
     return make
+
+
+@pytest.fixture
+def doubled(store):
+    """`doubled(run_id)`: the run's metric keys holding two values at one step, {key: [steps]}."""
+    from collections import Counter
+
+    def find(run_id: str) -> dict[str, list[int]]:
+        out = {}
+        for key in store.client.get_run(run_id).data.metrics:
+            counts = Counter(m.step for m in store.client.get_metric_history(run_id, key))
+            twice = sorted(s for s, n in counts.items() if n > 1)
+            if twice:
+                out[key] = twice
+        return out
+
+    return find
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many generated hostile inputs ran through the CLI (tests/runners/test_hostile_input.py)."""
+    import sys
+
+    module = sys.modules.get("tests.runners.test_hostile_input")
+    tried = getattr(module, "TRIED", None)
+    if tried:
+        cases = ", ".join(f"{k} {v}" for k, v in sorted(tried.items()))
+        terminalreporter.write_line(f"hostile inputs tried: {sum(tried.values())} ({cases})")

@@ -1,31 +1,29 @@
 """Histograms and samples: the artifacts a run stores beside its metrics, read for the board.
 
 Formats are docs/telemetry.md's:
-- `histograms/step_{step:08d}.json`: `{"step", "tensors": {"<kind>/<name>": {"edges",
-  "counts", "mean", "std", "min", "max", "frac_zero", "frac_nonfinite"}}}`;
+- `histograms/step_{step:08d}.json`: `{"step", "grad_norm", "relu_layers", "tensors":
+  {"<kind>/<name>": {"edges", "counts", "mean", "std", "min", "max", "frac_zero",
+  "frac_nonfinite"}}}`;
 - `samples/epoch_{epoch:04d}.png`, `samples/confusion_epoch_{epoch:04d}.json|.png`.
 
 MLflow has no native histograms; the board turns the files into one heatmap per
-tensor (bins × step). `histogram_cells` and `range_flags` are pure so they are
-tested without a store.
+tensor (bins × step), with the range-check flags (tracker/range_checks.py) each tensor
+raised. `histogram_cells` and `flags_over_time` are pure so they are tested without a store.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import tempfile
 from pathlib import Path
 
+from tracker import range_checks
 from tracker.store import Store
 
 HIST_DIR = "histograms"
 SAMPLES_DIR = "samples"
 MAX_HIST_STEPS = 60  # histogram files read for one heatmap, evenly spread, first and last kept
-# Range checks on one tensor's histogram summary (why: docs/telemetry.md's flags).
-DEAD_FRACTION = 0.9  # activations that are exactly zero this often: a dead ReLU layer
-EXPLODING_ABS = 1e3  # a gradient entry this large: exploding gradients
 
 _HIST_RE = re.compile(r"step_(\d+)\.json$")
 _SAMPLE_RE = re.compile(r"epoch_(\d+)\.png$")
@@ -103,28 +101,18 @@ def tensor_names(histograms: list[dict]) -> list[str]:
     return list(seen)
 
 
-def range_flags(tensor: str, stats: dict) -> list[str]:
-    """Range-check flags raised by one tensor's histogram summary (names as in docs/telemetry.md)."""
-    kind = tensor.split("/", 1)[0]
-    flags = []
-    if stats.get("frac_nonfinite", 0) > 0:
-        flags.append("out_of_range")
-    if kind == "acts" and stats.get("frac_zero", 0) >= DEAD_FRACTION:
-        flags.append("dead_activations")
-    extreme = max(abs(stats.get("min", 0.0)), abs(stats.get("max", 0.0)))
-    if kind == "grads" and (extreme > EXPLODING_ABS or math.isinf(extreme)):
-        flags.append("exploding_grad")
-    return flags
-
-
 def flags_over_time(histograms: list[dict], tensor: str) -> dict[str, int]:
-    """For each flag a tensor raised: the first step it was raised at."""
+    """For each flag the range checks raise on a tensor: the first step it was raised at.
+
+    The checks are tracker/range_checks.py's, the ones training ran on the same snapshots,
+    so the board's verdict per step is training's; a run-wide flag (exploding_grad, a
+    global norm) is shown on the gradient it names.
+    """
     first: dict[str, int] = {}
-    for h in histograms:
-        stats = h.get("tensors", {}).get(tensor)
-        if stats is not None:
-            for flag in range_flags(tensor, stats):
-                first.setdefault(flag, h["step"])
+    for h in sorted(histograms, key=lambda h: h["step"]):
+        for flag in range_checks.check_snapshot(h):
+            if flag.tensor == tensor:
+                first.setdefault(flag.name, flag.step)
     return first
 
 

@@ -16,7 +16,11 @@ later idea ("complex methods can slow down future progress"). Higher is better.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 COMPLEXITY_TAX = 0.25  # extra cost per complexity point above 1
 
@@ -146,6 +150,12 @@ def cost(hours: float, complexity: float) -> float:
 def score(hours: float, complexity: float, impact: float, likelihood: float) -> float:
     """Expected gain per effective hour (higher ranks first). See the module docstring."""
     return likelihood * impact / cost(hours, complexity)
+
+
+def best_first(items: Iterable[T], score_of: Callable[[T], float] = lambda i: i.score) -> list[T]:
+    """Items (ideas, or anything with a score) best score first; NaN scores (an idea missing an
+    estimate) sink to the bottom."""
+    return sorted(items, key=lambda i: (score_of(i) == score_of(i), score_of(i)), reverse=True)
 
 
 def score_breakdown(hours: float, complexity: float, impact: float, likelihood: float) -> dict:

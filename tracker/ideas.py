@@ -24,10 +24,12 @@ from dataclasses import asdict, dataclass, field
 from mlflow.entities import Metric, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
+from tracker import keys
 from tracker.estimates import (
     FIELDS,
     EstimateError,
     Estimates,
+    best_first,
     check_field,
     check_status,
     check_text,
@@ -38,6 +40,7 @@ from tracker.store import (
     TAG_DESCRIPTION,
     TAG_IDEA,
     TAG_KIND,
+    TAG_RUN_NAME,
     TAG_STATUS,
     TAG_TITLE,
     Store,
@@ -45,8 +48,6 @@ from tracker.store import (
     Target,
 )
 
-REVISION_PREFIX = "revision."
-METRIC_PREFIX = "estimate/"
 MAX_REVISION_CLAIMS = 50  # retries when concurrent editors race for the same revision number
 MAX_RECORD_CHARS = 6_000  # MLflow cuts a longer param value, which would leave broken JSON
 
@@ -154,7 +155,7 @@ def update_idea(
         tags[TAG_DESCRIPTION] = description
     if title is not None:
         tags[TAG_TITLE] = title
-        tags["mlflow.runName"] = title
+        tags[TAG_RUN_NAME] = title
     revision = None
     if checked or status is not None:
         meta = {"status": status} if status is not None else {}
@@ -194,7 +195,7 @@ def _append_revision(
         )
     for _ in range(MAX_REVISION_CLAIMS):
         try:
-            client.log_param(run_id, f"{REVISION_PREFIX}{number:04d}", text)
+            client.log_param(run_id, f"{keys.REVISION_PREFIX}{number:04d}", text)
             break
         except MlflowException as exc:
             if "INVALID_PARAMETER_VALUE" not in str(exc.error_code) and "Changing" not in str(exc):
@@ -202,20 +203,20 @@ def _append_revision(
             number += 1  # someone else claimed it first
     else:
         raise StoreError(f"could not claim a revision number for idea {run_id}")
-    metrics = [Metric(f"{METRIC_PREFIX}{k}", float(v), now, number) for k, v in values.items()]
+    metrics = [Metric(f"{keys.ESTIMATE_PREFIX}{k}", float(v), now, number) for k, v in values.items()]
     if metrics:
         client.log_batch(run_id, metrics=metrics)
     return Revision(number, now, source, record["author"], values, note)
 
 
 def _revision_numbers(params: dict[str, str]) -> list[int]:
-    return [int(k[len(REVISION_PREFIX) :]) for k in params if k.startswith(REVISION_PREFIX)]
+    return [int(k[len(keys.REVISION_PREFIX) :]) for k in params if k.startswith(keys.REVISION_PREFIX)]
 
 
 def idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
     """An idea run (from `search_runs` / `get_run`) as an `Idea`; `run_ids`: the runs made for it."""
     m, t = run.data.metrics, run.data.tags
-    values = {f: m.get(f"{METRIC_PREFIX}{f}", float("nan")) for f in FIELDS}
+    values = {f: m.get(f"{keys.ESTIMATE_PREFIX}{f}", float("nan")) for f in FIELDS}
     return Idea(
         id=run.info.run_id,
         title=t.get(TAG_TITLE, run.info.run_name or ""),
@@ -232,37 +233,19 @@ def idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
     )
 
 
-def search_all(store: Store, filter_string: str, order_by: list[str] | None = None) -> list:
-    """Every run in the project matching the filter (pages through MLflow's 1000-run limit)."""
-    runs, token = [], None
-    while True:
-        page = store.client.search_runs(
-            [store.experiment_id],
-            filter_string=filter_string,
-            max_results=1000,
-            order_by=order_by,
-            page_token=token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
 def _idea_runs(store: Store) -> list:
-    return search_all(store, f"tags.`{TAG_KIND}` = 'idea'")
+    return store.search_all(f"tags.`{TAG_KIND}` = 'idea'")
 
 
 def list_ideas(store: Store, *, status: str | None = None) -> list[Idea]:
     """All ideas, best score first, each with the ids of the runs made for it."""
     linked: dict[str, list[str]] = {}
-    for run in search_all(store, f"tags.`{TAG_IDEA}` LIKE '%'", order_by=["start_time ASC"]):
+    for run in store.search_all(f"tags.`{TAG_IDEA}` LIKE '%'", order_by=["start_time ASC"]):
         linked.setdefault(run.data.tags[TAG_IDEA], []).append(run.info.run_id)
     ideas = [idea_from_run(r, linked.get(r.info.run_id)) for r in _idea_runs(store)]
     if status:
         ideas = [i for i in ideas if i.status == status]
-    # NaN scores (an idea missing an estimate) sink to the bottom.
-    return sorted(ideas, key=lambda i: (i.score == i.score, i.score), reverse=True)
+    return best_first(ideas)
 
 
 def resolve_id(store: Store, idea_id: str) -> str:
@@ -274,7 +257,7 @@ def resolve_id(store: Store, idea_id: str) -> str:
             return run.info.run_id
         if run.data.tags.get(TAG_KIND) == "idea":
             raise IdeaNotFound(f"idea {idea_id} belongs to another project")
-        raise IdeaNotFound(f"run {idea_id} is not an idea (idealoop.kind={run.data.tags.get(TAG_KIND)})")
+        raise IdeaNotFound(f"run {idea_id} is not an idea ({TAG_KIND}={run.data.tags.get(TAG_KIND)})")
     except MlflowException:
         pass
     if len(idea_id) >= 6:
@@ -300,12 +283,12 @@ def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
     """One idea, its revisions (oldest first) and the runs made for it (oldest first)."""
     run_id = resolve_id(store, idea_id)
     run = store.client.get_run(run_id)
-    linked = search_all(store, f"tags.`{TAG_IDEA}` = '{run_id}'", order_by=["start_time ASC"])
+    linked = store.search_all(f"tags.`{TAG_IDEA}` = '{run_id}'", order_by=["start_time ASC"])
     idea = idea_from_run(run, [r.info.run_id for r in linked])
     revisions = [
         _revision(key, value)
         for key, value in sorted(run.data.params.items())
-        if key.startswith(REVISION_PREFIX)
+        if key.startswith(keys.REVISION_PREFIX)
     ]
     return idea, revisions, linked
 
@@ -313,7 +296,7 @@ def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
 def _revision(key: str, value: str) -> Revision:
     """One stored revision record; a malformed one (e.g. cut by an older idealoop) reads as damaged
     instead of making the whole idea unreadable."""
-    number = int(key[len(REVISION_PREFIX) :])
+    number = int(key[len(keys.REVISION_PREFIX) :])
     try:
         rec = json.loads(value)
         status = {"status": rec["status"]} if "status" in rec else {}

@@ -1,8 +1,10 @@
-"""The one table of metric keys idealoop logs (STYLE.md §7).
+"""The one table of metric keys (and param prefixes) idealoop logs (STYLE.md §7).
 
-Every key a stage or trial logs is named here, with what it means and when it is
-logged. Code refers to these constants, never to string literals, so a renamed
-key cannot leave a reader behind.
+Every key a stage, trial or idea run logs is named here, with what it means and when
+it is logged; tag names have their table in `tracker/store.py`. Code refers to these
+constants, never to string literals, so a renamed key cannot leave a reader behind:
+`tests/tracker/test_keys.py` fails on a key spelled anywhere else in tracker/,
+runners/ or board/, and on a constant here that docs/telemetry.md does not list.
 """
 
 from __future__ import annotations
@@ -28,35 +30,19 @@ GENERALIZE_VAL_LOSS_START = "generalize/val_loss_start"  # full-pass val loss be
 GENERALIZE_VAL_LOSS_BEST = "generalize/val_loss_best"
 GAP_TO_BASELINE = "generalize/gap_to_baseline"  # gain of the best val target over the baseline (+ = better)
 BASELINE_PREFIX = "baseline/"  # baseline/<metric>: the non-DL score to beat
+BASELINE_FIT_SECONDS = "baseline/fit_seconds"  # seconds the non-DL baseline took to fit
 SCALE_REFERENCE = "scale/reference"  # the best generalize score the scale stage must beat
-BEST_PREFIX = "best/"  # best/<metric> on sweep runs
+BEST_PREFIX = "best/"  # best/<target> so far: generalize and scale runs, trials, sweep runs
 # Overfit gates: the final train loss of each sub-stage and the steps it took.
 OVERFIT_ONE_LOSS = "overfit_one/final_loss"
 OVERFIT_ONE_STEPS = "overfit_one/steps"
 OVERFIT_FEW_LOSS = "overfit_few/final_loss"
 OVERFIT_FEW_STEPS = "overfit_few/steps"
+# Idea runs (tracker/ideas.py, tracker/outcomes.py), step = revision number:
+ESTIMATE_PREFIX = "estimate/"  # estimate/<likelihood|impact|hours|...>: the estimates of each revision
+OUTCOME_PREFIX = "outcome/"  # outcome/<observed_impact|likelihood_before|...>: logged on accepting evidence
 
-METRIC_KEYS: dict[str, str] = {
-    TRAIN_LOSS: "training loss of each batch (step = global batch index)",
-    VAL_LOSS_BATCH: "loss on one random val batch after every iteration",
-    VAL_LOSS: "mean loss over the full val set, per epoch",
-    VAL_ACCURACY: "accuracy over the full val set, per epoch",
-    VAL_F1_MACRO: "macro-averaged F1 over the full val set, per epoch",
-    TIME_DATA: "seconds waiting for data, per batch",
-    TIME_COMPUTE: "seconds of compute (forward, backward, step), per batch",
-    THROUGHPUT: "training samples per second, over each chunk of check_every batches",
-    EPOCH: "epoch number, logged with every full-pass evaluation",
-    TRAIN_LR: "learning rate in effect, per epoch",
-    GRAD_NORM: "global gradient L2 norm at each histogram snapshot",
-    TRAIN_CRITIC_LOSS: "WGAN-GP critic loss per batch (stage_scale with critic=true)",
-    TRAIN_WASSERSTEIN: "critic's Wasserstein estimate E[D(real)] - E[D(output)] per batch",
-    TRAIN_ADV_LOSS: "generator's adversarial loss -E[D(output)] per batch, before critic_weight",
-    GENERALIZE_VAL_LOSS_START: "full-pass val loss before training (the generalize gate's bar)",
-    GENERALIZE_VAL_LOSS_BEST: "best full-pass val loss of the generalize run",
-    GAP_TO_BASELINE: "gain of the best val target metric over the non-DL baseline's (positive = better)",
-    SCALE_REFERENCE: "best generalize score of the idea that the scale stage must beat",
-    OVERFIT_ONE_LOSS: "train loss when the overfit-one-sample check ended",
-    OVERFIT_ONE_STEPS: "steps the overfit-one-sample check took",
-    OVERFIT_FEW_LOSS: "train loss when the overfit-few-samples check ended",
-    OVERFIT_FEW_STEPS: "steps the overfit-few-samples check took",
-}
+# Param prefixes (params are written once; MLflow keeps them per run):
+REVISION_PREFIX = "revision."  # ideas: revision.<NNNN> = the revision record as JSON
+SWEEP_PARAM_PREFIX = "sweep."  # sweeps: sweep.<setting>, sweep.space, sweep.base
+TRIAL_PARAM_PREFIX = "trial."  # trials: trial.<key> = the sampled value

@@ -24,9 +24,11 @@ from dataclasses import asdict, dataclass, field
 
 from mlflow.entities import Metric, RunTag
 
-from tracker import learning
-from tracker.ideas import get_idea, list_ideas, resolve_id, search_all, update_idea
+from tracker import keys, learning
+from tracker.estimates import best_first
+from tracker.ideas import get_idea, list_ideas, resolve_id, update_idea
 from tracker.store import (
+    TAG_CATEGORY,
     TAG_HIGHER,
     TAG_IDEA,
     TAG_KIND,
@@ -39,7 +41,6 @@ from tracker.store import (
 )
 
 JUDGED_STAGES = ("generalize", "scale")  # stages whose val metric measures an idea's effect
-OUTCOME_PREFIX = "outcome/"
 
 
 @dataclass
@@ -68,7 +69,7 @@ def _is_judged(run) -> bool:
 
 def _best_of(run) -> float | None:
     target = run.data.tags.get(TAG_TARGET)
-    return run.data.metrics.get(f"best/{target}") if target else None
+    return run.data.metrics.get(f"{keys.BEST_PREFIX}{target}") if target else None
 
 
 def gather(store: Store, idea_id: str, reference: str = "best") -> Evidence:
@@ -111,13 +112,13 @@ def _config_without_seed(run) -> dict:
 def _reference(store: Store, ev: Evidence, pick) -> tuple[float | None, str]:
     task_clause = f" and tags.`{TAG_TASK}` = '{ev.task}'" if ev.task else ""
     if ev.reference_kind == "baseline":
-        runs = search_all(store, f"tags.`{TAG_STAGE}` = 'baseline'{task_clause}")
-        values = {r.info.run_id: r.data.metrics.get(f"baseline/{ev.target}") for r in runs}
+        runs = store.search_all(f"tags.`{TAG_STAGE}` = 'baseline'{task_clause}")
+        values = {r.info.run_id: r.data.metrics.get(f"{keys.BASELINE_PREFIX}{ev.target}") for r in runs}
     else:
-        runs = search_all(store, f"tags.`{TAG_TARGET}` = '{ev.target}'{task_clause}")
+        runs = store.search_all(f"tags.`{TAG_TARGET}` = '{ev.target}'{task_clause}")
         values = {
             r.info.run_id: _best_of(r) if r.data.tags.get(TAG_STAGE) != "baseline" else
-            r.data.metrics.get(f"baseline/{ev.target}")
+            r.data.metrics.get(f"{keys.BASELINE_PREFIX}{ev.target}")
             for r in runs
             if r.info.status == "FINISHED"
             and (r.data.tags.get(TAG_IDEA) != ev.idea_id or r.data.tags.get(TAG_STAGE) == "baseline")
@@ -132,10 +133,10 @@ def _reference(store: Store, ev: Evidence, pick) -> tuple[float | None, str]:
 def team_history(store: Store, exclude: str | None = None) -> list[tuple[str, bool]]:
     """Decided ideas as (category, succeeded), for the Beta prior."""
     out = []
-    for run in search_all(store, f"tags.`{TAG_KIND}` = 'idea'"):
+    for run in store.search_all(f"tags.`{TAG_KIND}` = 'idea'"):
         verdict = run.data.tags.get(TAG_VERDICT)
         if verdict in ("succeeded", "failed") and run.info.run_id != exclude:
-            out.append((run.data.tags.get("idealoop.category", ""), verdict == "succeeded"))
+            out.append((run.data.tags.get(TAG_CATEGORY, ""), verdict == "succeeded"))
     return out
 
 
@@ -214,7 +215,7 @@ def accept(store: Store, idea_id: str, assessment: Assessment) -> int:
         outcome["actual_hours"] = p.hours
     store.client.log_batch(
         run_id,
-        metrics=[Metric(f"{OUTCOME_PREFIX}{k}", float(x), now, rev.number) for k, x in outcome.items()],
+        metrics=[Metric(f"{keys.OUTCOME_PREFIX}{k}", float(x), now, rev.number) for k, x in outcome.items()],
         tags=[RunTag(TAG_VERDICT, v.verdict)],
     )
     return rev.number
@@ -224,24 +225,24 @@ def calibration_table(store: Store) -> list[dict]:
     """One row per decided idea: what was predicted before the evidence, and what happened."""
     rows = []
     ideas = {i.id: i for i in list_ideas(store)}
-    for run in search_all(store, f"tags.`{TAG_KIND}` = 'idea'"):
+    for run in store.search_all(f"tags.`{TAG_KIND}` = 'idea'"):
         m, verdict = run.data.metrics, run.data.tags.get(TAG_VERDICT)
-        if verdict is None or f"{OUTCOME_PREFIX}likelihood_before" not in m:
+        if verdict is None or f"{keys.OUTCOME_PREFIX}likelihood_before" not in m:
             continue
         idea = ideas.get(run.info.run_id)
         rows.append(
             {
                 "id": run.info.run_id,
                 "title": idea.title if idea else run.info.run_name,
-                "category": run.data.tags.get("idealoop.category", ""),
+                "category": run.data.tags.get(TAG_CATEGORY, ""),
                 "verdict": verdict,
-                "likelihood": m[f"{OUTCOME_PREFIX}likelihood_before"],
+                "likelihood": m[f"{keys.OUTCOME_PREFIX}likelihood_before"],
                 "succeeded": verdict == "succeeded",
-                "estimated_impact": m.get(f"{OUTCOME_PREFIX}estimated_impact"),
-                "observed_impact": m.get(f"{OUTCOME_PREFIX}observed_impact"),
-                "estimated_hours": m.get(f"{OUTCOME_PREFIX}estimated_hours"),
-                "actual_hours": m.get(f"{OUTCOME_PREFIX}actual_hours"),
-                "turnaround_hours": m.get(f"{OUTCOME_PREFIX}turnaround_hours"),
+                "estimated_impact": m.get(f"{keys.OUTCOME_PREFIX}estimated_impact"),
+                "observed_impact": m.get(f"{keys.OUTCOME_PREFIX}observed_impact"),
+                "estimated_hours": m.get(f"{keys.OUTCOME_PREFIX}estimated_hours"),
+                "actual_hours": m.get(f"{keys.OUTCOME_PREFIX}actual_hours"),
+                "turnaround_hours": m.get(f"{keys.OUTCOME_PREFIX}turnaround_hours"),
                 "decided_ms": _decided_ms(store, run.info.run_id),
             }
         )
@@ -249,7 +250,7 @@ def calibration_table(store: Store) -> list[dict]:
 
 
 def _decided_ms(store: Store, run_id: str) -> int:
-    history = store.client.get_metric_history(run_id, f"{OUTCOME_PREFIX}succeeded")
+    history = store.client.get_metric_history(run_id, f"{keys.OUTCOME_PREFIX}succeeded")
     return max((m.timestamp for m in history), default=0)
 
 
@@ -270,8 +271,7 @@ def calibrate(idea, summary: dict):
 def calibrated_ideas(store: Store, summary: dict | None = None) -> list:
     """All ideas, calibrated (see `calibrate`), best score first."""
     summary = summary or calibration_summary(calibration_table(store))
-    out = [calibrate(i, summary) for i in list_ideas(store)]
-    return sorted(out, key=lambda i: (i.score == i.score, i.score), reverse=True)
+    return best_first(calibrate(i, summary) for i in list_ideas(store))
 
 
 def calibration_summary(rows: list[dict]) -> dict:

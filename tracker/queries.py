@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracker.ideas import Idea, idea_from_run, search_all
+from tracker import keys
+from tracker.estimates import best_first
+from tracker.ideas import Idea, idea_from_run
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_TRIAL,
     TAG_END_REASON,
     TAG_ERROR,
+    TAG_FLAG_PREFIX,
+    TAG_FLAGS,
     TAG_GATE_PREFIX,
     TAG_HIGHER,
     TAG_IDEA,
@@ -28,8 +32,6 @@ from tracker.store import (
     Store,
 )
 
-TAG_FLAGS = "idealoop.flags"  # comma-separated range-check flags
-TAG_FLAG_PREFIX = "idealoop.flag."  # idealoop.flag.<flag> = one-line detail
 RUN_KINDS = ("stage", "sweep", "trial")  # runs made for an idea (not the idea, not launchers)
 LOWER_IS_BETTER = ("loss", "l1", "error")  # names minimised when no run's target tag says otherwise
 
@@ -104,7 +106,7 @@ def run_row(run) -> RunRow:
 
 def idea_runs(store: Store, idea_id: str) -> list[RunRow]:
     """Every run made for one idea (stage runs, sweeps, trials), oldest first."""
-    runs = search_all(store, f"tags.`{TAG_IDEA}` = '{idea_id}'", order_by=["start_time ASC"])
+    runs = store.search_all(f"tags.`{TAG_IDEA}` = '{idea_id}'", order_by=["start_time ASC"])
     return [run_row(r) for r in runs if r.data.tags.get(TAG_KIND) in RUN_KINDS]
 
 
@@ -139,9 +141,9 @@ def runs_tree(rows: list[RunRow]) -> list[tuple[int, RunRow]]:
 
 def project_runs(store: Store) -> tuple[list[RunRow], dict[str, str]]:
     """All stage runs, sweeps and trials of the project, newest first, and idea titles by id."""
-    runs = search_all(store, f"tags.`{TAG_IDEA}` LIKE '%'", order_by=["start_time DESC"])
+    runs = store.search_all(f"tags.`{TAG_IDEA}` LIKE '%'", order_by=["start_time DESC"])
     rows = [run_row(r) for r in runs if r.data.tags.get(TAG_KIND) in RUN_KINDS]
-    ideas = search_all(store, f"tags.`{TAG_KIND}` = 'idea'")
+    ideas = store.search_all(f"tags.`{TAG_KIND}` = 'idea'")
     titles = {r.info.run_id: r.data.tags.get(TAG_TITLE, r.info.run_name or "") for r in ideas}
     return rows, titles
 
@@ -159,7 +161,7 @@ def run_counts(store: Store) -> dict[str, int]:
     backend = sql_backend(store.client)
     if backend is None:
         counts: dict[str, int] = {}
-        for run in search_all(store, f"tags.`{TAG_IDEA}` LIKE '%'"):
+        for run in store.search_all(f"tags.`{TAG_IDEA}` LIKE '%'"):
             counts[run.data.tags[TAG_IDEA]] = counts.get(run.data.tags[TAG_IDEA], 0) + 1
         return counts
     with backend.ManagedSessionMaker() as session:
@@ -175,10 +177,8 @@ def run_counts(store: Store) -> dict[str, int]:
 def ranked_ideas(store: Store) -> list[tuple[Idea, int]]:
     """Ideas best score first, each with its number of runs: `list_ideas` without loading every run."""
     counts = run_counts(store)
-    runs = search_all(store, f"tags.`{TAG_KIND}` = 'idea'")
-    ideas = [idea_from_run(r) for r in runs]
-    ideas.sort(key=lambda i: (i.score == i.score, i.score), reverse=True)  # NaN scores sink, as in list_ideas
-    return [(i, counts.get(i.id, 0)) for i in ideas]
+    runs = store.search_all(f"tags.`{TAG_KIND}` = 'idea'")
+    return [(i, counts.get(i.id, 0)) for i in best_first(idea_from_run(r) for r in runs)]
 
 
 def lower_is_better(key: str, rows: list[RunRow] = ()) -> bool:
@@ -193,7 +193,7 @@ def lower_is_better(key: str, rows: list[RunRow] = ()) -> bool:
 
 def baseline_key(key: str) -> str:
     """The baseline stage's metric for an epoch metric: `val/accuracy` → `baseline/accuracy`."""
-    return "baseline/" + key.split("/", 1)[-1]
+    return keys.BASELINE_PREFIX + key.split("/", 1)[-1]
 
 
 def baseline_value(rows: list[RunRow], key: str) -> tuple[float, str] | None:

@@ -9,8 +9,10 @@
   the stage run is created in the project's experiment, beside its idea (the
   MLflow UI only nests runs within one experiment), and the launcher run is tagged
   `idealoop.kind=launcher` with `idealoop.stage_run_id` pointing at the real run;
-- adopts a run created elsewhere when given `run_id` (a sweep trial continuing its
-  run after a restore): the run is set RUNNING again and carries on;
+- resumes an existing run when given `run_id` (`idealoop run STAGE --resume RUN_ID`, a
+  sweep trial Ray restarted): the only path that takes over a run it did not create.
+  The run is set RUNNING again and written through `tracker.resume.SkipStored`, so
+  the new attempt stores no step the earlier one already stored;
 - ends the run FINISHED (reason `completed`, or `stopped_by_asha` when the code
   raised `StoppedEarly`), FAILED (reason `failed` or `nan_loss`, with the exception
   as a tag and the traceback as an artifact) or KILLED (Ctrl-C), after the telemetry
@@ -29,9 +31,11 @@ from dataclasses import dataclass, field
 from mlflow.entities import Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
+from tracker.resume import SkipStored, adopt, stored_steps
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_TRIAL,
+    TAG_DESCRIPTION,
     TAG_END_REASON,
     TAG_ERROR,
     TAG_FLAG_PREFIX,
@@ -40,7 +44,6 @@ from tracker.store import (
     TAG_IDEA,
     TAG_KIND,
     TAG_PARENT,
-    TAG_RECONCILED,
     TAG_REDIRECT,
     TAG_RUN_NAME,
     TAG_STAGE,
@@ -75,6 +78,13 @@ class StageRun:
     writer: TelemetryWriter
     gates: dict[str, str] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
+    resumed: bool = False  # an earlier attempt of this run exists (its checkpoint may too)
+    stored: dict[str, int] = field(default_factory=dict)  # resumed: last stored step per metric key
+    params: dict[str, str] = field(default_factory=dict)  # resumed: params the run already holds
+
+    def last_stored(self, key: str) -> int:
+        """The last step an earlier attempt stored for `key` (-1: none, or a fresh run)."""
+        return self.stored.get(key, -1)
 
     @property
     def store(self) -> Store:
@@ -90,6 +100,14 @@ class StageRun:
         self.gates[name] = verdict
         self.set_tags({f"{TAG_GATE_PREFIX}{name}": verdict})
 
+    def void_gates(self) -> None:
+        """A FAILED run passes no gate: a check that passed before the run failed (its telemetry
+        lost, a later sub-stage crashed) is not evidence the board or the CLI may show as passed."""
+        voided = {name: "failed" for name, verdict in self.gates.items() if verdict != "failed"}
+        if voided:
+            self.gates.update(voided)
+            self.set_tags({f"{TAG_GATE_PREFIX}{name}": v for name, v in voided.items()})
+
     def flag(self, name: str, detail: str) -> None:
         """Record a range-check flag (exploding_grad, dead_activations, ...) as tags."""
         self.flags[name] = detail
@@ -99,7 +117,8 @@ class StageRun:
         self.store.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_params(self, params: dict[str, object]) -> None:
-        items = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()]
+        # Params are immutable: a resumed run keeps the first attempt's (device_resolved may differ now).
+        items = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items() if k not in self.params]
         for i in range(0, len(items), 100):  # log_batch takes at most 100 params a call
             self.store.client.log_batch(self.run_id, params=items[i : i + 100])
 
@@ -127,19 +146,24 @@ def create_run(store: Store, tags: dict[str, str], run_name: str) -> str:
             return launcher
     run = client.create_run(store.experiment_id, run_name=run_name, tags=tags)
     if launcher:
-        client.log_batch(
-            launcher,
-            tags=[
-                RunTag(TAG_KIND, "launcher"),
-                RunTag(TAG_REDIRECT, run.info.run_id),
-                RunTag(
-                    "mlflow.note.content",
-                    f"This `mlflow run` launcher only started the stage. The stage run is "
-                    f"{run.info.run_id} in experiment {store.project!r}, beside its idea.",
-                ),
-            ],
-        )
+        _point_launcher(store, launcher, run.info.run_id)
     return run.info.run_id
+
+
+def _point_launcher(store: Store, launcher: str, run_id: str) -> None:
+    """Leave an `mlflow run` launcher run as a pointer to the real stage run."""
+    store.client.log_batch(
+        launcher,
+        tags=[
+            RunTag(TAG_KIND, "launcher"),
+            RunTag(TAG_REDIRECT, run_id),
+            RunTag(
+                TAG_DESCRIPTION,
+                f"This `mlflow run` launcher only started the stage. The stage run is "
+                f"{run_id} in experiment {store.project!r}, beside its idea.",
+            ),
+        ],
+    )
 
 
 @contextmanager
@@ -154,9 +178,9 @@ def stage_run(
     run_id: str | None = None,
     telemetry_process: bool | None = None,
 ) -> Iterator[StageRun]:
-    """Create (or adopt) the run for one stage execution; see the module docstring.
+    """Create (or resume) the run for one stage execution; see the module docstring.
 
-    `run_id`: continue this existing run instead of creating one. `telemetry_process`:
+    `run_id`: resume this existing run instead of creating one. `telemetry_process`:
     store through a shipper process (default: `tracker.telemetry.use_process`, i.e. a
     thread on a SQL store, the shipper against a server); sweep trials use a thread.
     """
@@ -169,17 +193,12 @@ def stage_run(
     parent = parent_run_id or idea
     if parent:
         tags[TAG_PARENT] = parent
-    if run_id:  # adopted: clear why it ended last time (a trial killed, then resumed)
-        old = store.client.get_run(run_id).data.tags
-        for key in (TAG_END_REASON, TAG_ERROR, TAG_ASHA_ITERATION, TAG_RECONCILED):
-            if key in old:
-                store.client.delete_tag(run_id, key)
-        store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        store.client.update_run(run_id, status="RUNNING")
+    if run_id:
+        handle = _resume(target, run_id, tags, telemetry_process)
     else:
         run_id = create_run(store, tags, run_name or stage)
-    writer = TelemetryWriter(store, run_id, process=telemetry_process)
-    handle = StageRun(target, run_id, writer)
+        handle = StageRun(target, run_id, TelemetryWriter(store, run_id, process=telemetry_process))
+    writer = handle.writer
     status, reason, error, extra = RunStatus.FINISHED, "completed", None, {}
     try:
         yield handle
@@ -196,12 +215,37 @@ def stage_run(
         status, reason, error = RunStatus.FAILED, "failed", exc
         raise
     finally:
+        lost = None
         try:
             writer.close()
         except Exception as exc:  # noqa: BLE001 - a lost point fails the run, loudly
             if error is None:
-                status, reason, error = RunStatus.FAILED, "failed", exc
+                status, reason, error, lost = RunStatus.FAILED, "failed", exc, exc
+        if status == RunStatus.FAILED:
+            handle.void_gates()
         end_run(store, run_id, status, reason, error, extra)
+        if lost is not None:  # the stage code returned, but its run failed: the caller must know
+            raise lost
+
+
+def _resume(target: Target, run_id: str, tags: dict[str, str], telemetry_process: bool | None) -> StageRun:
+    """The handle of a resumed run: RUNNING again, writing only steps it does not hold yet."""
+    store = target.store
+    launcher = _launcher_run_id()
+    if launcher and launcher != run_id:  # `mlflow run` started this attempt: its run points here
+        _point_launcher(store, launcher, run_id)
+    run = adopt(store, run_id, tags)
+    stored = stored_steps(run)
+    writer = SkipStored(TelemetryWriter(store, run_id, process=telemetry_process), stored)
+    handle = StageRun(target, run_id, writer, resumed=True, stored=stored, params=dict(run.data.params))
+    old = run.data.tags  # the earlier attempts' flags stay listed when this one raises another
+    handle.flags.update(
+        {f: old.get(f"{TAG_FLAG_PREFIX}{f}", "") for f in old.get(TAG_FLAGS, "").split(",") if f}
+    )
+    return handle
+
+
+TRACEBACK_ARTIFACT = "error/traceback.txt"  # a failed run's whole traceback
 
 
 def end_run(
@@ -218,8 +262,13 @@ def end_run(
         tags[TAG_ERROR] = f"{type(error).__name__}: {error}"[:5000]
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         try:
-            store.client.log_text(run_id, tb, "error/traceback.txt")
+            store.client.log_text(run_id, tb, TRACEBACK_ARTIFACT)
+            saved = TRACEBACK_ARTIFACT
         except Exception:  # noqa: BLE001 - the tag above already says why it failed
+            saved = None
+        try:  # the CLI's one error line names the run, and the traceback artifact if it was saved
+            error.idealoop_run_id, error.idealoop_traceback = run_id, saved
+        except AttributeError:
             pass
     store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     store.client.set_terminated(run_id, RunStatus.to_string(status))
@@ -265,7 +314,6 @@ def best_metric(
     gates that compare against earlier evidence: the baseline to beat, the best
     generalize run the scale stage must improve on.
     """
-    from tracker.ideas import search_all
 
     clauses = [f"tags.`{TAG_STAGE}` = '{stage}'", "attributes.status = 'FINISHED'"]
     if idea_id:
@@ -274,7 +322,7 @@ def best_metric(
         clauses.append(f"tags.`{TAG_TASK}` = '{task}'")
     found = [
         (r.data.metrics[metric], r.info.run_id)
-        for r in search_all(store, " and ".join(clauses))
+        for r in store.search_all(" and ".join(clauses))
         if metric in r.data.metrics
     ]
     if not found:

@@ -31,7 +31,6 @@ import threading
 
 from tracker.store import Store
 
-MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 _HEADER = struct.Struct("!I")
 
 
@@ -109,7 +108,7 @@ def _log_batch(client, sql, run_id: str, rows: list[tuple], report: dict, retrie
 
 
 def main(stream) -> None:
-    from tracker.sql_metrics import open_sql_sink
+    from tracker.sql_metrics import MAX_BATCH, open_sql_sink
 
     messages = _read(stream)
     opening = next(messages, None)

@@ -26,6 +26,7 @@ import math
 import sqlalchemy as sa
 
 _COLUMNS = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")  # MLflow's declared order
+MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call; writers flush at this size
 MAX_FLOAT = 1.7976931348623157e308  # MLflow's stand-in for ±inf (SQL has no infinities)
 
 

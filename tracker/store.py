@@ -52,6 +52,11 @@ TAG_NODE = "idealoop.ray_node"  # trials: the Ray node (id) the trial ran on
 TAG_RECONCILED = "idealoop.reconciled"  # trials: "true" when the driver, not the trial, ended the run
 TAG_RAY_PATH = "idealoop.ray_experiment"  # sweeps: Ray Tune experiment path, for `tune --resume`
 TAG_REDIRECT = "idealoop.stage_run_id"  # on an `mlflow run` launcher: the real stage run
+TAG_BASELINE_SCORE = "idealoop.baseline_score"  # baseline runs: the val target score to beat
+TAG_BASELINE_RUN = "idealoop.baseline_run"  # generalize runs: the baseline run the gap is measured to
+TAG_SCALE_REFERENCE_RUN = "idealoop.scale_reference_run"  # scale runs: the generalize run it had to beat
+TAG_PROCESSES = "idealoop.processes"  # scale runs with processes > 1: data-parallel world size
+TAG_DEMO = "idealoop.demo"  # ideas added by `idealoop demo`: "true"
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
 TAG_DESCRIPTION = "mlflow.note.content"  # shows as the run's description in the UI
 TAG_RUN_NAME = "mlflow.runName"
@@ -118,6 +123,22 @@ class Store:
             if "already exists" in str(exc):  # created by a concurrent writer
                 return self.client.get_experiment_by_name(self.project).experiment_id
             raise StoreError(f"cannot open tracking store {self.uri}: {_first_line(exc)}") from exc
+
+    def search_all(self, filter_string: str, order_by: list[str] | None = None) -> list:
+        """Every run in the project matching the filter (pages through MLflow's 1000-run limit)."""
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=filter_string,
+                max_results=1000,
+                order_by=order_by,
+                page_token=token,
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ Layout (docs/telemetry.md):
   sweep's settings and space (params), the Ray experiment path (tag, for `--resume`),
   and when it ends the best trial (`idealoop.best_trial`, `idealoop.best_config`,
   metric `best/<target>`);
-- each trial: a run tagged `idealoop.kind=trial` and `idealoop.trial_id` (Ray's id),
-  nested under the sweep, with the full telemetry contract. The trial process creates
-  it on its first start and adopts it again after a restore (`trial_run`).
+- each trial: a stage run tagged `idealoop.kind=trial` and `idealoop.trial_id` (Ray's
+  id), nested under the sweep, with the full telemetry contract. The trial's first
+  start creates it RUNNING with these tags (`trial_tags`, through `stage_run`); a trial
+  Ray restarts finds it again by its Ray id (`find_trial`) and resumes it.
 - why a trial ended: `completed`, `stopped_by_asha` (+ `idealoop.asha_iteration`),
   `failed` / `nan_loss` (+ `idealoop.error`), `killed`. Trials end their own runs;
   `reconcile` ends whatever is still RUNNING after Ray is done (a trial whose process
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 
 from tracker import keys
-from tracker.ideas import search_all
 from tracker.runs import MAX_PARAM_LEN, create_run, end_run
 from tracker.store import (
     TAG_ASHA_ITERATION,
@@ -34,6 +34,7 @@ from tracker.store import (
     TAG_ERROR,
     TAG_IDEA,
     TAG_KIND,
+    TAG_NODE,
     TAG_PARENT,
     TAG_RAY_PATH,
     TAG_RECONCILED,
@@ -77,9 +78,9 @@ def create_sweep(
     """The sweep run, nested under the idea (adopting an `mlflow run` launcher like a stage run)."""
     tags = {TAG_KIND: "sweep", TAG_STAGE: stage, TAG_TASK: task, TAG_IDEA: idea_id, TAG_PARENT: idea_id}
     run_id = create_run(store, tags, f"sweep-{stage}")
-    params = {f"sweep.{k}": v for k, v in settings.items()}
-    params["sweep.space"] = json.dumps(space)
-    params["sweep.base"] = json.dumps(base)
+    params = {f"{keys.SWEEP_PARAM_PREFIX}{k}": v for k, v in settings.items()}
+    params[f"{keys.SWEEP_PARAM_PREFIX}space"] = json.dumps(space)
+    params[f"{keys.SWEEP_PARAM_PREFIX}base"] = json.dumps(base)
     store.client.log_batch(run_id, params=[Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()])
     return run_id
 
@@ -96,10 +97,11 @@ def sweep_info(store: Store, sweep_id: str) -> dict:
         raise StoreError(f"no sweep run {sweep_id!r} in {store.uri}") from exc
     tags, params = run.data.tags, run.data.params
     if tags.get(TAG_KIND) != "sweep":
-        raise StoreError(f"run {sweep_id} is not a sweep (idealoop.kind={tags.get(TAG_KIND, '')!r})")
+        raise StoreError(f"run {sweep_id} is not a sweep ({TAG_KIND}={tags.get(TAG_KIND, '')!r})")
     if TAG_RAY_PATH not in tags:
         raise StoreError(f"sweep {sweep_id} never started Ray (no {TAG_RAY_PATH} tag): nothing to resume")
-    settings = {k[len("sweep.") :]: v for k, v in params.items() if k.startswith("sweep.")}
+    prefix = keys.SWEEP_PARAM_PREFIX
+    settings = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
     return {
         "idea_id": tags.get(TAG_IDEA, ""),
         "stage": tags.get(TAG_STAGE, ""),
@@ -112,29 +114,21 @@ def sweep_info(store: Store, sweep_id: str) -> dict:
     }
 
 
-def trial_run(
-    store: Store, *, sweep_id: str, trial_id: str, name: str, idea_id: str, stage: str, task: str
-) -> str:
-    """The run of one trial: found by its Ray trial id (a restored trial), else created."""
+def trial_tags(sweep_id: str, trial_id: str, node: str = "") -> dict[str, str]:
+    """What makes a stage run a sweep's trial (its parent is the sweep: `stage_run(parent_run_id=...)`)."""
+    tags = {TAG_KIND: "trial", TAG_SWEEP: sweep_id, TAG_TRIAL: trial_id}
+    return {**tags, TAG_NODE: node} if node else tags
+
+
+def find_trial(store: Store, sweep_id: str, trial_id: str) -> str | None:
+    """The run of a trial that already started once (Ray restarted it), or None."""
     found = trial_runs(store, sweep_id, f"tags.`{TAG_TRIAL}` = '{trial_id}'")
-    if found:
-        return found[0].info.run_id
-    tags = {
-        TAG_KIND: "trial",
-        TAG_STAGE: stage,
-        TAG_TASK: task,
-        TAG_IDEA: idea_id,
-        TAG_PARENT: sweep_id,
-        TAG_SWEEP: sweep_id,
-        TAG_TRIAL: trial_id,
-    }
-    run = store.client.create_run(store.experiment_id, run_name=name, tags=tags)
-    return run.info.run_id
+    return found[0].info.run_id if found else None
 
 
 def trial_runs(store: Store, sweep_id: str, extra: str = "") -> list:
     clause = f"tags.`{TAG_SWEEP}` = '{sweep_id}'" + (f" and {extra}" if extra else "")
-    return search_all(store, clause, order_by=["start_time ASC"])
+    return store.search_all(clause, order_by=["start_time ASC"])
 
 
 def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], max_iterations: int) -> int:
@@ -164,8 +158,7 @@ def record_best(
     store: Store, sweep_id: str, *, trial_id: str, config: dict, metric: str, value: float
 ) -> str:
     """Tag the sweep with its best trial's run and config; log `best/<metric>`. Returns the run id."""
-    found = trial_runs(store, sweep_id, f"tags.`{TAG_TRIAL}` = '{trial_id}'")
-    run_id = found[0].info.run_id if found else ""
+    run_id = find_trial(store, sweep_id, trial_id) or ""
     set_tags(store, sweep_id, {TAG_BEST_TRIAL: run_id, TAG_BEST_CONFIG: json.dumps(config, default=str)})
     name = f"{keys.BEST_PREFIX}{metric}"
     store.client.log_batch(sweep_id, metrics=[Metric(name, float(value), _now_ms(), 0)])
@@ -181,23 +174,3 @@ def _now_ms() -> int:
     import time
 
     return int(time.time() * 1000)
-
-
-def sweep_trials(store: Store, sweep_id: str) -> list[dict]:
-    """The trials of a sweep as the CLI lists them: id, name, status, why it ended."""
-    rows = []
-    for run in trial_runs(store, sweep_id):
-        t = run.data.tags
-        rows.append(
-            {
-                "id": run.info.run_id,
-                "name": run.info.run_name,
-                "status": run.info.status,
-                "end_reason": t.get(TAG_END_REASON, ""),
-                "asha_iteration": t.get(TAG_ASHA_ITERATION, ""),
-                "error": t.get(TAG_ERROR, ""),
-                "metrics": dict(run.data.metrics),
-                "params": dict(run.data.params),
-            }
-        )
-    return rows

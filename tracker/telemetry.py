@@ -30,10 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker.shipper import ProcessSink
-from tracker.sql_metrics import open_sql_sink, store_rows
+from tracker.sql_metrics import MAX_BATCH, open_sql_sink, store_rows
 from tracker.store import Store
-
-MAX_BATCH = 1000  # MLflow's log_batch limit on metrics per call
 
 
 @dataclass

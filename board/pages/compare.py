@@ -13,6 +13,7 @@ import streamlit as st
 from board import charts, data
 from board.common import read_or_stop, short, store
 from tracker import queries
+from tracker.keys import HIST_PREFIX, TRAIN_LOSS
 
 s = store()
 st.title("Compare runs")
@@ -50,7 +51,7 @@ if not chosen:
 picked = [by_id[i] for i in chosen]
 
 keys = sorted({k for r in picked for k in r.metrics})
-default_key = "train/loss" if "train/loss" in keys else keys[0] if keys else None
+default_key = TRAIN_LOSS if TRAIN_LOSS in keys else keys[0] if keys else None
 if default_key is None:
     st.info("These runs have no metrics yet.")
     st.stop()
@@ -77,7 +78,7 @@ table = {
         "status": r.status,
         "why it ended": r.why_ended,
         "gates": " ".join(f"{k}={v}" for k, v in r.gates.items()),
-        **{k: f"{r.metrics[k]:.5g}" if k in r.metrics else "" for k in keys if not k.startswith("hist/")},
+        **{k: f"{r.metrics[k]:.5g}" if k in r.metrics else "" for k in keys if not k.startswith(HIST_PREFIX)},
     }
     for r in picked
 }

@@ -15,12 +15,12 @@ import streamlit as st
 
 from board import charts, data, outcome_panel
 from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
-from tracker import artifacts, queries
+from tracker import artifacts, keys, queries
 from tracker.ladder import ladder
 
 REFRESH_S = 2.0  # seconds between refreshes while a run is going
-PER_BATCH = ("train/loss", "val/loss_batch")
-EPOCH_SKIP = {"epoch", "val/loss_batch"}
+PER_BATCH = (keys.TRAIN_LOSS, keys.VAL_LOSS_BATCH)
+EPOCH_SKIP = {keys.EPOCH, keys.VAL_LOSS_BATCH}
 
 s = store()
 ideas = read_or_stop("ideas", data.ideas_frame, s.project, s.uri)
@@ -156,8 +156,8 @@ def _curves(run: queries.RunRow, all_rows: list[queries.RunRow], best_pool: list
             "so no spike is lost)"
         )
     else:
-        st.info("This run has no per-batch `train/loss` yet.")
-    epoch_keys = sorted(k for k in run.metrics if k.startswith("val/") and k not in EPOCH_SKIP)
+        st.info(f"This run has no per-batch `{keys.TRAIN_LOSS}` yet.")
+    epoch_keys = sorted(k for k in run.metrics if k.startswith(keys.VAL_PREFIX) and k not in EPOCH_SKIP)
     if not epoch_keys:
         return
     cols = st.columns(min(3, len(epoch_keys)))
@@ -219,15 +219,15 @@ def _samples(run: queries.RunRow) -> None:
 def _timing(run: queries.RunRow) -> None:
     st.subheader("Where the time goes")
     t = data.timing(s.project, s.uri, run.id)
-    d, c = t["time/data_s"], t["time/compute_s"]
+    d, c = t[keys.TIME_DATA], t[keys.TIME_COMPUTE]
     if not d.count and not c.count:
-        st.caption("No `time/data_s` / `time/compute_s` in this run.")
+        st.caption(f"No `{keys.TIME_DATA}` / `{keys.TIME_COMPUTE}` in this run.")
         return
     cols = st.columns(3)
     total = d.total + c.total
     cols[0].metric("waiting for data", f"{d.total / total:.0%}" if total else "—", help=f"{d.total:.3g} s")
     cols[1].metric("computing", f"{c.total / total:.0%}" if total else "—", help=f"{c.total:.3g} s")
-    thr = t["throughput/samples_per_s"]
+    thr = t[keys.THROUGHPUT]
     cols[2].metric("throughput", f"{thr.mean:,.0f} samples/s" if thr.count else "—")
     if total:
         st.progress(d.total / total, text=f"data {d.total / total:.0%} · compute {c.total / total:.0%}")

@@ -16,6 +16,7 @@ import streamlit as st
 from board import data, jobs
 from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
 from runners.tasks.base import BUILTIN_TASKS
+from tracker.keys import BEST_PREFIX, TRAIN_LOSS
 from tracker.ladder import ladder
 from tracker.store import Target
 
@@ -111,16 +112,16 @@ def _job_panel(job: jobs.Job, i: int) -> None:
             st.caption("starting… " + md_text(job.last_message()))
             return
         if job.stage == "tune":  # a sweep run has no gate of its own: show its best trial's metric
-            best = {k: v for k, v in run.metrics.items() if k.startswith("best/")}
+            best = {k: v for k, v in run.metrics.items() if k.startswith(BEST_PREFIX)}
             summary = " · ".join(f"{md_text(k)} {v:.4g}" for k, v in best.items()) or "no trial reported yet"
             st.markdown(f"MLflow sweep run `{short(run.id)}` {run.status} · {summary}")
         else:
             lights = [light for light in ladder([run]) if light.rung.stage == run.stage]
-            loss = run.metrics.get("train/loss")
+            loss = run.metrics.get(TRAIN_LOSS)
             st.markdown(
                 " ".join(_badge(light) for light in lights)
                 + f" · MLflow run `{short(run.id)}` {run.status}"
-                + (f" · last train/loss {loss:.4g}" if loss is not None else "")
+                + (f" · last {TRAIN_LOSS} {loss:.4g}" if loss is not None else "")
             )
         if job.stage == "tune" and code is None:
             st.caption(md_text(job.last_message()))  # the sweep's progress line: trials and best so far

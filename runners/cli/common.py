@@ -5,9 +5,12 @@ Kept apart so the command modules (`cli`, `cli_ideas`) import it without importi
 
 from __future__ import annotations
 
+import os
 import sys
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad input: nothing was written
+EXIT_FAILED = 1  # the command ran and failed (a run it made is recorded FAILED)
+MAX_LINE = 300  # an error line is for reading; the whole text is in the traceback artifact
 
 
 class UsageError(Exception):
@@ -33,12 +36,6 @@ def sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
-def first_line(exc: BaseException | str) -> str:
-    """An error as one line for the user: its first line, else its type's name."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def store_of(args):
     """The store named by --tracking-uri / --project, else the environment, else the defaults.
 
@@ -48,3 +45,21 @@ def store_of(args):
     from tracker.store import Store
 
     return Store.resolve(uri=args.tracking_uri, project=args.project)
+
+
+def debugging(args) -> bool:
+    """--debug or IDEALOOP_DEBUG=1: let a failure's traceback reach the terminal."""
+    return bool(getattr(args, "debug", False)) or os.environ.get("IDEALOOP_DEBUG", "") not in ("", "0")
+
+
+def failure_line(exc: BaseException) -> str:
+    """One line for a failure nobody foresaw: what happened and where to look."""
+    text = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    if len(what) > MAX_LINE:
+        what = what[: MAX_LINE - 1] + "…"
+    run_id = getattr(exc, "idealoop_run_id", None)  # set by tracker.runs when a run recorded it
+    saved = getattr(exc, "idealoop_traceback", None)
+    where = f"run {run_id} is FAILED" if run_id else ""
+    where += f", its traceback in artifact {saved}; " if saved else "; " if run_id else ""
+    return f"{what} ({where}--debug or IDEALOOP_DEBUG=1 prints the traceback)"

@@ -16,7 +16,7 @@ import sys
 from tracker.estimates import Estimates
 from tracker.ideas import add_idea, list_ideas
 from tracker.runs import stage_run
-from tracker.store import Store, Target
+from tracker.store import TAG_DEMO, Store, Target
 
 # (title, category, hours, complexity, impact, likelihood, description)
 CHECKLIST = [
@@ -109,7 +109,7 @@ def run_demo(store: Store, *, progress: bool = True) -> int:
             category=category,
             description=desc,
             source="demo",
-            extra_tags={"idealoop.demo": "true"},
+            extra_tags={TAG_DEMO: "true"},
         )
         added += 1
     say(f"  {added} ideas added ({len(CHECKLIST) - added} already there)")

@@ -12,7 +12,16 @@ import argparse
 import os
 import sys
 
-from runners.cli.common import EXIT_USAGE, UsageError, say, sigterm_as_interrupt, store_of
+from runners.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    UsageError,
+    debugging,
+    failure_line,
+    say,
+    sigterm_as_interrupt,
+    store_of,
+)
 from runners.cli.ideas import (
     cmd_calibration,
     cmd_idea_add,
@@ -34,21 +43,45 @@ def cmd_run_stage(args) -> int:
     from tracker.runs import stage_run
 
     stage = STAGES[args.stage]
-    cfg = resolve(stage.config, args.config, {**_pairs(args.set), "task": args.task, "seed": args.seed})
+    if args.force and not args.resume:
+        raise UsageError("--force goes with --resume RUN_ID")
+    store = store_of(args)
+    if args.resume:
+        cfg, target = _resumed(args, stage, store)
+    else:
+        cfg = resolve(stage.config, args.config, {**_pairs(args.set), "task": args.task, "seed": args.seed})
+        target = target_for(store, args.idea)  # the one idea lookup; fails before any run exists
+    idea = target.idea_id
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
     if hasattr(cfg, "check_task"):
         cfg.check_task(task)  # e.g. critic=true on a segmentation task: also before any run
-    target = target_for(store_of(args), args.idea)  # the one idea lookup; fails before any run exists
-    store, idea = target.store, target.idea_id
     run_fn = stage.function()
     name = stage.entry_point
-    with stage_run(target, stage=stage.name, run_name=name, task=cfg.task) as run:
-        say(f"{name}: run {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
+    with stage_run(target, stage=stage.name, run_name=name, task=cfg.task, run_id=args.resume or None) as run:
+        what = "resumes run" if args.resume else "run"
+        say(f"{name}: {what} {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
         run_fn(cfg, run, task=task, progress=not args.no_progress)
     print(run.run_id)
     gates = ", ".join(f"{k} {v}" for k, v in run.gates.items()) or "no gate"
     say(f"{name}: {gates}" + (f"; see `idealoop idea show {idea}`" if idea else ""))
     return 0
+
+
+def _resumed(args, stage, store) -> tuple:
+    """(config, target) of the run `--resume RUN_ID` continues: its own, as it logged them (its
+    idea is the full id the run was tagged with: nothing to look up)."""
+    from runners.stages.config import resolve
+    from tracker.resume import check_resumable, saved_config
+    from tracker.store import TAG_IDEA, Target
+
+    given = [f"--{k}" for k in ("idea", "task", "seed", "config", "set") if getattr(args, k)]
+    if given:
+        raise UsageError(f"--resume continues the run with its own config and idea; drop {', '.join(given)}")
+    run = check_resumable(store, args.resume, stage.name, force=args.force)
+    cfg = resolve(stage.config, None, saved_config(store, args.resume))
+    if getattr(cfg, "processes", 1) > 1:
+        raise UsageError(f"run {args.resume} trained data-parallel (processes>1): it cannot be resumed")
+    return cfg, Target(store, run.data.tags.get(TAG_IDEA, ""))
 
 
 def _pairs(items: list[str] | None) -> dict[str, str]:
@@ -115,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--tracking-uri", help="MLflow tracking URI (env MLFLOW_TRACKING_URI; default sqlite:///mlflow.db)"
+    )
+    common.add_argument(
+        "--debug", action="store_true", help="print the traceback of a failure (env IDEALOOP_DEBUG=1)"
     )
 
     p = argparse.ArgumentParser(
@@ -194,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--config", help="YAML/JSON file of config overrides")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key")
         sp.add_argument("--no-progress", action="store_true")
+        sp.add_argument(
+            "--resume", default="", metavar="RUN_ID",
+            help="continue a KILLED or FAILED run of this stage from its last epoch checkpoint",
+        )  # fmt: skip
+        sp.add_argument(
+            "--force", action="store_true",
+            help="with --resume: also a run left RUNNING by a process that is gone (kill -9, out of memory)",
+        )  # fmt: skip
         sp.set_defaults(func=cmd_run_stage)
 
     from runners.cli.tune import add_arguments as tune_arguments  # light: no Ray until it runs
@@ -224,16 +268,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("idealoop: interrupted")
         return 130
-    except Exception as exc:  # noqa: BLE001 - map known user errors to one line + exit 2
+    except Exception as exc:  # noqa: BLE001 - one error path: every failure is one line
         if _is_user_error(exc):
             say(f"idealoop: error: {exc}")
             return EXIT_USAGE
-        raise
+        if debugging(args):
+            raise
+        say(f"idealoop: error: {failure_line(exc)}")
+        return EXIT_FAILED
 
 
 def _is_user_error(exc: Exception) -> bool:
     from runners.stages.config import ConfigError
-    from runners.sweeps.driver import SweepError
+    from runners.sweeps.settings import SweepError
     from runners.tasks.base import TaskError
     from tracker.estimates import EstimateError
     from tracker.ideas import IdeaNotFound

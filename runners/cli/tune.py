@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from dataclasses import fields
 
-from runners.sweeps.driver import SweepError, SweepSettings, resume_sweep, run_sweep
+from runners.sweeps.driver import resume_sweep, run_sweep
+from runners.sweeps.settings import SweepError, SweepSettings
 
 
 def add_arguments(p) -> None:
@@ -39,11 +40,13 @@ def add_arguments(p) -> None:
 def cmd_tune(args, store, pairs: dict) -> int:
     import contextlib
 
+    from tracker.store import TAG_IDEA  # mlflow: not on the --help path
+
     # stdout carries only the sweep id (`sweep=$(idealoop tune ...)`); Ray prints banners there.
     with contextlib.redirect_stdout(sys.stderr):
         sweep_id = _tune(args, store, pairs)
     print(sweep_id)
-    idea = store.client.get_run(sweep_id).data.tags.get("idealoop.idea_id", "")
+    idea = store.client.get_run(sweep_id).data.tags.get(TAG_IDEA, "")
     print(f"tune: see `idealoop idea show {idea}`", file=sys.stderr)
     return 0
 

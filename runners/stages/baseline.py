@@ -19,6 +19,7 @@ from runners.tasks.base import Task, load_task
 from runners.training.trainer import seed_everything
 from tracker import keys
 from tracker.runs import StageRun
+from tracker.store import TAG_BASELINE_SCORE, TAG_GATE_PREFIX
 
 STAGE = "baseline"
 
@@ -35,15 +36,15 @@ def run_baseline(cfg: BaselineConfig, run: StageRun, *, task: Task | None = None
         {
             **{f"{keys.BASELINE_PREFIX}{k}": v for k, v in metrics.items()},
             **{f"{keys.VAL_PREFIX}{k}": v for k, v in metrics.items()},
-            "baseline/fit_seconds": seconds,
+            keys.BASELINE_FIT_SECONDS: seconds,
         },
         0,
     )
     target = task.target_metric
     score = metrics.get(target, float("nan"))
     run.set_tags(
-        {"idealoop.gate.baseline": "recorded", "idealoop.baseline_score": f"{score:.6g}", **target_tags(task)}
+        {f"{TAG_GATE_PREFIX}{STAGE}": "recorded", TAG_BASELINE_SCORE: f"{score:.6g}", **target_tags(task)}
     )
-    run.gates["baseline"] = "recorded"
+    run.gates[STAGE] = "recorded"
     print(f"baseline: val {target} {score:.4g} is the score to beat ({seconds:.1f} s)", file=sys.stderr)
     return metrics

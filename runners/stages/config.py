@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import typing
 from pathlib import Path
 from typing import TypeVar
 
+from tracker.estimates import shown
+
 C = TypeVar("C")
+DEVICE_NAMES = re.compile(r"auto|cpu|mps|cuda(:\d+)?")  # what torch.device accepts that idealoop runs on
 
 
 class ConfigError(ValueError):
@@ -45,6 +50,7 @@ class OverfitConfig:
         _positive(self, "lr", "width", "depth", "one_threshold", "few_threshold")
         _positive(self, "one_max_steps", "few_max_steps", "val_batch_size", "check_every")
         _histograms(self)
+        _device(self)
         if not 1 <= self.few_samples <= 64:
             raise ConfigError(f"few_samples={self.few_samples} is out of range; allowed: [1, 64]")
 
@@ -81,6 +87,7 @@ class GeneralizeConfig:
     def validate(self) -> None:
         _positive(self, "lr", "width", "depth", "batch_size", "epochs", "val_batch_size", "check_every")
         _histograms(self)
+        _device(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +139,15 @@ def _histograms(cfg: object) -> None:
         raise ConfigError(f"hist_budget={cfg.hist_budget} is out of range; allowed: [0, 1)")
 
 
+def _device(cfg: object) -> None:
+    """The name's form only: whether a GPU is there is known only where the run lands (a sweep's
+    driver may sit on a CPU head node), so the trainer checks that when it picks the device."""
+    if not DEVICE_NAMES.fullmatch(cfg.device):
+        raise ConfigError(
+            f"device={shown(repr(cfg.device))} is not allowed; allowed: auto, cpu, cuda, cuda:N, mps"
+        )
+
+
 def _positive(cfg: object, *names: str) -> None:
     for name in names:
         value = getattr(cfg, name)
@@ -141,7 +157,15 @@ def _positive(cfg: object, *names: str) -> None:
 
 def _coerce(name: str, kind: type, value: object) -> object:
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return value
+        coerced = value
+    else:
+        coerced = _convert(name, kind, value)
+    if kind is float and not math.isfinite(coerced):  # lr=inf trains to NaN, far from the typo
+        raise ConfigError(f"{name}={shown(value)} is not a finite number")
+    return coerced
+
+
+def _convert(name: str, kind: type, value: object) -> object:
     try:
         if kind is bool:
             if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
@@ -155,21 +179,42 @@ def _coerce(name: str, kind: type, value: object) -> object:
                 raise ValueError
             return int(number)
         return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} is not a valid {kind.__name__}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name}={shown(repr(value))} is not a valid {kind.__name__}") from None
+
+
+def read_mapping(path: str | Path, what: str = "config file") -> object:
+    """Parse a YAML or JSON file (by suffix; YAML when unsure) with one-line errors that name the
+    file and, for a syntax error, the line. The caller checks the shape of what it holds."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is a directory; give a YAML or JSON file")
+    if not path.is_file():
+        raise ConfigError(f"{what} {str(path)!r} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {str(path)!r} is not text (binary content?)") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {str(path)!r} cannot be read: {exc.strerror}") from None
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{what} {str(path)!r}, line {exc.lineno}: {exc.msg}") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+        raise ConfigError(f"{what} {str(path)!r}{line}: {problem}") from None
 
 
 def load_file(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(text) or {}
-    else:
-        data = json.loads(text)
+    data = read_mapping(path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping of key: value")
     return data
@@ -185,7 +230,7 @@ def resolve(cls: type[C], file: str | None = None, overrides: dict | None = None
             if value is None:
                 continue
             if key not in known:
-                raise ConfigError(f"unknown config key {key!r}; known: {', '.join(known)}")
+                raise ConfigError(f"unknown config key {shown(repr(key))}; known: {', '.join(known)}")
             layered[key] = _coerce(key, hints[key], value)
     cfg = cls(**layered)
     if hasattr(cfg, "validate"):

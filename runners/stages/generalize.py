@@ -7,10 +7,11 @@ target metric and the non-deep-learning baseline (the idea's own baseline run,
 else the project's best on the same task), when there is one — signed so that
 positive means better than the baseline, whichever way the metric points.
 
-`train_stage` is shared with stage_scale and with Ray Tune trials: the trainable
-calls `run_generalize` with `on_built` (restore a checkpoint into the freshly built
-model and optimizer) and `on_epoch` (report + checkpoint) callbacks, so a trial
-runs exactly the code `mlflow run . -e stage_generalize` runs.
+`train_stage` is shared with stage_scale and with Ray Tune trials. It checkpoints
+every epoch (`runners/training/checkpoint.py`): into the run's own artifacts by
+default, which is what `idealoop run generalize --resume RUN_ID` continues from; a
+trial passes Ray's checkpoints instead and otherwise runs exactly the code
+`mlflow run . -e stage_generalize` runs.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import torch
 
 from runners.stages.config import GeneralizeConfig, as_dict
 from runners.tasks.base import ModelSpec, Task, load_task
-from runners.training.fit import FitResult, FitResume, fit
+from runners.training.checkpoint import Checkpoints, RunCheckpoints
+from runners.training.fit import FitResult, fit
 from runners.training.trainer import Trainer, pick_device, seed_everything
 from tracker import keys
 from tracker.learning import observed_impact
 from tracker.runs import StageRun, best_metric
-from tracker.store import TAG_HIGHER, TAG_TARGET
+from tracker.store import TAG_BASELINE_RUN, TAG_HIGHER, TAG_TARGET
 
 STAGE = "generalize"
 
@@ -44,15 +46,14 @@ def train_stage(
     augment: Callable | None = None,
     train_loss: Callable | None = None,
     wrap_model: Callable | None = None,
-    on_epoch: Callable[[int, FitResult], None] | None = None,
-    on_built: Callable[[Trainer, object], FitResume | None] | None = None,
+    checkpoints: Checkpoints | None = None,
     progress: bool = True,
 ) -> FitResult:
     """Seed, build, log the config, train with the full telemetry contract.
 
     `wrap_model` (e.g. DistributedDataParallel) wraps the model after it is on its device.
-    `on_built(trainer, scheduler)` sees the built model/optimizer/scheduler before
-    training and may restore them, returning where to resume (a sweep trial's checkpoint).
+    `checkpoints`: where epoch checkpoints go and, for a resumed run, come back from
+    (None: no checkpoints).
     """
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
@@ -67,17 +68,14 @@ def train_stage(
         task, model, opt, run.writer, device=device, generator=gen,
         val_batch_size=cfg.val_batch_size, check_every=cfg.check_every,
         hist_every=cfg.hist_every, hist_budget=cfg.hist_budget, on_flag=run.flag, train_loss=train_loss,
+        replay_until=run.last_stored(keys.TRAIN_LOSS),
     )  # fmt: skip
     scheduler = make_scheduler(opt, cfg) if make_scheduler else None
     run.set_tags(target_tags(task))
-    resume = on_built(trainer, scheduler) if on_built is not None else None
-    result = fit(
+    return fit(
         trainer, epochs=cfg.epochs, batch_size=cfg.batch_size, augment=augment, scheduler=scheduler,
-        n_samples=cfg.n_samples, on_epoch=on_epoch, progress=progress, resume=resume,
+        n_samples=cfg.n_samples, checkpoints=checkpoints, progress=progress,
     )  # fmt: skip
-    best = result.best_value(task.target_metric, task.higher_is_better)
-    run.writer.log(f"{keys.BEST_PREFIX}{task.target_metric}", best, trainer.step_count)
-    return result
 
 
 def target_tags(task: Task) -> dict[str, str]:
@@ -90,15 +88,17 @@ def run_generalize(
     run: StageRun,
     *,
     task: Task | None = None,
-    on_epoch: Callable[[int, FitResult], None] | None = None,
-    on_built: Callable | None = None,
+    checkpoints: Checkpoints | None = None,
     progress: bool = True,
 ) -> FitResult:
-    """Train the small plain model on the full data; set the generalize gate."""
+    """Train the small plain model on the full data; set the generalize gate.
+
+    `checkpoints`: where epoch checkpoints go (default: the run's artifacts, `RunCheckpoints`).
+    """
     task = task or load_task(cfg.task, seed=cfg.seed)
     result = train_stage(
         cfg, run, task, stage=STAGE, spec=ModelSpec(width=cfg.width, depth=cfg.depth),
-        on_epoch=on_epoch, on_built=on_built, progress=progress,
+        checkpoints=checkpoints or RunCheckpoints(run), progress=progress,
     )  # fmt: skip
     start, best = result.start["loss"], min(h["loss"] for h in result.history)
     run.writer.log_dict({keys.GENERALIZE_VAL_LOSS_START: start, keys.GENERALIZE_VAL_LOSS_BEST: best}, 0)
@@ -115,7 +115,7 @@ def run_generalize(
         baseline, baseline_run = found
         gap = observed_impact(mine, baseline, task.higher_is_better)  # positive = better than the baseline
         run.writer.log(keys.GAP_TO_BASELINE, gap, 0)
-        run.set_tags({"idealoop.baseline_run": baseline_run})
+        run.set_tags({TAG_BASELINE_RUN: baseline_run})
         line += f" (gain {gap:+.4g} over the baseline's {baseline:.4g})"
     else:
         line += " (no baseline yet: run `idealoop run baseline` to get the score to beat)"

@@ -20,6 +20,7 @@ import torch
 
 from runners.stages.config import OverfitConfig, as_dict
 from runners.tasks.base import ModelSpec, Task, load_task
+from runners.training.checkpoint import say_replay
 from runners.training.trainer import Trainer, pick_device, seed_everything
 from tracker import keys
 from tracker.runs import StageRun
@@ -66,6 +67,8 @@ def run_overfit(
     cfg: OverfitConfig, run: StageRun, *, task: Task | None = None, progress: bool = True, **_: object
 ) -> list[GateResult]:
     """Run both checks inside an open stage run; sets the gate tags and returns the results."""
+    if run.resumed:
+        say_replay(run.run_id)
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     task = task or load_task(cfg.task, seed=cfg.seed)
@@ -87,6 +90,7 @@ def run_overfit(
         hist_every=cfg.hist_every,
         hist_budget=cfg.hist_budget,
         on_flag=run.flag,
+        replay_until=run.last_stored(keys.TRAIN_LOSS),  # resumed: no checkpoint, trained again from 0
     )
     order = torch.randperm(len(task.train), generator=gen)
     checks = [

@@ -34,7 +34,7 @@ from runners.stages.scale_recipe import train_scale
 from runners.tasks.base import Task, load_task
 from runners.training.fit import FitResult
 from tracker.runs import StageRun
-from tracker.store import Target
+from tracker.store import TAG_PROCESSES, Target
 from tracker.telemetry import NullWriter, TelemetryWriter
 
 
@@ -54,6 +54,9 @@ class _Quiet:
     """Stands in for the run on ranks other than 0: logs nothing."""
 
     writer = NullWriter()
+
+    def last_stored(self, key: str) -> int:
+        return -1
 
     def __getattr__(self, name):
         return lambda *a, **k: None
@@ -106,7 +109,7 @@ def run_data_parallel(cfg: ScaleConfig, run: StageRun, task: Task) -> FitResult:
     If one rank fails, the others are stopped and its error is raised here.
     """
     world = cfg.processes
-    run.set_tags({"idealoop.processes": str(world)})
+    run.set_tags({TAG_PROCESSES: str(world)})
     with tempfile.TemporaryDirectory() as tmp:
         out, spec = os.path.join(tmp, "result.pkl"), os.path.join(tmp, "spec.pkl")
         with open(spec, "wb") as f:

@@ -13,16 +13,17 @@ project's best on the same task), in the task's direction (higher mIoU, lower l1
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 from runners.stages.config import ScaleConfig
 from runners.stages.parallel import run_data_parallel
 from runners.stages.scale_recipe import STAGE, train_scale
 from runners.tasks.base import Task, load_task
+from runners.training.checkpoint import Checkpoints, RunCheckpoints
 from runners.training.fit import FitResult
 from tracker import keys
 from tracker.learning import improves
 from tracker.runs import StageRun, best_metric
+from tracker.store import TAG_SCALE_REFERENCE_RUN
 
 
 def run_scale(
@@ -30,10 +31,10 @@ def run_scale(
     run: StageRun,
     *,
     task: Task | None = None,
-    on_epoch: Callable[[int, FitResult], None] | None = None,
-    on_built: Callable | None = None,
+    checkpoints: Checkpoints | None = None,
     progress: bool = True,
 ) -> FitResult:
+    """Train the bigger model; set the scale gate. `checkpoints` as in `run_generalize`."""
     task = task or load_task(cfg.task, seed=cfg.seed)
     if cfg.augment and task.augment is None:
         print(f"scale: task {task.name!r} defines no augmentation; training without", file=sys.stderr)
@@ -41,7 +42,9 @@ def run_scale(
     if cfg.processes > 1:
         result = run_data_parallel(cfg, run, task)
     else:
-        result = train_scale(cfg, run, task, on_epoch=on_epoch, on_built=on_built, progress=progress)
+        result = train_scale(
+            cfg, run, task, checkpoints=checkpoints or RunCheckpoints(run), progress=progress
+        )
     target = task.target_metric
     mine = result.best_value(target, task.higher_is_better)
     metric = f"{keys.BEST_PREFIX}{target}"  # generalize's best epoch, as `mine` is ours
@@ -60,7 +63,7 @@ def run_scale(
     value, ref_run = ref
     passed = improves(mine, value, higher)
     run.writer.log(keys.SCALE_REFERENCE, value, 0)
-    run.set_tags({"idealoop.scale_reference_run": ref_run})
+    run.set_tags({TAG_SCALE_REFERENCE_RUN: ref_run})
     run.set_gate(STAGE, passed)
     print(
         f"scale: {'PASSED' if passed else 'FAILED'}  best val {target} {mine:.4g} "

@@ -57,7 +57,7 @@ def make_scheduler(opt, cfg: ScaleConfig):
 
 
 def train_scale(cfg: ScaleConfig, run: StageRun, task: Task, **hooks) -> FitResult:
-    """`train_stage` with the scale recipe; `hooks`: its wrap_model / on_epoch / on_built / progress."""
+    """`train_stage` with the scale recipe; `hooks`: its wrap_model / checkpoints / progress."""
     return train_stage(
         cfg, run, task, stage=STAGE,
         spec=model_spec(cfg),

@@ -13,8 +13,8 @@ import os
 import socket
 import sys
 
-from runners.cli.common import first_line, sigterm_as_interrupt
-from runners.sweeps.driver import PROJECT_ROOT, SweepError, SweepSettings
+from runners.cli.common import sigterm_as_interrupt
+from runners.sweeps.settings import PROJECT_ROOT, SweepError, SweepSettings, first_line
 
 
 def check_reachable(address: str, timeout_s: float = 3.0) -> None:

@@ -2,7 +2,8 @@
 
 The driver, top to bottom:
 1. check everything the user gave before Ray starts: the space against the stage's
-   config (`runners/sweeps/space.py`), the sweep settings, the task, the idea;
+   config (`runners/sweeps/space.py`), the sweep settings (`runners/sweeps/settings.py`),
+   the task, the idea;
 2. connect to Ray (`runners/sweeps/cluster.py`): `--address` / `RAY_ADDRESS` (checked
    reachable first, one line if not), else a private local Ray; refuse a trial that asks
    for more CPUs/GPUs than any node has (a warning on a cluster still scaling up);
@@ -24,11 +25,10 @@ import json
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict
 
-SUPPORTED_STAGES = ("generalize", "scale")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from runners.sweeps.settings import SUPPORTED_STAGES, SweepError, SweepSettings, first_line
+
 # Tune warns on every forced experiment snapshot; with a checkpoint per epoch that is every epoch.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 # Ctrl-C / SIGTERM must reach the driver (sweep KILLED, trials reconciled as `killed`, resumable),
@@ -37,63 +37,7 @@ os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 # Ray's own experiment banner and TensorBoard hint: idealoop prints its own progress lines.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
-
-class SweepError(ValueError):
-    """Bad sweep input or an unreachable cluster (one line for the user, exit 2)."""
-
-
-@dataclass(frozen=True)
-class SweepSettings:
-    """How a sweep runs (not what a trial trains: that is the stage config + the space)."""
-
-    stage: str = "generalize"  # the stage every trial runs: generalize | scale
-    num_samples: int = 8  # configs sampled from the space (each grid point counts once per sample)
-    max_concurrent: int = 2  # trials running at once
-    cpus_per_trial: float = 1.0  # Ray CPUs each trial reserves
-    gpus_per_trial: float = 0.0  # Ray GPUs each trial reserves; 0.25 packs 4 trials on a GPU
-    max_iterations: int = 0  # epochs of a trial that is never stopped (0: the stage's epochs)
-    grace_period: int = 1  # epochs every trial gets before ASHA may stop it
-    reduction_factor: float = 2.0  # ASHA keeps the top 1/reduction_factor at each rung
-
-    def validate(self) -> None:
-        if self.stage not in SUPPORTED_STAGES:
-            raise SweepError(f"stage={self.stage!r} cannot be swept; allowed: {', '.join(SUPPORTED_STAGES)}")
-        for name, low in (
-            ("num_samples", 1),
-            ("max_concurrent", 1),
-            ("max_iterations", 1),
-            ("grace_period", 1),
-        ):
-            if getattr(self, name) < low:
-                raise SweepError(f"{name}={getattr(self, name)} is out of range; allowed: >= {low}")
-        if not self.cpus_per_trial > 0:
-            raise SweepError(f"cpus_per_trial={self.cpus_per_trial:g} is out of range; allowed: > 0")
-        g = self.gpus_per_trial
-        if g < 0 or (g > 1 and not float(g).is_integer()):
-            raise SweepError(
-                f"gpus_per_trial={g:g} is out of range; allowed: 0, a fraction up to 1, or whole GPUs"
-            )
-        if self.grace_period > self.max_iterations:
-            raise SweepError(
-                f"grace_period={self.grace_period} is out of range; "
-                f"allowed: <= max_iterations ({self.max_iterations})"
-            )
-        if not self.reduction_factor > 1:
-            raise SweepError(f"reduction_factor={self.reduction_factor:g} is out of range; allowed: > 1")
-
-    @classmethod
-    def from_strings(cls, values: dict) -> SweepSettings:
-        """Settings from CLI / MLflow-param text; None or '' means "the default"."""
-        kinds = {f.name: type(f.default) for f in fields(cls)}
-        out = {}
-        for key, value in values.items():
-            if key not in kinds or value is None or value == "":
-                continue
-            try:
-                out[key] = kinds[key](float(value)) if kinds[key] is int else kinds[key](value)
-            except ValueError:
-                raise SweepError(f"{key}={value!r} is not a valid {kinds[key].__name__}") from None
-        return cls(**out)
+__all__ = ["SweepError", "SweepSettings", "prepare", "resume_sweep", "run_sweep"]
 
 
 # -- the sweep ------------------------------------------------------------------
@@ -335,7 +279,7 @@ def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_itera
         if not trial_id:
             continue
         outcomes[trial_id] = TrialOutcome(
-            trial_id, int(m.get("training_iteration", 0) or 0), error=_first_line(r.error) if r.error else ""
+            trial_id, int(m.get("training_iteration", 0) or 0), error=first_line(r.error) if r.error else ""
         )
         df = r.metrics_dataframe
         if df is None or metric not in df or df[metric].dropna().empty:
@@ -355,8 +299,3 @@ def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_itera
             f"tune: best {metric} {value:.4g} by trial run {run_id} ({json.dumps(config, default=str)})",
             file=sys.stderr,
         )
-
-
-def _first_line(exc: BaseException | str) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

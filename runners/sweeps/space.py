@@ -19,11 +19,12 @@ A malformed space is a `SpaceError`: one line naming the key and the problem.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from runners.stages.config import ConfigError, resolve
+from runners.stages.config import ConfigError, read_mapping, resolve
 
 KINDS = ("loguniform", "uniform", "choice", "randint", "grid")
 NOT_TUNABLE = {
@@ -91,7 +92,7 @@ def _parse_one(where: str, spec: object, kind: type) -> object:
             raise SpaceError(f"{where}: {name} needs a non-empty list of values; got {args!r}")
         return Dist(name, tuple(args))
     if not (isinstance(args, list) and len(args) == 2 and all(_is_number(a) for a in args)):
-        raise SpaceError(f"{where}: {name} needs [low, high] (two numbers); got {args!r}")
+        raise SpaceError(f"{where}: {name} needs [low, high] (two finite numbers); got {args!r}")
     low, high = args
     if not low < high:
         raise SpaceError(f"{where}: {name} needs low < high; got [{low}, {high}]")
@@ -109,22 +110,16 @@ def _parse_one(where: str, spec: object, kind: type) -> object:
 
 
 def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def load_space(path: str | Path, config_cls: type, base: dict | None = None) -> dict:
     """Read and validate a YAML (or JSON) space file."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise SpaceError(f"space file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise SpaceError(f"space file {str(path)!r} is not valid YAML: {first}") from None
-    return parse_space(data, config_cls, base, source=path.name)
+        data = read_mapping(path, "space file")
+    except ConfigError as exc:
+        raise SpaceError(str(exc)) from None
+    return parse_space(data, config_cls, base, source=Path(path).name)
 
 
 def to_ray(space: dict) -> dict:

@@ -62,6 +62,7 @@ class CriticLoss:
         self.base, self.weight, self.steps, self.lr = base, weight, steps, lr
         self.critic = critic
         self.opt: torch.optim.Optimizer | None = None
+        self._restore: dict | None = None  # a checkpoint's critic, loaded once the critic is built
         self._pending: dict[str, list[torch.Tensor]] = {
             keys.TRAIN_CRITIC_LOSS: [],
             keys.TRAIN_WASSERSTEIN: [],
@@ -75,7 +76,25 @@ class CriticLoss:
         if self.opt is None:
             self.critic.to(out.device)
             self.opt = torch.optim.Adam(self.critic.parameters(), lr=self.lr, betas=BETAS)
+            if self._restore:
+                self.critic.load_state_dict(self._restore["critic"])
+                self.opt.load_state_dict(self._restore["opt"])
+                self._restore = None
         return self.critic
+
+    def state_dict(self) -> dict:
+        """The critic and its optimizer (empty before the first batch built them): for checkpoints."""
+        if self.critic is None or self.opt is None:
+            return self._restore or {}
+        return {"critic": self.critic.state_dict(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore `state_dict()`'s output; applied when the critic is built (its channels come from data)."""
+        self._restore = state or None
+        if self._restore and self.critic is not None and self.opt is not None:
+            self.critic.load_state_dict(state["critic"])
+            self.opt.load_state_dict(state["opt"])
+            self._restore = None
 
     def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         critic = self._ready(out)

@@ -3,9 +3,10 @@
 `fit()` evaluates once before training (epoch 0: the bar the generalize gate must
 clear), then per epoch: shuffled train batches through `Trainer.step` (per-batch
 telemetry), a full val pass (`val/*` metrics), sample PNGs and, for classification,
-a confusion matrix. `on_epoch(epoch, result)` (the FitResult so far) lets a caller
-(the Ray Tune trainable) report, checkpoint and be stopped between epochs; `resume` continues a
-restored run after the epochs its checkpoint holds.
+a confusion matrix, `best/<target>` so far, and a checkpoint (`checkpoints.save`, see
+`runners/training/checkpoint.py`; a sweep trial's reports to Ray there, and may be stopped
+there). A run with a checkpoint to continue from (`checkpoints.load`) skips the epochs it
+holds; one without starts over, and its writer drops what was stored already.
 
 Augmentation is applied inside `train_batches` and nowhere else: `evaluate` takes
 no augmentation argument at all, so val and test data are never augmented by
@@ -24,6 +25,7 @@ import torch
 from runners.tasks import kinds
 from runners.tasks.base import Split, Task
 from runners.training import samples
+from runners.training.checkpoint import Checkpoints, epoch_state, restore
 from runners.training.trainer import Trainer
 from tracker import keys
 from tracker.learning import improves
@@ -77,15 +79,6 @@ class FitResult:
             self.best = metrics
 
 
-@dataclass
-class FitResume:
-    """Where a restored run picks up: epochs done, and the val metrics it already has."""
-
-    epoch: int  # epochs already trained (the model and optimizer hold their state)
-    start: dict  # val metrics before training, from the first attempt
-    history: list[dict] = field(default_factory=list)
-
-
 def log_val(writer: TelemetryWriter, metrics: dict, epoch: int, step: int) -> None:
     writer.log_dict({keys.EPOCH: epoch, **{f"{keys.VAL_PREFIX}{k}": v for k, v in metrics.items()}}, step)
 
@@ -121,28 +114,28 @@ def fit(
     augment: Callable | None = None,
     scheduler=None,
     n_samples: int = 16,
-    on_epoch: Callable[[int, FitResult], None] | None = None,
+    checkpoints: Checkpoints | None = None,
     progress: bool = True,
-    resume: FitResume | None = None,
 ) -> FitResult:
     task, writer, device = trainer.task, trainer.writer, trainer.device
-    target = task.target_metric
-    if resume is None:
+    target, higher = task.target_metric, task.higher_is_better
+    state = checkpoints.load() if checkpoints is not None else None
+    if state is None:
         start, _ = evaluate(trainer.model, task, task.val, device)
         log_val(writer, start, 0, 0)
-        result = FitResult(start=start)
-    else:  # restored: epoch 0 and the epochs done are already logged
-        result = FitResult(start=resume.start)
-        for metrics in resume.history:
-            result.add(metrics, target, task.higher_is_better)
-    first = 1 if resume is None else resume.epoch + 1
+        result, done = FitResult(start=start), 0
+    else:  # continued from a checkpoint: epoch 0 and the epochs done are logged already
+        done = restore(trainer, scheduler, state)
+        result = FitResult(start=state["start"])
+        for metrics in state["history"]:
+            result.add(metrics, target, higher)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, initial=first - 1, desc="epochs", unit="epoch", leave=False, file=sys.stderr)
+        bar = tqdm(total=epochs, initial=done, desc="epochs", unit="epoch", leave=False, file=sys.stderr)
     try:
-        for epoch in range(first, epochs + 1):
+        for epoch in range(done + 1, epochs + 1):
             for x, y, data_s in train_batches(task.train, batch_size, trainer.gen, augment):
                 trainer.step(x, y, data_s)
             trainer.sync()
@@ -154,14 +147,16 @@ def fit(
             writer.log(keys.TRAIN_LR, lr, trainer.step_count)
             if n_samples > 0:
                 log_samples(writer, task, outputs, epoch, n_samples)
-            result.add({"epoch": epoch, **metrics}, target, task.higher_is_better)
+            result.add({keys.EPOCH: epoch, **metrics}, target, higher)
+            # After every epoch, so a run stopped or killed early has its best so far too.
+            writer.log(f"{keys.BEST_PREFIX}{target}", result.best_value(target, higher), trainer.step_count)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(
                     val_loss=f"{metrics['loss']:.3g}", **{target: f"{metrics.get(target, 0):.3g}"}
                 )
-            if on_epoch is not None:
-                on_epoch(epoch, result)
+            if checkpoints is not None:
+                checkpoints.save(epoch_state(trainer, scheduler, epoch, result.start, result.history))
     finally:
         if bar is not None:
             bar.close()

@@ -5,8 +5,9 @@ and values over time remain within reasonable bounds" — from the method. Every
 `hist_every` steps the trainer takes a snapshot: each tracked tensor binned into
 edges + counts with summary numbers (mean, std, min, max, fraction of zeros,
 fraction non-finite), stored as `histograms/step_XXXXXXXX.json` (see
-docs/telemetry.md). `range_checks` turns a snapshot into flags a human should see:
-exploding gradients, dead activations, values outside a configured range.
+docs/telemetry.md) with the global gradient norm and the names of the ReLU-like
+layers, which is all tracker/range_checks.py needs to turn it into flags a human should
+see — the same verdict whether the trainer checks it live or the board reads it back.
 """
 
 from __future__ import annotations
@@ -17,16 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from tracker import keys
+
 N_BINS = 30  # bins per histogram: enough to see shape, small enough for 1000s of snapshots
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Thresholds of the automatic range checks."""
-
-    grad_norm: float = 1e3  # global gradient L2 norm above this = exploding
-    dead_fraction: float = 0.99  # an activation layer with more zeros than this = dead
-    value_abs: float = 1e3  # any weight or activation beyond ±this = out of range
 
 
 _EMPTY = {"edges": [], "counts": [], "mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan}
@@ -192,7 +186,12 @@ def snapshot(model: nn.Module, activations: dict[str, torch.Tensor], step: int) 
             tensors[f"grads/{name}"] = p.grad
     for name, out in activations.items():
         tensors[f"acts/{name}"] = out
-    return {"step": step, "tensors": summarize_all(tensors)}
+    return {
+        "step": step,
+        "grad_norm": grad_norm(model),  # exploding_grad judges this, not single entries
+        "relu_layers": relu_layer_names(model),  # dead_activations looks only at these outputs
+        "tensors": summarize_all(tensors),
+    }
 
 
 def grad_norm(model: nn.Module) -> float:
@@ -207,30 +206,10 @@ def summary_metrics(snap: dict) -> dict[str, float]:
         for stat in ("mean", "std", "frac_zero", "frac_nonfinite"):
             value = h[stat]
             if value == value:  # MLflow stores NaN poorly; the JSON keeps it
-                out[f"hist/{key}/{stat}"] = value
+                out[f"{keys.HIST_PREFIX}{key}/{stat}"] = value
     return out
 
 
-def range_checks(snap: dict, norm: float, limits: Limits, relu_layers: set[str]) -> list[tuple[str, str]]:
-    """Flags worth a human's attention: (flag, one-line detail)."""
-    flags = []
-    step = snap["step"]
-    if not math.isfinite(norm) or norm > limits.grad_norm:
-        flags.append(("exploding_grad", f"gradient norm {norm:.3g} > {limits.grad_norm:g} at step {step}"))
-    for key, h in snap["tensors"].items():
-        kind, _, name = key.partition("/")
-        if kind == "acts" and name in relu_layers and h["frac_zero"] > limits.dead_fraction:
-            flags.append(
-                ("dead_activations", f"{name}: {h['frac_zero']:.1%} of activations are zero at step {step}")
-            )
-        if kind in ("weights", "acts") and h["max"] == h["max"]:
-            peak = max(abs(h["min"]), abs(h["max"]))
-            if peak > limits.value_abs:
-                flags.append(
-                    ("out_of_range", f"{key}: |value| {peak:.3g} > {limits.value_abs:g} at step {step}")
-                )
-    return flags
-
-
-def relu_layer_names(model: nn.Module) -> set[str]:
-    return {n for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.GELU))}
+def relu_layer_names(model: nn.Module) -> list[str]:
+    """ReLU-like modules: the outputs whose exact zeros the dead_activations check counts."""
+    return [n for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.GELU))]

@@ -6,6 +6,11 @@ iteration), `time/data_s` and `time/compute_s` (every batch), and
 `throughput/samples_per_s` (over each chunk of `check_every` batches).
 Losses stay on the device and are read back in chunks of `check_every` steps,
 so the hot path never forces a device sync per step.
+
+`state_dict()` / `load_state_dict()` hold everything the next step depends on (model,
+optimizer, the shuffling generator, the global RNGs, the step count, a stateful
+training loss such as the critic), so a run continued from an epoch checkpoint
+(`runners/training/checkpoint.py`) trains on exactly as it would have.
 """
 
 from __future__ import annotations
@@ -23,15 +28,12 @@ from torch import nn
 from runners.tasks.base import Split, Task
 from runners.training.histograms import (
     ActivationTap,
-    Limits,
     SnapshotSchedule,
-    grad_norm,
-    range_checks,
-    relu_layer_names,
     snapshot,
     summary_metrics,
 )
 from tracker import keys
+from tracker.range_checks import Limits, check_snapshot, slow_batch
 from tracker.runs import NonFiniteLoss
 from tracker.telemetry import TelemetryWriter
 
@@ -74,11 +76,11 @@ class Trainer:
         check_every: int = 10,
         hist_every: int = 0,  # steps between histogram snapshots; 0 = never
         hist_budget: float = 0.01,  # at most this share of training time on snapshots; 0 = no limit
-        limits: Limits | None = None,
+        limits: Limits | None = None,  # range-check thresholds (tracker/range_checks.py), slow_batch's too
         on_flag: Callable[[str, str], None] | None = None,
-        slow_batch_s: float = 1.0,  # the method: a batch should take under a second
         train_loss: Callable | None = None,  # e.g. class-weighted; val always uses task.loss
         val_probe: bool = True,  # the method's val batch after every iteration (off: benchmarks only)
+        replay_until: int = -1,  # a resumed run stored steps up to here already: no snapshots again
     ) -> None:
         self.task, self.model, self.opt, self.writer = task, model, optimizer, writer
         self.device = device
@@ -96,20 +98,20 @@ class Trainer:
         self.on_flag = on_flag or (lambda flag, detail: None)
         self.flags: dict[str, str] = {}
         self._spacing_noted = False  # the console said once that the budget spaced snapshots out
-        self.replay_until = -1  # last step an earlier attempt of this run already stored (restores)
-        self.slow_batch_s = slow_batch_s
+        self.replay_until = replay_until
         self.train_loss = train_loss or task.loss
         self.val_probe = val_probe
         self._tap = ActivationTap(model) if hist_every else None
         self._schedule = SnapshotSchedule(hist_every, hist_budget)
-        self._relu_layers = relu_layer_names(model)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, data_s: float = 0.0) -> None:
         """One optimisation step on (x, y) plus the val-batch probe; logs in chunks."""
         t0 = time.perf_counter()
         events = self._cuda_events()
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        probe = self._tap is not None and self._schedule.due(self.step_count, t0)
+        # A replayed step's snapshot is stored already (its metrics would be dropped anyway).
+        replayed = self.step_count <= self.replay_until
+        probe = self._tap is not None and not replayed and self._schedule.due(self.step_count, t0)
         if probe:
             self._tap.armed = True
         self.model.train()
@@ -131,14 +133,6 @@ class Trainer:
         self.step_count += 1
         if len(self._losses) >= self.check_every:
             self.sync()
-
-    def _slow_batch(self, step: int, data_s: float, compute_s: float) -> None:
-        where = "data loading" if data_s > compute_s else "compute"
-        self.flag(
-            "slow_batch",
-            f"batch at step {step} took {data_s + compute_s:.2f} s "
-            f"(data {data_s:.2f} s, compute {compute_s:.2f} s): bottleneck is {where}",
-        )
 
     def _cuda_events(self) -> tuple | None:
         if self.device.type != "cuda":
@@ -173,11 +167,10 @@ class Trainer:
     def _snapshot(self) -> None:
         snap = snapshot(self.model, self._tap.outputs, self.step_count)
         self._tap.outputs = {}
-        norm = grad_norm(self.model)
-        self.writer.log_dict({**summary_metrics(snap), keys.GRAD_NORM: norm}, self.step_count)
+        self.writer.log_dict({**summary_metrics(snap), keys.GRAD_NORM: snap["grad_norm"]}, self.step_count)
         self.writer.log_json(snap, f"histograms/step_{self.step_count:08d}.json")
-        for name, detail in range_checks(snap, norm, self.limits, self._relu_layers):
-            self.flag(name, detail)
+        for found in check_snapshot(snap, self.limits):  # the board reruns this on the JSON: same verdict
+            self.flag(found.name, found.detail)
 
     @torch.no_grad()
     def _val_batch_loss(self) -> torch.Tensor:
@@ -191,13 +184,9 @@ class Trainer:
         if not self._losses:
             return self.last_loss
         first = self.step_count - len(self._losses)  # one pending loss per step since the last sync
-        # Steps up to `replay_until` were stored by an earlier attempt of this run (a restored
-        # sweep trial replays from its checkpoint): recomputed, checked, not logged twice.
-        skip = min(len(self._losses), max(0, self.replay_until - first + 1))
 
         def log_series(key: str, values: list[float]) -> None:
-            if values[skip:]:
-                self.writer.log_series(key, values[skip:], first + skip)
+            self.writer.log_series(key, values, first)
 
         losses = torch.stack(self._losses).float().cpu().tolist()
         log_series(keys.TRAIN_LOSS, losses)
@@ -213,19 +202,51 @@ class Trainer:
             # On CUDA the host returns before the kernels finish: the step's real time comes
             # from events recorded around it, read here after the chunk's one sync.
             compute_s = spent[0].elapsed_time(spent[1]) / 1000 if isinstance(spent, tuple) else spent
-            if data_s + compute_s > self.slow_batch_s:
-                self._slow_batch(first + i, data_s, compute_s)
+            slow = slow_batch(first + i, data_s, compute_s, self.limits)
+            if slow is not None:
+                self.flag(slow.name, slow.detail)
             data.append(data_s)
             compute.append(compute_s)
         log_series(keys.TIME_DATA, data)
         log_series(keys.TIME_COMPUTE, compute)
         seconds = sum(data) + sum(compute)  # throughput over the chunk: per batch it is just noise
         samples = sum(n for _, _, n in self._timing)
-        if skip < len(losses):
-            self.writer.log(keys.THROUGHPUT, samples / seconds if seconds > 0 else 0.0, self.step_count - 1)
+        self.writer.log(keys.THROUGHPUT, samples / seconds if seconds > 0 else 0.0, self.step_count - 1)
         self._losses, self._val_losses, self._timing = [], [], []
         self.last_loss = losses[-1]
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
         if bad is not None:
             raise NonFiniteLoss(f"train loss became {losses[bad]} at step {first + bad}")
         return self.last_loss
+
+    def state_dict(self) -> dict:
+        """What the next step depends on, to continue a run exactly (an epoch checkpoint's core)."""
+        rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "generator": self.gen.get_state(),
+            "rng": rng,  # dropout, augmentation and the critic draw from the global generators
+            "step": self.step_count,
+        }
+        if hasattr(self.train_loss, "state_dict"):  # e.g. the critic and its optimizer
+            state["train_loss"] = self.train_loss.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from `state_dict()`'s output: model, optimizer, generators, step count."""
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["generator"])
+        rng = state.get("rng", {})  # none in sweep checkpoints older than this method
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            np.random.set_state(rng["numpy"])
+            random.setstate(rng["python"])
+        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        if "train_loss" in state and hasattr(self.train_loss, "load_state_dict"):
+            self.train_loss.load_state_dict(state["train_loss"])
+        self.step_count = state["step"]

@@ -94,10 +94,12 @@ def log_histograms(store: Store, run_id: str, steps: list[int], *, nonfinite_at:
                     "std": spread / 2,
                     "min": -spread,
                     "max": spread,
-                    "frac_zero": 0.95 if kind == "acts" and layer == "2.weight" else 0.0,
+                    "frac_zero": 0.995 if kind == "acts" and layer == "2.weight" else 0.0,
                     "frac_nonfinite": 0.1 if step == nonfinite_at and kind == "grads" else 0.0,
                 }
-        store.client.log_dict(run_id, {"step": step, "tensors": tensors}, f"histograms/step_{step:08d}.json")
+        norm = math.inf if step == nonfinite_at else 1.0 + step / 1000
+        snap = {"step": step, "grad_norm": norm, "relu_layers": ["2.weight"], "tensors": tensors}
+        store.client.log_dict(run_id, snap, f"histograms/step_{step:08d}.json")
         summary = {
             f"hist/{name}/{stat}": t[stat]
             for name, t in tensors.items()

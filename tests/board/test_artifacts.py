@@ -28,13 +28,20 @@ def test_heatmap_cells_span_steps_and_bins():
     ]
 
 
-def test_range_flags():
-    ok = {"min": -1, "max": 1, "frac_zero": 0.1, "frac_nonfinite": 0.0}
-    assert artifacts.range_flags("grads/x", ok) == []
-    assert artifacts.range_flags("grads/x", {**ok, "max": 5e3}) == ["exploding_grad"]
-    assert artifacts.range_flags("weights/x", {**ok, "max": 5e3}) == []  # big weights are not grads
-    assert artifacts.range_flags("acts/x", {**ok, "frac_zero": 0.95}) == ["dead_activations"]
-    assert artifacts.range_flags("weights/x", {**ok, "frac_nonfinite": 0.01}) == ["out_of_range"]
+def test_flags_over_time_are_the_range_checks_per_tensor_from_the_first_step():
+    ok = {"min": -1, "max": 1, "frac_zero": 0.1, "frac_nonfinite": 0.0, "mean": 0, "std": 0.5, "counts": [4]}
+    dead = {**ok, "min": 0, "frac_zero": 1.0}
+
+    def snap(step, norm, acts):
+        tensors = {"grads/0.weight": ok, "acts/2": acts, "weights/0.weight": {**ok, "max": 5e3}}
+        return {"step": step, "grad_norm": norm, "relu_layers": ["2"], "tensors": tensors}
+
+    hists = [snap(20, 5e3, dead), snap(0, 1.0, ok), snap(10, 1.0, dead)]  # any order in
+    assert artifacts.flags_over_time(hists, "acts/2") == {"dead_activations": 10}
+    # exploding_grad judges the global norm; the board shows it on the gradient it names
+    assert artifacts.flags_over_time(hists, "grads/0.weight") == {"exploding_grad": 20}
+    assert artifacts.flags_over_time(hists, "weights/0.weight") == {"out_of_range": 0}
+    assert artifacts.flags_over_time(hists, "acts/9") == {}
 
 
 def test_spread_keeps_ends():

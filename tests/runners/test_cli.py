@@ -130,3 +130,20 @@ def test_a_10kb_bad_number_is_not_echoed_back_whole(store, capsys):
                  "--impact", "0.01", "--likelihood", "0.5"])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err) < 200 and "hours=" in err
+
+
+def test_an_unforeseen_failure_is_one_line_and_debug_prints_the_traceback(tmp_path, capsys, monkeypatch):
+    bad = tmp_path / "not-a-database.db"
+    bad.write_text("these bytes are not SQLite")
+    argv = ["idea", "list", "--tracking-uri", f"sqlite:///{bad}"]
+    monkeypatch.delenv("IDEALOOP_DEBUG", raising=False)
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    # Before: a 40-line traceback. Now one line naming what failed and how to see more.
+    assert err.count("\n") == 0 and err.startswith("idealoop: error: ") and "not a database" in err
+    assert "--debug" in err
+    with pytest.raises(Exception, match="not a database"):
+        main([*argv, "--debug"])
+    monkeypatch.setenv("IDEALOOP_DEBUG", "1")
+    with pytest.raises(Exception, match="not a database"):
+        main(argv)

@@ -1,12 +1,19 @@
-"""Histogram summaries and the automatic range checks."""
+"""Histogram summaries and snapshots, and the range checks run on them live and on the board."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+from torch import nn
 
-from runners.training.histograms import Limits, SnapshotSchedule, range_checks, summarize, summarize_all
+from runners.tasks.base import ModelSpec, load_task
+from runners.training.histograms import SnapshotSchedule, grad_norm, snapshot, summarize, summarize_all
+from runners.training.trainer import Trainer
+from tracker import artifacts, range_checks
+from tracker.range_checks import Limits
+from tracker.runs import stage_run
+from tracker.store import Target
 
 
 def test_summary_counts_every_finite_value_and_reports_the_rest():
@@ -22,20 +29,46 @@ def test_constant_and_empty_tensors_do_not_crash():
     assert math.isnan(summarize(torch.tensor([float("nan")]))["mean"])
 
 
-def _snap(**tensors):
-    return {"step": 5, "tensors": {k: summarize(v) for k, v in tensors.items()}}
+def test_snapshot_stores_what_the_range_checks_need():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    model(torch.ones(5, 4)).square().sum().backward()
+    snap = snapshot(model, {}, step=3)
+    assert snap["step"] == 3 and snap["relu_layers"] == ["1"]
+    # The exact norm training judged, not one rebuilt from rounded summaries.
+    assert snap["grad_norm"] == grad_norm(model) > 0
+    assert {"weights/0.weight", "grads/2.bias"} <= set(snap["tensors"])
 
 
-def test_flags_exploding_gradients_dead_relus_and_out_of_range_values():
-    snap = _snap(**{"acts/1": torch.zeros(100), "weights/0.weight": torch.tensor([5000.0, 1.0])})
-    flags = dict(range_checks(snap, norm=1e6, limits=Limits(), relu_layers={"1"}))
-    assert set(flags) == {"exploding_grad", "dead_activations", "out_of_range"}
-    assert "1: 100.0% of activations are zero at step 5" in flags["dead_activations"]
+def test_the_board_reads_back_the_flags_training_raised(store):
+    """One run, two verdicts that must match: the trainer's live tags and the board's
+    reading of the stored histogram files (same steps, same flags, same details)."""
+    task = load_task("digits")
+    model = task.build_model(ModelSpec(width=16, depth=1))  # Flatten, Linear, ReLU, Linear
+    with torch.no_grad():
+        model[1].bias.fill_(-1e4)  # pre-activations near -1e4 (out of range), the ReLU dead
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
+    def loud_loss(out, y):  # gradients ~1e6 times too large: exploding
+        return 1e6 * task.loss(out, y)
 
-def test_healthy_values_raise_no_flag():
-    snap = _snap(**{"acts/1": torch.rand(100), "weights/0.weight": torch.randn(50)})
-    assert range_checks(snap, norm=3.0, limits=Limits(), relu_layers={"1"}) == []
+    never_slow = Limits(slow_batch_s=1e9)  # timing is not what this test is about
+    with stage_run(Target(store), stage="generalize") as run:
+        trainer = Trainer(task, model, opt, run.writer, device=torch.device("cpu"),
+                          generator=torch.Generator().manual_seed(0), hist_every=2, hist_budget=0,
+                          limits=never_slow, on_flag=run.flag, train_loss=loud_loss)  # fmt: skip
+        for _ in range(4):
+            trainer.step(task.train.x[:16], task.train.y[:16])
+        trainer.sync()
+    tags = store.client.get_run(run.run_id).data.tags
+    live = {name: tags[f"idealoop.flag.{name}"] for name in tags["idealoop.flags"].split(",")}
+    hists = artifacts.load_histograms(store, run.run_id)
+    board = {name: flag.detail for name, flag in range_checks.first_flags(hists).items()}
+    assert set(live) == {"exploding_grad", "dead_activations", "out_of_range"}
+    assert board == live
+    # Per tensor, the board's heatmap captions point at the same layers from the first snapshot.
+    assert artifacts.flags_over_time(hists, "acts/2") == {"dead_activations": 0}
+    assert artifacts.flags_over_time(hists, "acts/1") == {"out_of_range": 0}
+    assert artifacts.flags_over_time(hists, "grads/3.bias") == {"exploding_grad": 0}
 
 
 def test_batched_summaries_match_one_tensor_at_a_time():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runners.stages.config import GeneralizeConfig, ScaleConfig
-from runners.sweeps.driver import SweepError, SweepSettings
 from runners.sweeps.progress import Tally
+from runners.sweeps.settings import SweepError, SweepSettings
 from runners.sweeps.space import Dist, SpaceError, load_space, parse_space, to_ray
 
 
@@ -50,7 +50,8 @@ def test_malformed_spaces_name_the_key_and_the_problem(data, says):
 def test_bad_yaml_and_missing_file_are_one_line(tmp_path):
     bad = tmp_path / "s.yaml"
     bad.write_text("lr: {loguniform: [1, 2]\n")
-    with pytest.raises(SpaceError, match="not valid YAML"):
+    # The line of the syntax error is named, and the message stays one line.
+    with pytest.raises(SpaceError, match=r"^space file '.*s\.yaml', line 2: [^\n]+$"):
         load_space(bad, GeneralizeConfig)
     with pytest.raises(SpaceError, match="does not exist"):
         load_space(tmp_path / "nope.yaml", GeneralizeConfig)
@@ -107,3 +108,31 @@ def test_progress_prints_a_line_only_when_the_counts_change():
     cb._print(force=True)
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and "1 running" in lines[0] and "1 done" in lines[1]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{"loguniform": [1e-4, float("inf")]}, {"uniform": [float("-inf"), 0.1]}, {"uniform": [0, float("nan")]}],
+)
+def test_an_infinite_bound_is_refused_before_ray_sees_it(spec):
+    # Before: [1e-4, .inf] passed and Ray failed the whole sweep with a misleading message.
+    with pytest.raises(SpaceError, match="two finite numbers"):
+        parse_space({"lr": spec}, GeneralizeConfig)
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "is not text"),
+        (b"lr: [1, 2\n", "line 2"),
+        (b"- 1\n- 2\n", "must be a non-empty mapping"),
+    ],
+)
+def test_unreadable_space_files_are_one_line(tmp_path, content, says):
+    path = tmp_path / "space.yaml"
+    path.write_bytes(content)
+    with pytest.raises(SpaceError, match=says) as info:
+        load_space(path, GeneralizeConfig)
+    assert "\n" not in str(info.value)
+    with pytest.raises(SpaceError, match="is a directory"):
+        load_space(tmp_path, GeneralizeConfig)

@@ -6,6 +6,7 @@ import torch
 
 from runners.tasks.base import ModelSpec, load_task
 from runners.training.trainer import Trainer
+from tracker.range_checks import Limits
 from tracker.runs import stage_run
 from tracker.store import Target
 
@@ -33,7 +34,7 @@ def test_losses_are_read_back_in_chunks_not_per_step(store):
 
 def test_slow_batch_is_flagged_once_with_its_bottleneck(store, capsys):
     with stage_run(Target(store), stage="generalize") as run:
-        task, trainer = _trainer(store, run, check_every=1, slow_batch_s=0.0)
+        task, trainer = _trainer(store, run, check_every=1, limits=Limits(slow_batch_s=0.0))
         for _ in range(3):
             trainer.step(task.train.x[:8], task.train.y[:8], data_s=0.0)
     tags = store.client.get_run(run.run_id).data.tags

@@ -112,7 +112,7 @@ def test_resources_no_node_has_are_refused(cluster, store, make_idea, tmp_path, 
 
 
 def test_sweep_nests_trials_records_why_each_ended_and_uses_both_nodes(
-    cluster, store, make_idea, tmp_path, capsys
+    cluster, store, make_idea, tmp_path, capsys, doubled
 ):
     idea = make_idea()
     # Seeds 0-5: increasingly noisy val labels (ASHA's prey); 7 goes NaN; 13 raises.
@@ -159,6 +159,9 @@ def test_sweep_nests_trials_records_why_each_ended_and_uses_both_nodes(
     done = next(r for s, r in trials.items() if reasons[s] == "completed")
     assert len(store.client.get_metric_history(done.info.run_id, "train/loss")) == 4 * 4
     assert len(store.client.get_metric_history(done.info.run_id, "val/accuracy")) == 5  # epoch 0 + 4
+    # No key holds two values at one step (best/<target> was once logged twice at a completed
+    # trial's last step: by the epoch's report and again when the stage ended).
+    assert {s: doubled(r.info.run_id) for s, r in trials.items()} == {s: {} for s in trials}
     # The sweep records its best trial, which is one of its own (epoch 0, before training, is no result).
     best = sweep.data.tags["idealoop.best_trial"]
     assert best in {r.info.run_id for r in trials.values()}
@@ -172,7 +175,7 @@ def test_sweep_nests_trials_records_why_each_ended_and_uses_both_nodes(
     assert f"best trial {best}" in shown and "stopped_by_asha@" in shown and "nan_loss" in shown
 
 
-def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_idea, tmp_path):
+def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_idea, tmp_path, doubled):
     idea = make_idea()
     space = _space(tmp_path, "seed: {grid: [100, 101, 102, 103]}\nwidth: 8\nhist_every: 0\nn_samples: 2")
     cmd = [sys.executable, "-m", "runners.cli", *_tune("--idea", idea, "--space", space)]
@@ -206,7 +209,7 @@ def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_
     runs = store.client.search_runs([store.experiment_id], "")
     assert [r.info.run_id for r in runs if r.info.status == "RUNNING"] == []
     trials = _by_seed(_trials(store, sweep_id))
-    assert sorted(trials) == [100, 101, 102, 103]  # one run per trial: a restored trial adopts its run
+    assert sorted(trials) == [100, 101, 102, 103]  # one run per trial: a restored trial resumes its run
     assert {r.data.tags["idealoop.end_reason"] for r in trials.values()} == {"completed"}
     assert all(r.data.metrics["epoch"] == 6 for r in trials.values())
     # Trials that had trained 2 epochs continued from their checkpoint: a restart from
@@ -217,6 +220,9 @@ def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_
         # Steps the killed attempt stored past its checkpoint were replayed, not logged twice.
         steps = [m.step for m in store.client.get_metric_history(run_id, "train/loss")]
         assert len(steps) == len(set(steps)) and max(steps) == len(steps) - 1
+    # Whether a trial restarted from its checkpoint or (none had reached Ray) from scratch, no key
+    # holds two values at one step: not the replayed batches, not epoch metrics, not best/<target>.
+    assert {s: doubled(r.info.run_id) for s, r in trials.items()} == {s: {} for s in trials}
     assert store.client.get_run(sweep_id).info.status == "FINISHED"
 
 

@@ -13,7 +13,7 @@ from tracker.ideas import get_idea, list_ideas
 from tracker.outcomes import accept, assess, calibrated_ideas, calibration_summary, calibration_table
 from tracker.runs import stage_run
 from tracker.store import TAG_HIGHER, TAG_IDEA, TAG_KIND, TAG_PARENT, TAG_STAGE, TAG_TARGET, TAG_TASK, Target
-from tracker.sweeps import create_sweep, trial_run
+from tracker.sweeps import create_sweep, trial_tags
 
 
 def _generalize(store, idea, epochs, seed=0):
@@ -103,9 +103,8 @@ def test_a_sweep_is_one_attempt_judged_by_its_best_trial(store, make_idea):
         store, idea_id=idea, stage="generalize", task="digits", settings={}, space={}, base={}
     )
     for trial, value in (("t_0", 0.95), ("t_1", 0.80), ("t_2", 0.85)):
-        run_id = trial_run(
-            store, sweep_id=sweep, trial_id=trial, name=trial, idea_id=idea, stage="generalize", task="digits"
-        )
+        tags = {**trial_tags(sweep, trial), TAG_STAGE: "generalize", TAG_TASK: "digits", TAG_IDEA: idea}
+        run_id = store.client.create_run(store.experiment_id, tags={**tags, TAG_PARENT: sweep}).info.run_id
         store.client.log_param(run_id, "lr", str(value / 100))  # three configs, not three seeds
         _finished(store, run_id, value)
     a = assess(store, idea)

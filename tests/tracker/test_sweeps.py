@@ -5,16 +5,25 @@ from __future__ import annotations
 import pytest
 
 from tracker.runs import StoppedEarly, stage_run
-from tracker.store import TAG_ASHA_ITERATION, TAG_END_REASON, TAG_PARENT, TAG_TRIAL, Target
+from tracker.store import (
+    TAG_ASHA_ITERATION,
+    TAG_END_REASON,
+    TAG_IDEA,
+    TAG_PARENT,
+    TAG_STAGE,
+    TAG_TRIAL,
+    Target,
+)
 from tracker.sweeps import (
     TrialOutcome,
     create_sweep,
     end_reason,
+    find_trial,
     finish_sweep,
     reconcile,
     record_best,
     sweep_info,
-    trial_run,
+    trial_tags,
 )
 
 
@@ -41,25 +50,39 @@ def _sweep(store, idea):
 
 
 def _trial(store, sweep, idea, trial_id):
-    return trial_run(
-        store, sweep_id=sweep, trial_id=trial_id, name=f"trial_{trial_id}",
-        idea_id=idea, stage="generalize", task="digits",
+    """A trial's run as its process leaves it while training (RUNNING), without running a stage."""
+    tags = {**trial_tags(sweep, trial_id), TAG_STAGE: "generalize", TAG_IDEA: idea, TAG_PARENT: sweep}
+    return store.client.create_run(store.experiment_id, run_name=f"trial_{trial_id}", tags=tags).info.run_id
+
+
+def _trial_run(store, sweep, idea, trial_id, run_id=None):
+    """The stage run a trial's process opens: created on a first start, resumed after a restart."""
+    return stage_run(
+        Target(store, idea), stage="generalize", parent_run_id=sweep, extra_tags=trial_tags(sweep, trial_id),
+        run_id=run_id, telemetry_process=False,
     )  # fmt: skip
 
 
-def test_trials_nest_under_the_sweep_under_the_idea_and_are_found_again(store, make_idea):
+def test_a_trials_first_start_creates_its_run_running_with_its_final_tags(store, make_idea, monkeypatch):
+    import tracker.runs
+
     idea = make_idea()
     sweep = _sweep(store, idea)
-    first = _trial(store, sweep, idea, "a_00001")
-    # A restored trial asks again with the same Ray trial id: it gets its old run back.
-    assert _trial(store, sweep, idea, "a_00001") == first
-    assert _trial(store, sweep, idea, "a_00002") != first
-    run = store.client.get_run(first)
-    assert run.data.tags[TAG_PARENT] == sweep and run.data.tags["idealoop.kind"] == "trial"
+    assert find_trial(store, sweep, "a_00001") is None
+    # A first start must not go through the resume path (which rewrites tags and status).
+    monkeypatch.setattr(tracker.runs, "adopt", lambda *a, **k: pytest.fail("a first start was adopted"))
+    with _trial_run(store, sweep, idea, "a_00001") as run:
+        got = store.client.get_run(run.run_id)
+        assert got.info.status == "RUNNING" and not run.resumed
+        assert got.data.tags["idealoop.kind"] == "trial" and got.data.tags[TAG_TRIAL] == "a_00001"
+        assert got.data.tags[TAG_PARENT] == sweep and got.data.tags[TAG_IDEA] == idea
+    # Found again by its Ray trial id (a restarted trial resumes it); another id is another trial.
+    assert find_trial(store, sweep, "a_00001") == run.run_id
+    assert find_trial(store, sweep, "a_00002") is None
     assert store.client.get_run(sweep).data.tags[TAG_PARENT] == idea
 
 
-def test_a_trial_adopts_its_run_and_asha_stop_ends_it_finished_with_the_rung(store, make_idea):
+def test_a_restarted_trial_resumes_its_run_and_asha_stop_ends_it_finished(store, make_idea):
     idea = make_idea()
     sweep = _sweep(store, idea)
     run_id = _trial(store, sweep, idea, "b_00001")
@@ -68,9 +91,8 @@ def test_a_trial_adopts_its_run_and_asha_stop_ends_it_finished_with_the_rung(sto
     store.client.set_tag(run_id, "idealoop.error", "the trial's process ended")
     store.client.set_terminated(run_id, "KILLED")
     with pytest.raises(StoppedEarly):
-        with stage_run(Target(store, idea), stage="generalize", run_id=run_id, parent_run_id=sweep,
-                       extra_tags={"idealoop.kind": "trial"}, telemetry_process=False) as run:  # fmt: skip
-            assert run.run_id == run_id  # adopted, not created
+        with _trial_run(store, sweep, idea, "b_00001", run_id=find_trial(store, sweep, "b_00001")) as run:
+            assert run.run_id == run_id and run.resumed  # resumed, not created
             run.writer.log("train/loss", 1.0, 0)
             raise StoppedEarly(3)
     got = store.client.get_run(run_id)
