@@ -78,9 +78,9 @@ def _bulk_runs(store, ideas: list[str]) -> list[str]:
 
     from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlRun, SqlTag
 
-    from tracker.curves import _sql_store
+    from tracker.sql_metrics import sql_backend
 
-    backend = _sql_store(store)
+    backend = sql_backend(store.client)
     artifact_root = store.client.get_experiment(store.experiment_id).artifact_location
     now = int(time.time() * 1000)
     ids = []

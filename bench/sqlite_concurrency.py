@@ -82,7 +82,7 @@ def reader(uri: str, exp: str) -> None:
 def measure(wal: bool, writers: int, steps: int, chunk: int, path: str) -> dict:
     from mlflow.tracking import MlflowClient
 
-    from tracker.sweeps import enable_sqlite_wal
+    from tracker.store import enable_sqlite_wal
 
     folder = tempfile.mkdtemp(prefix="sqlite-bench-")
     uri = f"sqlite:///{folder}/mlflow.db"

@@ -69,8 +69,8 @@ def one_run(mode: str, store: Store, task, args) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     run_id = store.client.create_run(store.experiment_id).info.run_id
     writer = {
-        "idealoop": lambda: TelemetryWriter(store.client, run_id),
-        "idealoop-shipper": lambda: TelemetryWriter(store.client, run_id, process=True),
+        "idealoop": lambda: TelemetryWriter(store, run_id),
+        "idealoop-shipper": lambda: TelemetryWriter(store, run_id, process=True),
         "naive": lambda: NaiveWriter(store.client, run_id),
     }.get(mode, NullWriter)()
     trainer = Trainer(
@@ -103,7 +103,8 @@ def main() -> None:
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="idealoop-bench-")
     os.chdir(tmp)
-    store = Store(project="bench", uri=os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{tmp}/mlflow.db")
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{tmp}/mlflow.db"
+    store = Store.resolve(uri=uri, project="bench")
     task = load_task(args.task)
     x, y = task.train.x, task.train.y
     task.train = Split(x.repeat(args.tile, *[1] * (x.dim() - 1)), y.repeat(args.tile, *[1] * (y.dim() - 1)))
@@ -130,7 +131,7 @@ def main() -> None:
     for _ in range(3):
         t0 = time.perf_counter()
         run_id = store.client.create_run(store.experiment_id).info.run_id
-        TelemetryWriter(store.client, run_id, process=True).close()
+        TelemetryWriter(store, run_id, process=True).close()
         starts.append(time.perf_counter() - t0)
     print(f"device {pick_device(args.device)}, torch threads {torch.get_num_threads()}, "
           f"{args.epochs} epochs x {len(task.train)} samples ({args.task} x {args.tile}), "

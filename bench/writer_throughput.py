@@ -56,7 +56,7 @@ def main() -> None:
         """Points/s from the first log() to everything stored, and training-thread us/point."""
         run = new_run()
         t0 = time.perf_counter()
-        writer = TelemetryWriter(client, run, process=process)
+        writer = TelemetryWriter(store, run, process=process)
         for j in range(args.points):
             writer.log("train/loss", float(j), j)
         enqueue_s = time.perf_counter() - t0
@@ -68,7 +68,7 @@ def main() -> None:
     def startup(process: bool) -> float:
         """Seconds to open and close a writer that logs nothing: a one-time cost per run."""
         t0 = time.perf_counter()
-        TelemetryWriter(client, new_run(), process=process).close()
+        TelemetryWriter(store, new_run(), process=process).close()
         return time.perf_counter() - t0
 
     thread_rate, thread_us = through_writer(process=False)

@@ -2,8 +2,8 @@
 
 Run with `idealoop board` (binds 127.0.0.1 unless told otherwise). This entry
 script only declares the pages; each page is a short script in `board/pages/` that
-reads and writes through `tracker/` and renders. The store comes from
-MLFLOW_TRACKING_URI and IDEALOOP_PROJECT, as everywhere else in idealoop.
+reads and writes through `tracker/` and renders. The store is `board.common.store()`:
+MLFLOW_TRACKING_URI and IDEALOOP_PROJECT, which `idealoop board` sets to its resolved store.
 """
 
 from __future__ import annotations

@@ -36,8 +36,12 @@ def md_text(text: str) -> str:
 
 
 def store() -> Store:
-    """The project and tracking store the board was started on (env, as everywhere in idealoop)."""
-    return Store()
+    """The project and tracking store the board was started on: the board's boundary.
+
+    `idealoop board` puts its resolved store (absolute URI) in the server's environment;
+    a board started by hand (`streamlit run board/app.py`) resolves the same way the CLI does.
+    """
+    return Store.resolve()
 
 
 def first_line(exc: BaseException) -> str:

@@ -1,11 +1,13 @@
 """Stages launched from the board: a background process per launch, polled, cancellable.
 
 The board never trains in its own process: a stage runs as `python -m runners.cli
-run <stage> --idea ID --no-progress`, in its own session (so SIGTERM reaches it and
-not the board), pointed at the board's store through MLFLOW_TRACKING_URI and
-IDEALOOP_PROJECT. The CLI announces `<entry point>: run <id> in project ...` on stderr at start
-and prints the run id on stdout at the end; that is how a job finds its run, which
-the stage itself creates nested under the idea. Cancel sends SIGTERM.
+run <stage> --tracking-uri URI --project P --idea ID --no-progress`, in its own session
+(so SIGTERM reaches it and not the board). A launch is given a `Target` (the board's
+store and the idea's full id, tracker/store.py) and puts all of it on the command line,
+so the job writes where the board reads, whatever its environment says. The CLI
+announces `<entry point>: run <id> in project ...` on stderr at start and prints the
+run id on stdout at the end; that is how a job finds its run, which the stage itself
+creates nested under the idea. Cancel sends SIGTERM.
 
 `STAGES` is the one table of what can be launched: the ladder's stages and a sweep
 (`idealoop tune`, which announces `tune: sweep <id> ...` instead). A launch may name a
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runners.stages import LADDER
+from tracker.store import Target
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,11 +49,15 @@ class Job:
     """One launched stage: its process and where its output goes."""
 
     stage: str
-    idea_id: str
+    target: Target
     process: subprocess.Popen
     log_dir: str
     started: float = field(default_factory=time.time)
     cancelled: bool = False
+
+    @property
+    def idea_id(self) -> str:
+        return self.target.idea_id
 
     @property
     def pid(self) -> int:
@@ -88,7 +95,7 @@ def parse_overrides(text: str) -> list[str]:
 
 def command(
     stage: str,
-    idea_id: str,
+    target: Target,
     overrides: list[str],
     *,
     task: str = "",
@@ -98,7 +105,8 @@ def command(
 ) -> list[str]:
     if stage not in STAGES:
         raise LaunchError(f"stage {stage!r} cannot be launched; known: {', '.join(STAGES)}")
-    args = [sys.executable, "-m", "runners.cli", *STAGES[stage][1], "--idea", idea_id]
+    args = [sys.executable, "-m", "runners.cli", *STAGES[stage][1]]
+    args += ["--tracking-uri", target.store.uri, "--project", target.store.project, "--idea", target.idea_id]
     if stage == "tune":
         args += ["--space", space or DEFAULT_SPACE]
         if samples:
@@ -116,10 +124,8 @@ def command(
 
 def launch(
     stage: str,
-    idea_id: str,
+    target: Target,
     *,
-    uri: str,
-    project: str,
     overrides: list[str] = (),
     task: str = "",
     space: str = "",
@@ -128,9 +134,9 @@ def launch(
 ) -> Job:
     """Start the stage (or sweep) in the background and return at once."""
     cmd = command(
-        stage, idea_id, list(overrides), task=task, space=space, samples=samples, iterations=iterations
+        stage, target, list(overrides), task=task, space=space, samples=samples, iterations=iterations
     )
-    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, IDEALOOP_PROJECT=project)
+    env = dict(os.environ)
     env.pop("MLFLOW_RUN_ID", None)  # never adopt a run the board's own process was given
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     log_dir = tempfile.mkdtemp(prefix=f"idealoop-{stage}-")
@@ -138,7 +144,7 @@ def launch(
         process = subprocess.Popen(
             cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=True
         )
-    return Job(stage, idea_id, process, log_dir)
+    return Job(stage, target, process, log_dir)
 
 
 def cancel(job: Job) -> None:

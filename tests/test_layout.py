@@ -133,12 +133,10 @@ def test_no_module_is_longer_than_350_lines():
     assert long_modules() == []
 
 
-@pytest.mark.xfail(reason="issue 12: being cut by the helpers' branches", strict=True)
 def test_there_is_no_import_loop():
     assert import_loops(import_graph()) == []
 
 
-@pytest.mark.xfail(reason="issue 12: being cut by the helpers' branches", strict=True)
 def test_no_module_imports_another_modules_private_names():
     assert private_imports() == []
 

@@ -87,11 +87,6 @@ def minmax_downsample(
     return steps[keep], values[keep]
 
 
-def _sql_store(store: Store):
-    """MLflow's SqlAlchemyStore behind the store's client, or None (e.g. an HTTP tracking server)."""
-    return sql_backend(store.client)
-
-
 def raw_query(session, sql: str, params: tuple) -> list[tuple]:
     """Run SQL on the session's DBAPI connection and return plain tuples.
 
@@ -113,7 +108,7 @@ def raw_query(session, sql: str, params: tuple) -> list[tuple]:
 
 def read_points(store: Store, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Every logged (step, value) of one metric, ordered by step (then time)."""
-    backend = _sql_store(store)
+    backend = sql_backend(store.client)
     if backend is not None:
         with backend.ManagedSessionMaker() as session:
             rows = raw_query(
@@ -146,7 +141,7 @@ def read_sampled_mlflow(store: Store, run_id: str, key: str, max_points: int = D
     Kept for the benchmark, which compares it with `read_curve`: it is fast, but a
     spike between two sampled points is lost, which is why the board does not use it.
     """
-    backend = _sql_store(store)
+    backend = sql_backend(store.client)
     if backend is None:
         raise ValueError("MLflow's sampled read is measured on SQL stores only")
     rows = backend.get_metric_history_bulk_interval([run_id], key, max_points, None, None)
@@ -166,7 +161,7 @@ class Summary:
 
 def summarize(store: Store, run_id: str, key: str) -> Summary:
     """Count, sum and mean of one metric over the whole run (NaN points ignored)."""
-    backend = _sql_store(store)
+    backend = sql_backend(store.client)
     if backend is not None:
         from mlflow.store.tracking.dbmodels.models import SqlMetric
         from sqlalchemy import func

@@ -45,6 +45,7 @@ from tracker.store import (
     TAG_TITLE,
     Store,
     StoreError,
+    Target,
 )
 
 MAX_REVISION_CLAIMS = 50  # retries when concurrent editors race for the same revision number
@@ -213,6 +214,7 @@ def _revision_numbers(params: dict[str, str]) -> list[int]:
 
 
 def idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
+    """An idea run (from `search_runs` / `get_run`) as an `Idea`; `run_ids`: the runs made for it."""
     m, t = run.data.metrics, run.data.tags
     values = {f: m.get(f"{keys.ESTIMATE_PREFIX}{f}", float("nan")) for f in FIELDS}
     return Idea(
@@ -265,6 +267,16 @@ def resolve_id(store: Store, idea_id: str) -> str:
         if len(matches) > 1:
             raise IdeaNotFound(f"idea id prefix {idea_id!r} is ambiguous ({len(matches)} ideas)")
     raise IdeaNotFound(f"no idea {idea_id!r} in project {store.project!r} at {store.uri}")
+
+
+def target_for(store: Store, idea: str | None) -> Target:
+    """The one lookup of an idea a run is for, at the boundary: `idea` (a full id or a unique
+    prefix, as the user typed it; "" or None for no idea) → a `Target` holding its full id.
+
+    Raises `IdeaNotFound` before anything is created. Everything downstream (the stage
+    run, a sweep and its trials, data-parallel ranks) takes the `Target` as it is.
+    """
+    return Target(store, resolve_id(store, idea) if idea else "")
 
 
 def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:

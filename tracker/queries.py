@@ -155,9 +155,10 @@ def run_counts(store: Store) -> dict[str, int]:
     loading the runs through `search_runs` to count them takes ~11 s at that size.
     Elsewhere (an HTTP server) it falls back to `search_runs`.
     """
-    from tracker.curves import _sql_store, raw_query
+    from tracker.curves import raw_query
+    from tracker.sql_metrics import sql_backend
 
-    backend = _sql_store(store)
+    backend = sql_backend(store.client)
     if backend is None:
         counts: dict[str, int] = {}
         for run in store.search_all(f"tags.`{TAG_IDEA}` LIKE '%'"):

@@ -1,7 +1,8 @@
 """The life of a stage run: created beside its idea, nested under it, never left RUNNING.
 
-`stage_run(...)` is a context manager around one stage execution. It
-- resolves the idea first, so an unknown idea fails before any run is created;
+`stage_run(target, ...)` is a context manager around one stage execution. Its `Target`
+(tracker/store.py) names the store and the idea, already resolved at the boundary
+(`tracker.ideas.target_for`, so an unknown idea fails before any run is created); it
 - handles `mlflow run`: MLflow creates a launcher run *before* our entry point
   starts (in `--experiment-name`, `MLFLOW_EXPERIMENT_NAME`, or `Default`). If that
   run is already in the project's experiment it becomes the stage run. Otherwise
@@ -30,7 +31,6 @@ from dataclasses import dataclass, field
 from mlflow.entities import Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
-from tracker.ideas import resolve_id
 from tracker.resume import SkipStored, adopt, stored_steps
 from tracker.store import (
     TAG_ASHA_ITERATION,
@@ -49,6 +49,7 @@ from tracker.store import (
     TAG_STAGE,
     TAG_TASK,
     Store,
+    Target,
 )
 from tracker.telemetry import TelemetryWriter
 
@@ -70,9 +71,9 @@ class StoppedEarly(Exception):
 
 @dataclass
 class StageRun:
-    """Handle given to stage code: the run id, its telemetry writer, and its verdicts."""
+    """Handle given to stage code: where it logs (`target`), the run id, its writer, its verdicts."""
 
-    store: Store
+    target: Target
     run_id: str
     writer: TelemetryWriter
     gates: dict[str, str] = field(default_factory=dict)
@@ -84,6 +85,15 @@ class StageRun:
     def last_stored(self, key: str) -> int:
         """The last step an earlier attempt stored for `key` (-1: none, or a fresh run)."""
         return self.stored.get(key, -1)
+
+    @property
+    def store(self) -> Store:
+        return self.target.store
+
+    @property
+    def idea_id(self) -> str:
+        """The idea's full id ("" for none): what stage code compares against its own evidence."""
+        return self.target.idea_id
 
     def set_gate(self, name: str, passed: bool) -> None:
         verdict = "passed" if passed else "failed"
@@ -158,10 +168,9 @@ def _point_launcher(store: Store, launcher: str, run_id: str) -> None:
 
 @contextmanager
 def stage_run(
-    store: Store,
+    target: Target,
     *,
     stage: str,
-    idea_id: str | None = None,
     run_name: str | None = None,
     extra_tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
@@ -175,7 +184,7 @@ def stage_run(
     store through a shipper process (default: `tracker.telemetry.use_process`, i.e. a
     thread on a SQL store, the shipper against a server); sweep trials use a thread.
     """
-    idea = resolve_id(store, idea_id) if idea_id else None  # fails before creating anything
+    store, idea = target.store, target.idea_id
     tags = {TAG_KIND: "stage", TAG_STAGE: stage, **(extra_tags or {})}
     if task:
         tags[TAG_TASK] = task
@@ -185,10 +194,10 @@ def stage_run(
     if parent:
         tags[TAG_PARENT] = parent
     if run_id:
-        handle = _resume(store, run_id, tags, telemetry_process)
+        handle = _resume(target, run_id, tags, telemetry_process)
     else:
         run_id = create_run(store, tags, run_name or stage)
-        handle = StageRun(store, run_id, TelemetryWriter(store.client, run_id, process=telemetry_process))
+        handle = StageRun(target, run_id, TelemetryWriter(store, run_id, process=telemetry_process))
     writer = handle.writer
     status, reason, error, extra = RunStatus.FINISHED, "completed", None, {}
     try:
@@ -219,15 +228,16 @@ def stage_run(
             raise lost
 
 
-def _resume(store: Store, run_id: str, tags: dict[str, str], telemetry_process: bool | None) -> StageRun:
+def _resume(target: Target, run_id: str, tags: dict[str, str], telemetry_process: bool | None) -> StageRun:
     """The handle of a resumed run: RUNNING again, writing only steps it does not hold yet."""
+    store = target.store
     launcher = _launcher_run_id()
     if launcher and launcher != run_id:  # `mlflow run` started this attempt: its run points here
         _point_launcher(store, launcher, run_id)
     run = adopt(store, run_id, tags)
     stored = stored_steps(run)
-    writer = SkipStored(TelemetryWriter(store.client, run_id, process=telemetry_process), stored)
-    handle = StageRun(store, run_id, writer, resumed=True, stored=stored, params=dict(run.data.params))
+    writer = SkipStored(TelemetryWriter(store, run_id, process=telemetry_process), stored)
+    handle = StageRun(target, run_id, writer, resumed=True, stored=stored, params=dict(run.data.params))
     old = run.data.tags  # the earlier attempts' flags stay listed when this one raises another
     handle.flags.update(
         {f: old.get(f"{TAG_FLAG_PREFIX}{f}", "") for f in old.get(TAG_FLAGS, "").split(",") if f}

@@ -7,9 +7,11 @@ process it runs beside training; the training process only pickles compact tuple
 into a pipe. Used by default against a server (`tracker.telemetry.use_process`), and
 with `IDEALOOP_TELEMETRY=process`; on a SQL store it writes through the bulk path too.
 
-Protocol (stdin of `python -m tracker.shipper URI RUN_ID`): length-prefixed pickles,
-each `("m", [(key, value, ts_ms, step), ...])`, `("a", artifact_file, bytes)` or
-`("f",)`. A flush makes the shipper write everything it holds and answer one JSON
+Protocol (stdin of `python -m tracker.shipper`): length-prefixed pickles. The first is
+`("s", store, run_id, retries)`: the run's `Store` itself (tracker/store.py), so the
+shipper writes where the trainer would, with no URI on its command line or in its
+environment. Then each `("m", [(key, value, ts_ms, step), ...])`, `("a", artifact_file,
+bytes)` or `("f",)`. A flush makes the shipper write everything it holds and answer one JSON
 line on stdout, so `TelemetryWriter.flush()` means "stored", not just "sent" (a Ray
 trial flushes before each report: ASHA may tear its process down right after). On
 end of input it writes what is left, prints the JSON report
@@ -27,30 +29,33 @@ import sys
 import tempfile
 import threading
 
+from tracker.store import Store
+
 _HEADER = struct.Struct("!I")
 
 
 class ProcessSink:
     """Parent side: starts the shipper and feeds it; `close()` returns its report."""
 
-    def __init__(self, tracking_uri: str, run_id: str, retries: int = 8) -> None:
+    def __init__(self, store: Store, run_id: str, retries: int = 8) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("MLFLOW_RUN_ID", None)  # the shipper must never adopt a launcher run
         self._stderr = tempfile.TemporaryFile()  # a file, so a chatty child can never block on it
         self._lock = threading.Lock()  # the writer thread and flush() both send
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tracker.shipper", tracking_uri, run_id, str(retries)],
+            [sys.executable, "-m", "tracker.shipper"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=env,
         )
+        self._send(("s", store, run_id, retries))
 
     def _send(self, message: tuple) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             self._proc.stdin.write(_HEADER.pack(len(data)) + data)
-            if message[0] == "f":
+            if message[0] in ("s", "f"):  # the child connects while training starts; a flush waits
                 self._proc.stdin.flush()
 
     def flush(self) -> dict:
@@ -102,16 +107,19 @@ def _log_batch(client, sql, run_id: str, rows: list[tuple], report: dict, retrie
         report["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
 
 
-def main(uri: str, run_id: str, retries: int = 8) -> None:
-    from mlflow.tracking import MlflowClient
-
+def main(stream) -> None:
     from tracker.sql_metrics import MAX_BATCH, open_sql_sink
 
-    client = MlflowClient(tracking_uri=uri)
+    messages = _read(stream)
+    opening = next(messages, None)
+    if opening is None or opening[0] != "s":
+        raise SystemExit("tracker.shipper: the first message must name the store and the run")
+    _, store, run_id, retries = opening
+    client = store.client
     sql = open_sql_sink(client, run_id)
     report = {"written": 0, "lost": 0, "error": ""}
     pending: list[tuple] = []
-    for message in _read(sys.stdin.buffer):
+    for message in messages:
         if message[0] == "f":
             if pending:
                 _log_batch(client, sql, run_id, pending, report, retries)
@@ -143,4 +151,4 @@ def main(uri: str, run_id: str, retries: int = 8) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 8)
+    main(sys.stdin.buffer)

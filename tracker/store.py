@@ -1,15 +1,25 @@
 """Where idealoop keeps everything: one MLflow tracking store, one experiment per project.
 
-The tracking URI is `MLFLOW_TRACKING_URI` when set, else MLflow's own embedded
-default (SQLite `mlflow.db` in the working directory). The project name is
-`IDEALOOP_PROJECT`, else `idealoop`. Every other module asks `Store` for its
-client and experiment id, so the storage layout has one home.
+Two owners live here, each decided once at a boundary (the CLI, which the MLproject
+entry points call; the board) and handed down as they are:
+- `Store`: the tracking URI and the project. `Store.resolve` is the one place that reads
+  `--tracking-uri` / `MLFLOW_TRACKING_URI` (else MLflow's default, SQLite `mlflow.db` in the
+  working directory) and `--project` / `IDEALOOP_PROJECT` (else `idealoop`). It makes the
+  URI absolute, so a pickled store names the same database in a telemetry shipper, a
+  data-parallel rank or a Ray trial, whatever their working directory. Every other
+  module asks `Store` for its client and experiment id, so the storage layout has one home.
+- `Target`: a store plus the idea a run is for, its id already resolved to the idea's full
+  run id (by `tracker.ideas.target_for`). Stage runs, sweeps and their trials, the
+  data-parallel ranks and the board's jobs all take a `Target`; none looks the idea up again.
+
+Also here: the SQLite URI helpers (`absolute_uri`, `sqlite_path`, `enable_sqlite_wal`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import sqlite3
+from dataclasses import dataclass
 from functools import cached_property
 
 import mlflow
@@ -56,23 +66,39 @@ class StoreError(RuntimeError):
     """The store cannot be reached or holds something unexpected (one line for the user)."""
 
 
-def project_name(name: str | None = None) -> str:
-    return name or os.environ.get("IDEALOOP_PROJECT") or DEFAULT_PROJECT
-
-
-def tracking_uri(uri: str | None = None) -> str:
-    """The URI in effect: explicit, else MLFLOW_TRACKING_URI, else MLflow's default."""
-    if uri:
-        return uri
-    return mlflow.get_tracking_uri()
-
-
-@dataclass
+@dataclass(frozen=True)
 class Store:
-    """A project inside a tracking store. Cheap to build; connects on first use."""
+    """A project inside a tracking store. Cheap to build; connects on first use.
 
-    project: str = field(default_factory=project_name)
-    uri: str = field(default_factory=tracking_uri)
+    Pickles as (project, uri, experiment id once known), never its client: it travels
+    to other processes (the shipper, data-parallel ranks, Ray trials) as it is.
+    """
+
+    project: str
+    uri: str  # absolute (see `absolute_uri`): the same store from any process or node
+
+    def __post_init__(self) -> None:
+        path = sqlite_path(self.uri)
+        if path is not None and not os.path.isabs(path):
+            raise ValueError(
+                f"uri={self.uri!r} is relative; build stores with Store.resolve, which makes it absolute"
+            )
+
+    @classmethod
+    def resolve(cls, *, uri: str | None = None, project: str | None = None) -> Store:
+        """The boundary: explicit values, else MLFLOW_TRACKING_URI / IDEALOOP_PROJECT, else the
+        defaults. The only place idealoop reads those variables."""
+        project = project or os.environ.get("IDEALOOP_PROJECT") or DEFAULT_PROJECT
+        return cls(project=project, uri=absolute_uri(uri or mlflow.get_tracking_uri()))
+
+    def __getstate__(self) -> dict:
+        state = {"project": self.project, "uri": self.uri}
+        if "experiment_id" in self.__dict__:  # resolved here: the other process need not look again
+            state["experiment_id"] = self.__dict__["experiment_id"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
     @cached_property
     def client(self) -> MlflowClient:
@@ -115,6 +141,58 @@ class Store:
                 return runs
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where a run's records go: a project in a tracking store, and the idea the run is for.
+
+    Built once at the boundary by `tracker.ideas.target_for` (which resolves an id or a
+    prefix), or from an id the store itself holds (a sweep's idea tag, an idea just added);
+    then handed down whole. Picklable: a Ray trial or a data-parallel rank gets it as is.
+    """
+
+    store: Store
+    idea_id: str = ""  # the idea's full run id; "" for a run made for no idea
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+# -- SQLite URIs -----------------------------------------------------------------------
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_path(uri: str) -> str | None:
+    """The database file of a `sqlite:///` URI (None for other stores and `:memory:`)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+def absolute_uri(uri: str) -> str:
+    """A SQLite URI with an absolute path; other URIs unchanged.
+
+    Why: a relative `sqlite:///mlflow.db` names a different file in every working
+    directory, and Ray runs each trial in its own.
+    """
+    if sqlite_path(uri) is None:
+        return uri
+    path, sep, query = uri[len("sqlite:///") :].partition("?")
+    return "sqlite:///" + os.path.abspath(path) + sep + query
+
+
+def enable_sqlite_wal(uri: str) -> bool:
+    """Switch a SQLite store to WAL journaling (persistent in the file); True if it is WAL now.
+
+    In WAL mode readers never block the writer and writers queue on a lock instead of
+    failing at once, which is what concurrent trial processes need (8 of them writing
+    per-batch telemetry into one file: bench/sqlite_concurrency.py). Other URIs: no-op.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        return False
+    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000) as conn:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    return str(mode).lower() == "wal"

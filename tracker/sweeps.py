@@ -14,14 +14,12 @@ Layout (docs/telemetry.md):
   `reconcile` ends whatever is still RUNNING after Ray is done (a trial whose process
   was torn down, a driver that was killed), from what Ray knows about each trial.
 
-Also here: `enable_sqlite_wal`, because 8 trial processes writing per-batch telemetry
-into one SQLite file need WAL and a busy timeout (bench/sqlite_concurrency.py).
+The driver switches a SQLite store to WAL first (`tracker.store.enable_sqlite_wal`).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 
 from mlflow.entities import Metric, Param, RunStatus, RunTag
@@ -47,8 +45,6 @@ from tracker.store import (
     Store,
     StoreError,
 )
-
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -178,34 +174,3 @@ def _now_ms() -> int:
     import time
 
     return int(time.time() * 1000)
-
-
-def enable_sqlite_wal(uri: str) -> bool:
-    """Switch a SQLite store to WAL journaling (persistent in the file); True if it is WAL now.
-
-    In WAL mode readers never block the writer and writers queue on a lock instead of
-    failing at once, which is what concurrent trial processes need. Other URIs: no-op.
-    """
-    path = sqlite_path(uri)
-    if path is None:
-        return False
-    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000) as conn:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    return str(mode).lower() == "wal"
-
-
-def sqlite_path(uri: str) -> str | None:
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///") :].split("?", 1)[0]
-    return path if path and path != ":memory:" else None
-
-
-def absolute_uri(uri: str) -> str:
-    """A SQLite URI with an absolute path: Ray runs trials in their own working directories."""
-    import os
-
-    if sqlite_path(uri) is None:
-        return uri
-    path, sep, query = uri[len("sqlite:///") :].partition("?")
-    return "sqlite:///" + os.path.abspath(path) + sep + query

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from tracker.shipper import ProcessSink
 from tracker.sql_metrics import MAX_BATCH, open_sql_sink, store_rows
+from tracker.store import Store
 
 
 @dataclass
@@ -53,7 +54,7 @@ class TelemetryWriter:
 
     def __init__(
         self,
-        client,
+        store: Store,
         run_id: str,
         *,
         max_queue: int = 200_000,  # points held before `log` applies back-pressure
@@ -61,12 +62,12 @@ class TelemetryWriter:
         retries: int = 8,  # attempts per batch before giving up
         process: bool | None = None,  # write from a shipper process; default: see `use_process`
     ) -> None:
-        self._client = client
+        self._client = client = store.client
         self._run_id = run_id
         self._sql = open_sql_sink(client, run_id)
         if process is None:
             process = use_process(self._sql is not None)
-        self._sink = ProcessSink(client.tracking_uri, run_id, retries) if process else None
+        self._sink = ProcessSink(store, run_id, retries) if process else None
         self._buf: deque = deque()
         self._max = max_queue
         self._cv = threading.Condition()

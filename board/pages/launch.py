@@ -18,6 +18,7 @@ from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
 from runners.tasks.base import BUILTIN_TASKS
 from tracker.keys import BEST_PREFIX, TRAIN_LOSS
 from tracker.ladder import ladder
+from tracker.store import Target
 
 POLL_S = 1.0
 
@@ -67,9 +68,7 @@ if go:
     try:
         job = jobs.launch(
             stage,
-            idea_id,
-            uri=s.uri,
-            project=s.project,
+            Target(s, idea_id),  # a full id: the selectbox lists the store's own ideas
             overrides=jobs.parse_overrides(overrides),
             task=task or "",
             space=space,

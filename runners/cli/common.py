@@ -49,10 +49,14 @@ def sigterm_as_interrupt() -> None:
 
 
 def store_of(args):
-    """The store named by --tracking-uri / --project, else the environment, else the defaults."""
-    from tracker.store import Store, project_name, tracking_uri
+    """The store named by --tracking-uri / --project, else the environment, else the defaults.
 
-    return Store(project=project_name(args.project), uri=tracking_uri(args.tracking_uri))
+    The boundary for the tracking URI: resolved (and made absolute) here, once per command;
+    everything the command starts gets this `Store`, or a `Target` holding it.
+    """
+    from tracker.store import Store
+
+    return Store.resolve(uri=args.tracking_uri, project=args.project)
 
 
 def debugging(args) -> bool:

@@ -16,7 +16,7 @@ import sys
 from tracker.estimates import Estimates
 from tracker.ideas import add_idea, list_ideas
 from tracker.runs import stage_run
-from tracker.store import TAG_DEMO, Store
+from tracker.store import TAG_DEMO, Store, Target
 
 # (title, category, hours, complexity, impact, likelihood, description)
 CHECKLIST = [
@@ -122,8 +122,9 @@ def run_demo(store: Store, *, progress: bool = True) -> int:
         stage, idea_id = STAGES[name], existing[title]
         say(f"  {stage.entry_point} for {title!r} ({idea_id})")
         cfg = stage.config()
-        with stage_run(store, stage=name, idea_id=idea_id, run_name=stage.entry_point, task=cfg.task) as run:
-            stage.function()(cfg, run, idea_id=idea_id, progress=progress)
+        target = Target(store, idea_id)  # a full id: the demo added or listed it itself
+        with stage_run(target, stage=name, run_name=stage.entry_point, task=cfg.task) as run:
+            stage.function()(cfg, run, progress=progress)
         gates.update(run.gates)
     say("")
     for i, idea in enumerate(list_ideas(store), 1):

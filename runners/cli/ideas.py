@@ -8,9 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from runners.cli.common import UsageError
-from runners.cli.common import say as _say
-from runners.cli.common import store_of as _store
+from runners.cli.common import UsageError, say, store_of
 
 
 def _fmt_time(ms: int | None) -> str:
@@ -27,11 +25,11 @@ def cmd_idea_add(args) -> int:
     est = Estimates.parse(
         hours=args.hours, complexity=args.complexity, impact=args.impact, likelihood=args.likelihood
     )
-    store = _store(args)
+    store = store_of(args)
     idea_id = add_idea(
         store, args.title, est, category=args.category, description=args.description, source="cli"
     )
-    _say(f"added idea {idea_id} ({args.title!r}, score {est.score:.4g}) to project {store.project!r}")
+    say(f"added idea {idea_id} ({args.title!r}, score {est.score:.4g}) to project {store.project!r}")
     print(idea_id)
     return 0
 
@@ -45,17 +43,17 @@ def cmd_idea_list(args) -> int:
     if args.calibrated:
         from tracker.outcomes import calibrated_ideas
 
-        ideas = [i for i in calibrated_ideas(_store(args)) if not args.status or i.status == args.status]
+        ideas = [i for i in calibrated_ideas(store_of(args)) if not args.status or i.status == args.status]
     else:
-        ideas = list_ideas(_store(args), status=args.status)
+        ideas = list_ideas(store_of(args), status=args.status)
     if args.json:
         print(json.dumps([i.as_dict() for i in ideas], indent=2))
         return 0
     if not ideas and args.status:
-        _say(f"no idea has status {args.status!r}")
+        say(f"no idea has status {args.status!r}")
         return 0
     if not ideas:
-        _say("no ideas yet: add one with `idealoop idea add --title ... --hours ... ...`")
+        say("no ideas yet: add one with `idealoop idea add --title ... --hours ... ...`")
         return 0
     head = (
         f"{'#':>3} {'score':>9}  {'title':<36} {'hours':>6} {'cx':>3} {'impact':>8} {'p':>5}  "
@@ -76,7 +74,7 @@ def cmd_idea_show(args) -> int:
     from tracker.ideas import get_idea
     from tracker.runs import describe_run
 
-    idea, revisions, runs = get_idea(_store(args), args.id)
+    idea, revisions, runs = get_idea(store_of(args), args.id)
     runs = [describe_run(r) for r in runs]
     if args.json:
         out = idea.as_dict()
@@ -132,7 +130,7 @@ def cmd_idea_update(args) -> int:
             "--likelihood --status --title --category --description"
         )
     rev = update_idea(
-        _store(args),
+        store_of(args),
         args.id,
         changes=given,
         status=args.status,
@@ -142,14 +140,14 @@ def cmd_idea_update(args) -> int:
         source="cli",
         note=args.note or "",
     )
-    _say(f"updated idea {args.id}" + (f" (revision #{rev.number})" if rev else ""))
+    say(f"updated idea {args.id}" + (f" (revision #{rev.number})" if rev else ""))
     return 0
 
 
 def cmd_idea_outcome(args) -> int:
     from tracker.outcomes import accept, assess
 
-    store = _store(args)
+    store = store_of(args)
     a = assess(store, args.id, reference=args.reference, threshold=args.threshold, logged_hours=args.hours)
     if args.json and not args.accept:
         print(json.dumps(a.as_dict(), indent=2))
@@ -184,22 +182,22 @@ def cmd_idea_outcome(args) -> int:
     print(f"  status     {cur['status']} -> {p.status}")
     if args.accept:
         number = accept(store, args.id, a)
-        _say(f"accepted: revision #{number} (source evidence)")
+        say(f"accepted: revision #{number} (source evidence)")
     else:
-        _say("not written: add --accept to append these estimates as a revision")
+        say("not written: add --accept to append these estimates as a revision")
     return 0
 
 
 def cmd_calibration(args) -> int:
     from tracker.outcomes import calibration_summary, calibration_table
 
-    rows = calibration_table(_store(args))
+    rows = calibration_table(store_of(args))
     summary = calibration_summary(rows)
     if args.json:
         print(json.dumps({"ideas": rows, **summary}, indent=2, default=str))
         return 0
     if not summary["decided"]:
-        _say("no decided ideas yet: `idealoop idea outcome ID --accept` records an idea's verdict")
+        say("no decided ideas yet: `idealoop idea outcome ID --accept` records an idea's verdict")
         return 0
     print(f"decided ideas: {summary['decided']}")
     print(f"Brier score of stated likelihoods: {summary['brier']:.3f} "

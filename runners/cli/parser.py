@@ -22,10 +22,10 @@ from runners.cli.common import (
     failure_line,
     free_port,
     port_number,
+    say,
     sigterm_as_interrupt,
+    store_of,
 )
-from runners.cli.common import say as _say
-from runners.cli.common import store_of as _store
 from runners.cli.ideas import (
     cmd_calibration,
     cmd_idea_add,
@@ -43,42 +43,42 @@ def cmd_run_stage(args) -> int:
     from runners.stages import STAGES
     from runners.stages.config import resolve
     from runners.tasks.base import load_task
-    from tracker.ideas import resolve_id
+    from tracker.ideas import target_for
     from tracker.runs import stage_run
 
     stage = STAGES[args.stage]
     if args.force and not args.resume:
         raise UsageError("--force goes with --resume RUN_ID")
-    store = _store(args)
+    store = store_of(args)
     if args.resume:
-        cfg, idea = _resumed(args, stage, store)
+        cfg, target = _resumed(args, stage, store)
     else:
         flags = {"task": args.task, "seed": args.seed}  # --task/--seed win over --set, when given
         overrides = {**_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
         cfg = resolve(stage.config, args.config, overrides)
-        idea = resolve_id(store, args.idea) if args.idea else None
+        target = target_for(store, args.idea)  # the one idea lookup; fails before any run exists
+    idea = target.idea_id
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
     if hasattr(cfg, "check_task"):
         cfg.check_task(task)  # e.g. critic=true on a segmentation task: also before any run
     run_fn = stage.function()
     name = stage.entry_point
-    with stage_run(
-        store, stage=stage.name, idea_id=idea, run_name=name, task=cfg.task, run_id=args.resume or None
-    ) as run:
+    with stage_run(target, stage=stage.name, run_name=name, task=cfg.task, run_id=args.resume or None) as run:
         what = "resumes run" if args.resume else "run"
-        _say(f"{name}: {what} {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
-        run_fn(cfg, run, task=task, idea_id=idea, progress=not args.no_progress)
+        say(f"{name}: {what} {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
+        run_fn(cfg, run, task=task, progress=not args.no_progress)
     print(run.run_id)
     gates = ", ".join(f"{k} {v}" for k, v in run.gates.items()) or "no gate"
-    _say(f"{name}: {gates}" + (f"; see `idealoop idea show {idea}`" if idea else ""))
+    say(f"{name}: {gates}" + (f"; see `idealoop idea show {idea}`" if idea else ""))
     return 0
 
 
 def _resumed(args, stage, store) -> tuple:
-    """(config, idea id) of the run `--resume RUN_ID` continues: its own, as it logged them."""
+    """(config, target) of the run `--resume RUN_ID` continues: its own, as it logged them (its
+    idea is the full id the run was tagged with: nothing to look up)."""
     from runners.stages.config import resolve
     from tracker.resume import check_resumable, saved_config
-    from tracker.store import TAG_IDEA
+    from tracker.store import TAG_IDEA, Target
 
     given = [f"--{k}" for k in ("idea", "task", "seed", "config", "set") if getattr(args, k)]
     if given:
@@ -87,7 +87,7 @@ def _resumed(args, stage, store) -> tuple:
     cfg = resolve(stage.config, None, saved_config(store, args.resume))
     if getattr(cfg, "processes", 1) > 1:
         raise UsageError(f"run {args.resume} trained data-parallel (processes>1): it cannot be resumed")
-    return cfg, run.data.tags.get(TAG_IDEA) or None
+    return cfg, Target(store, run.data.tags.get(TAG_IDEA, ""))
 
 
 def _pairs(items: list[str] | None) -> dict[str, str]:
@@ -103,14 +103,14 @@ def _pairs(items: list[str] | None) -> dict[str, str]:
 def cmd_tune(args) -> int:
     from runners.cli.tune import cmd_tune as tune
 
-    return tune(args, _store(args), _pairs(args.set))
+    return tune(args, store_of(args), _pairs(args.set))
 
 
 # -- demo / board -------------------------------------------------------------
 def cmd_demo(args) -> int:
     from runners.cli.demo import run_demo
 
-    return run_demo(_store(args), progress=not args.no_progress)
+    return run_demo(store_of(args), progress=not args.no_progress)
 
 
 def cmd_board(args) -> int:
@@ -119,11 +119,10 @@ def cmd_board(args) -> int:
 
     app = Path(__file__).resolve().parents[2] / "board" / "app.py"
     port = free_port(args.host, args.port)  # checked before Streamlit starts; 0 = any free port
-    env = dict(os.environ)
-    if args.tracking_uri:
-        env["MLFLOW_TRACKING_URI"] = args.tracking_uri
-    if args.project:
-        env["IDEALOOP_PROJECT"] = args.project
+    store = store_of(args)
+    # A Streamlit server takes no arguments of ours: the resolved store (absolute URI) goes in its
+    # environment, which the board reads once per page (`board.common.store`).
+    env = dict(os.environ, MLFLOW_TRACKING_URI=store.uri, IDEALOOP_PROJECT=store.project)
     cmd = [
         sys.executable,
         "-m",
@@ -141,7 +140,7 @@ def cmd_board(args) -> int:
         "--server.fileWatcherType",
         "none",  # a board is not a dev server: no reloads, no inotify watchers
     ]
-    _say(f"idealoop board: http://{args.host}:{port}  (Ctrl-C to stop)")
+    say(f"idealoop board: http://{args.host}:{port}  (Ctrl-C to stop)")
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
@@ -269,18 +268,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as exc:
-        _say(f"idealoop: error: {error_line(exc)}")
+        say(f"idealoop: error: {error_line(exc)}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        _say("idealoop: interrupted")
+        say("idealoop: interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - one error path: every failure is one line
         if _is_user_error(exc):
-            _say(f"idealoop: error: {error_line(exc)}")
+            say(f"idealoop: error: {error_line(exc)}")
             return EXIT_USAGE
         if debugging(args):
             raise
-        _say(f"idealoop: error: {failure_line(exc)}")
+        say(f"idealoop: error: {failure_line(exc)}")
         return EXIT_FAILED
 
 

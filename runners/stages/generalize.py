@@ -88,7 +88,6 @@ def run_generalize(
     run: StageRun,
     *,
     task: Task | None = None,
-    idea_id: str | None = None,
     checkpoints: Checkpoints | None = None,
     progress: bool = True,
 ) -> FitResult:
@@ -111,7 +110,7 @@ def run_generalize(
         f"generalize: {'PASSED' if passed else 'FAILED'}  val loss {start:.4g} -> best {best:.4g}; "
         f"best val {target} {mine:.4g}"
     )
-    found = _baseline(run, target, idea_id, cfg.task, task.higher_is_better)
+    found = _baseline(run, target, cfg.task, task.higher_is_better)
     if found is not None:
         baseline, baseline_run = found
         gap = observed_impact(mine, baseline, task.higher_is_better)  # positive = better than the baseline
@@ -124,10 +123,10 @@ def run_generalize(
     return result
 
 
-def _baseline(run: StageRun, target: str, idea_id: str | None, task: str, higher: bool):
+def _baseline(run: StageRun, target: str, task: str, higher: bool):
     """(value, run id) of the baseline to beat: the idea's own, else the project's on this task."""
     metric = f"{keys.BASELINE_PREFIX}{target}"
     found = None
-    if idea_id:
-        found = best_metric(run.store, "baseline", metric, idea_id=idea_id, higher_is_better=higher)
+    if run.idea_id:
+        found = best_metric(run.store, "baseline", metric, idea_id=run.idea_id, higher_is_better=higher)
     return found or best_metric(run.store, "baseline", metric, task=task, higher_is_better=higher)

@@ -7,6 +7,10 @@ same weights. Only rank 0 talks to MLflow (the telemetry writer, samples,
 histograms); the others log nothing. The parent process, which owns the stage run,
 gets rank 0's results back through a file and decides the gate.
 
+Each rank trains `scale_recipe.train_scale`, as the single-process stage does. Its
+`WorkerSpec` (pickled to a file) carries the run's `Target` whole: the absolute URI,
+the project and the idea, as the parent resolved them.
+
 On several GPUs: `idealoop run scale --set processes=4` (one process per GPU).
 """
 
@@ -20,16 +24,30 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
 from runners.stages.config import ScaleConfig
+from runners.stages.scale_recipe import train_scale
 from runners.tasks.base import Task, load_task
 from runners.training.fit import FitResult
 from tracker.runs import StageRun
-from tracker.store import TAG_PROCESSES, Store
+from tracker.store import TAG_PROCESSES, Target
 from tracker.telemetry import NullWriter, TelemetryWriter
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What every rank is given (pickled to a file; the rank number comes on its command line)."""
+
+    world: int  # number of ranks
+    port: int  # rank 0's rendezvous port on 127.0.0.1
+    cfg: ScaleConfig
+    target: Target  # where rank 0 logs: the parent's store and idea, as resolved there
+    run_id: str  # the parent's stage run, which rank 0 logs into
+    out: str  # file rank 0 writes its (FitResult, flags) to
 
 
 class _Quiet:
@@ -50,15 +68,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(
-    rank: int, world: int, port: int, cfg: ScaleConfig, project: str, uri: str, run_id: str, out: str
-):
-    from runners.stages import scale
-    from runners.stages.generalize import train_stage
-
+def _worker(rank: int, spec: WorkerSpec):
+    world, cfg = spec.world, spec.cfg
     use_cuda = torch.cuda.is_available() and torch.cuda.device_count() >= world and cfg.device != "cpu"
     backend = "nccl" if use_cuda else "gloo"
-    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{spec.port}", rank=rank, world_size=world)
     try:
         if use_cuda:
             torch.cuda.set_device(rank)
@@ -67,8 +81,7 @@ def _worker(
         shard = torch.arange(len(task.train))[rank::world]
         task = dataclasses.replace(task, train=task.train.take(shard))
         if rank == 0:
-            store = Store(project=project, uri=uri)
-            run = StageRun(store, run_id, TelemetryWriter(store.client, run_id))
+            run = StageRun(spec.target, spec.run_id, TelemetryWriter(spec.target.store, spec.run_id))
         else:
             run = _Quiet()
 
@@ -77,19 +90,12 @@ def _worker(
             return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
         try:
-            result = train_stage(
-                cfg, run, task, stage=scale.STAGE,
-                spec=scale.model_spec(cfg),
-                make_optimizer=scale._optimizer, make_scheduler=scale._scheduler,
-                augment=task.augment if cfg.augment else None,
-                train_loss=scale.train_loss(cfg, task),
-                wrap_model=wrap, progress=False,
-            )  # fmt: skip
+            result = train_scale(cfg, run, task, wrap_model=wrap, progress=False)
         finally:
             if rank == 0:
                 run.writer.close()
         if rank == 0:
-            with open(out, "wb") as f:
+            with open(spec.out, "wb") as f:
                 pickle.dump((result, run.flags), f)
     finally:
         dist.destroy_process_group()
@@ -107,7 +113,7 @@ def run_data_parallel(cfg: ScaleConfig, run: StageRun, task: Task) -> FitResult:
     with tempfile.TemporaryDirectory() as tmp:
         out, spec = os.path.join(tmp, "result.pkl"), os.path.join(tmp, "spec.pkl")
         with open(spec, "wb") as f:
-            pickle.dump((world, _free_port(), cfg, run.store.project, run.store.uri, run.run_id, out), f)
+            pickle.dump(WorkerSpec(world, _free_port(), cfg, run.target, run.run_id, out), f)
         logs = [open(os.path.join(tmp, f"rank{r}.log"), "w+") for r in range(world)]
         procs = [
             subprocess.Popen(
@@ -146,5 +152,5 @@ def _wait(procs: list[subprocess.Popen]) -> int | None:
 
 if __name__ == "__main__":
     with open(sys.argv[1], "rb") as f:
-        world, port, cfg, project, uri, run_id, out = pickle.load(f)
-    _worker(int(sys.argv[2]), world, port, cfg, project, uri, run_id, out)
+        worker_spec = pickle.load(f)
+    _worker(int(sys.argv[2]), worker_spec)

@@ -42,12 +42,16 @@ __all__ = ["SweepError", "SweepSettings", "prepare", "resume_sweep", "run_sweep"
 
 # -- the sweep ------------------------------------------------------------------
 def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | None, overrides: dict) -> tuple:
-    """Everything checked before Ray: (settings, space, base overrides, task object, idea id)."""
+    """Everything checked before Ray: (settings, space, base overrides, task object, target).
+
+    The sweep's boundary for the idea: `idea` (an id or a prefix) is looked up here, last,
+    once; the sweep, every trial and every trial's stage run get the resulting `Target`.
+    """
     from runners.stages import STAGES
     from runners.stages.config import resolve
     from runners.sweeps.space import load_space
     from runners.tasks.base import load_task
-    from tracker.ideas import resolve_id
+    from tracker.ideas import target_for
 
     stage = settings.get("stage") or "generalize"
     if stage not in SUPPORTED_STAGES:
@@ -65,7 +69,7 @@ def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | No
     space = load_space(space_file, cls, base)
     cfg = resolve(cls, None, base)
     task_obj = load_task(cfg.task, seed=cfg.seed)
-    return sweep, space, base, task_obj, resolve_id(store, idea)
+    return sweep, space, base, task_obj, target_for(store, idea)
 
 
 def run_sweep(
@@ -86,7 +90,7 @@ def run_sweep(
     from tracker.store import TAG_RAY_PATH
     from tracker.sweeps import create_sweep, set_tags
 
-    sweep, space, base, task_obj, idea_id = prepare(
+    sweep, space, base, task_obj, target = prepare(
         store, idea=idea, space_file=space_file, settings=settings, task=task, overrides=overrides or {}
     )
     remote = bool(address or os.environ.get("RAY_ADDRESS"))
@@ -95,7 +99,7 @@ def run_sweep(
         cluster.check_resources(sweep, remote)
         sweep_id = create_sweep(
             store,
-            idea_id=idea_id,
+            idea_id=target.idea_id,
             stage=sweep.stage,
             task=base.get("task") or "digits",
             settings=asdict(sweep),
@@ -108,12 +112,11 @@ def run_sweep(
         name = f"sweep-{sweep_id}"
         set_tags(store, sweep_id, {TAG_RAY_PATH: f"{storage.rstrip('/')}/{name}"})
         what = f"{sweep.num_samples} samples of {', '.join(space)}"
-        say = f"tune: sweep {sweep_id} for idea {idea_id}: {what}; Ray experiment {storage}/{name}"
+        say = f"tune: sweep {sweep_id} for idea {target.idea_id}: {what}; Ray experiment {storage}/{name}"
         print(say, file=sys.stderr)
         _execute(
-            store,
+            target,
             sweep_id,
-            idea_id,
             sweep,
             space,
             base,
@@ -133,6 +136,7 @@ def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_e
     from runners.stages import STAGES
     from runners.sweeps import cluster
     from runners.sweeps.space import parse_space
+    from tracker.store import Target
     from tracker.sweeps import sweep_info
 
     info = sweep_info(store, sweep_id)
@@ -154,9 +158,8 @@ def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_e
         store.client.update_run(sweep_id, status="RUNNING")
         print(f"tune: resuming sweep {sweep_id} from {path}", file=sys.stderr)
         _execute(
-            store,
+            Target(store, info["idea_id"]),  # the full id the sweep run was tagged with
             sweep_id,
-            info["idea_id"],
             sweep,
             space,
             info["base"],
@@ -171,9 +174,8 @@ def resume_sweep(store, sweep_id: str, *, address: str | None = None, progress_e
 
 
 def _execute(
-    store,
+    target,
     sweep_id,
-    idea_id,
     sweep: SweepSettings,
     space,
     base,
@@ -192,13 +194,12 @@ def _execute(
     from runners.sweeps.space import Dist, to_ray
     from runners.sweeps.trainable import TrialSetup, train_trial
     from tracker import keys
-    from tracker.sweeps import absolute_uri, enable_sqlite_wal, finish_sweep
+    from tracker.store import enable_sqlite_wal
+    from tracker.sweeps import finish_sweep
 
-    uri = absolute_uri(store.uri)
-    enable_sqlite_wal(uri)
-    setup = TrialSetup(
-        uri=uri, project=store.project, sweep_id=sweep_id, idea_id=idea_id, stage=sweep.stage, base=base
-    )
+    store = target.store
+    enable_sqlite_wal(store.uri)
+    setup = TrialSetup(target=target, sweep_id=sweep_id, stage=sweep.stage, base=base)
     trainable = tune.with_resources(
         tune.with_parameters(train_trial, setup=setup),
         {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial},

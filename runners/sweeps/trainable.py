@@ -37,7 +37,7 @@ from runners.tasks.base import load_task
 from runners.training import checkpoint
 from tracker import keys
 from tracker.runs import StoppedEarly, stage_run
-from tracker.store import Store
+from tracker.store import Target
 from tracker.sweeps import find_trial, trial_tags
 
 
@@ -45,10 +45,8 @@ from tracker.sweeps import find_trial, trial_tags
 class TrialSetup:
     """What every trial of a sweep shares (passed with `tune.with_parameters`)."""
 
-    uri: str  # absolute tracking URI (trials run in their own working directories)
-    project: str
+    target: Target  # the store (absolute URI: trials run in their own directories) and the idea
     sweep_id: str
-    idea_id: str
     stage: str
     base: dict  # fixed config overrides (incl. epochs = the sweep's max iterations)
 
@@ -111,14 +109,13 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     # sweep's, never a trial's.
     os.environ.pop("MLFLOW_RUN_ID", None)
     ctx = tune.get_context()
-    store = Store(project=setup.project, uri=setup.uri)
+    store = setup.target.store
     trial_id = ctx.get_trial_id()
     node = ray.get_runtime_context().get_node_id()
     try:
         with stage_run(
-            store,
+            setup.target,
             stage=stage.name,
-            idea_id=setup.idea_id,
             parent_run_id=setup.sweep_id,
             extra_tags=trial_tags(setup.sweep_id, trial_id, node),
             task=cfg.task,
@@ -129,9 +126,7 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             run.log_params({f"{keys.TRIAL_PARAM_PREFIX}{k}": v for k, v in config.items()})
             checkpoints = RayCheckpoints(run, cfg.epochs)
             task = load_task(cfg.task, seed=cfg.seed)  # inside: a task that fails fails the run
-            stage.function()(
-                cfg, run, task=task, idea_id=setup.idea_id, checkpoints=checkpoints, progress=False
-            )
+            stage.function()(cfg, run, task=task, checkpoints=checkpoints, progress=False)
     except StoppedEarly:
         return
     checkpoints.report()  # only now, with the run ended: Ray may tear this process down at once

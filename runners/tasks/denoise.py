@@ -20,7 +20,7 @@ from torch import nn
 
 from runners.tasks import kinds
 from runners.tasks.base import ModelSpec, Split, Task
-from runners.tasks.digits import _split_indices
+from runners.tasks.digits import split_indices
 from runners.tasks.unet import UNet
 
 SIZE = 16  # pixels per side after upsampling the 8x8 originals
@@ -71,7 +71,7 @@ def ridge_baseline(task: Task, seed: int) -> dict[str, float]:
 def make_task(seed: int = 0) -> Task:
     clean, labels = clean_images()
     noisy = add_noise(clean, torch.Generator().manual_seed(seed))
-    train, val, test = (torch.as_tensor(i) for i in _split_indices(labels, seed))
+    train, val, test = (torch.as_tensor(i) for i in split_indices(labels, seed))
     return Task(
         name="denoise",
         train=Split(noisy[train], clean[train]),

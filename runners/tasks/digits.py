@@ -39,7 +39,8 @@ def augment(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[tor
     return (shifted + 0.05 * torch.randn(x.shape, generator=gen)).clamp(0, 1), y
 
 
-def _split_indices(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) indices: 70/15/15 per class, fixed by the seed (`denoise` shares it)."""
     rng = np.random.default_rng(seed)
     train, val, test = [], [], []
     for c in np.unique(y):
@@ -57,7 +58,7 @@ def make_task(seed: int = 0) -> Task:
     data = load_digits()
     x = torch.tensor(data.images / 16.0, dtype=torch.float32).unsqueeze(1)  # (n, 1, 8, 8)
     y = torch.tensor(data.target, dtype=torch.long)
-    train, val, test = (torch.as_tensor(i) for i in _split_indices(data.target, seed))
+    train, val, test = (torch.as_tensor(i) for i in split_indices(data.target, seed))
     return Task(
         name="digits",
         train=Split(x[train], y[train]),

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tracker.ideas import update_idea
 from tracker.runs import stage_run
+from tracker.store import Target
 
 APP = str(Path(__file__).resolve().parents[2] / "board" / "app.py")
 
@@ -15,7 +16,7 @@ APP = str(Path(__file__).resolve().parents[2] / "board" / "app.py")
 def test_ideas_page_shows_ranked_ideas_with_runs(store, make_idea):
     slow = make_idea("slow idea", hours=8)
     fast = make_idea("fast idea", hours=1)
-    with stage_run(store, stage="overfit", idea_id=slow):
+    with stage_run(Target(store, slow), stage="overfit"):
         pass
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception

@@ -8,6 +8,9 @@ import pytest
 
 from board import jobs
 from tracker.queries import get_run_row
+from tracker.store import Store, Target
+
+ELSEWHERE = Target(Store(project="p", uri="sqlite:////data/mlflow.db"), "abc")
 
 
 def wait(predicate, timeout: float = 90.0) -> None:
@@ -28,27 +31,26 @@ def test_unknown_stage_is_refused():
         jobs.LaunchError,
         match="stage 'sweep' cannot be launched; known: baseline, overfit, generalize, scale, tune",
     ):
-        jobs.command("sweep", "abc", [])
+        jobs.command("sweep", ELSEWHERE, [])
 
 
-def test_task_and_sweep_settings_reach_the_command_line():
-    stage = jobs.command("generalize", "abc", ["lr=0.1"], task="shapes")
+def test_the_target_task_and_sweep_settings_reach_the_command_line():
+    where = ["--tracking-uri", "sqlite:////data/mlflow.db", "--project", "p", "--idea", "abc"]
+    stage = jobs.command("generalize", ELSEWHERE, ["lr=0.1"], task="shapes")
     assert stage[3:] == [
         "run",
         "generalize",
-        "--idea",
-        "abc",
+        *where,
         "--no-progress",
         "--task",
         "shapes",
         "--set",
         "lr=0.1",
     ]
-    sweep = jobs.command("tune", "abc", [], task="pkg.mod:make", space="s.yaml", samples=3)
+    sweep = jobs.command("tune", ELSEWHERE, [], task="pkg.mod:make", space="s.yaml", samples=3)
     assert sweep[3:] == [
         "tune",
-        "--idea",
-        "abc",
+        *where,
         "--space",
         "s.yaml",
         "--num-samples",
@@ -56,13 +58,16 @@ def test_task_and_sweep_settings_reach_the_command_line():
         "--task",
         "pkg.mod:make",
     ]
-    assert jobs.command("tune", "abc", [])[7] == jobs.DEFAULT_SPACE
+    assert jobs.command("tune", ELSEWHERE, [])[11] == jobs.DEFAULT_SPACE
 
 
-def test_launched_stage_runs_in_the_background_under_its_idea(store, make_idea):
+def test_launched_stage_runs_in_the_background_under_its_idea(store, make_idea, monkeypatch):
     idea = make_idea()
+    # The job writes where its Target says, whatever the board's own environment holds.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///decoy.db")
+    monkeypatch.setenv("IDEALOOP_PROJECT", "decoy")
     t0 = time.monotonic()
-    job = jobs.launch("overfit", idea, uri=store.uri, project=store.project, overrides=["few_samples=4"])
+    job = jobs.launch("overfit", Target(store, idea), overrides=["few_samples=4"])
     assert time.monotonic() - t0 < 1.0 and job.alive  # the caller is not blocked by training
     wait(lambda: not job.alive)
     assert job.returncode() == 0, job.stderr()
@@ -76,9 +81,7 @@ def test_cancel_stops_the_stage(store, make_idea):
     # a threshold of 1e-30 is never reached: the stage would train for its whole (large) budget
     job = jobs.launch(
         "overfit",
-        idea,
-        uri=store.uri,
-        project=store.project,
+        Target(store, idea),
         overrides=["one_threshold=1e-30", "one_max_steps=100000"],
     )
     wait(lambda: job.run_id() or not job.alive)
@@ -99,9 +102,7 @@ def test_sweep_launched_from_the_board_lands_under_its_idea(store, make_idea, tm
     space.write_text("seed: {grid: [1, 2]}\nwidth: 8\nhist_every: 0\nn_samples: 2\n")
     job = jobs.launch(
         "tune",
-        idea,
-        uri=store.uri,
-        project=store.project,
+        Target(store, idea),
         task="tests.runners.tune_task:make_task",
         space=str(space),
         samples=1,

@@ -9,6 +9,7 @@ from runners.tasks.base import ModelSpec, load_task
 from runners.training.checkpoint import ARTIFACT_DIR, STATE_FILE, RunCheckpoints, epoch_state, restore
 from runners.training.trainer import Trainer, seed_everything
 from tracker.runs import stage_run
+from tracker.store import Target
 from tracker.telemetry import NullWriter
 
 
@@ -30,11 +31,11 @@ def test_a_resumed_run_loads_the_checkpoint_its_last_attempt_stored(store, capsy
     saved = _trainer()
     saved.step_count = 40
     with pytest.raises(KeyboardInterrupt):
-        with stage_run(store, stage="generalize") as run:
+        with stage_run(Target(store), stage="generalize") as run:
             assert RunCheckpoints(run).load() is None  # a fresh run has nothing to continue
             RunCheckpoints(run).save(epoch_state(saved, None, 2, {"loss": 2.3}, [{"epoch": 1}, {"epoch": 2}]))
             raise KeyboardInterrupt
-    with stage_run(store, stage="generalize", run_id=run.run_id) as again:
+    with stage_run(Target(store), stage="generalize", run_id=run.run_id) as again:
         state = RunCheckpoints(again).load()
     fresh = _trainer(seed=1)
     assert restore(fresh, None, state) == 2 and fresh.step_count == 40 and _same_weights(fresh, saved)
@@ -43,12 +44,12 @@ def test_a_resumed_run_loads_the_checkpoint_its_last_attempt_stored(store, capsy
 
 def test_a_damaged_checkpoint_means_training_again_from_the_start(store, tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
-        with stage_run(store, stage="generalize") as run:
+        with stage_run(Target(store), stage="generalize") as run:
             raise KeyboardInterrupt
     cut = tmp_path / STATE_FILE
     cut.write_bytes(b"PK\x03\x04 cut short by kill -9")
     store.client.log_artifact(run.run_id, str(cut), ARTIFACT_DIR)
-    with stage_run(store, stage="generalize", run_id=run.run_id) as again:
+    with stage_run(Target(store), stage="generalize", run_id=run.run_id) as again:
         assert RunCheckpoints(again).load() is None
     assert "has an unreadable checkpoint" in capsys.readouterr().err
 

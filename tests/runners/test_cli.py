@@ -95,6 +95,14 @@ def test_run_overfit_with_unknown_idea_creates_no_run(store, capsys):
     assert store.client.search_runs([store.experiment_id]) == []
 
 
+def test_run_with_an_idea_prefix_nests_under_the_full_id(store, make_idea, capsys):
+    idea = make_idea()
+    assert main(["run", "baseline", "--idea", idea[:8], "--no-progress"]) == 0
+    run = store.client.get_run(capsys.readouterr().out.strip())
+    # Resolved once by the CLI: the stage run is tagged and nested with the full id, not the prefix.
+    assert run.data.tags["idealoop.idea_id"] == idea and run.data.tags["mlflow.parentRunId"] == idea
+
+
 def test_run_overfit_with_bad_config_key(store, capsys):
     assert main(["run", "overfit", "--set", "dropout=0.5", "--no-progress"]) == 2
     assert "unknown config key 'dropout'" in capsys.readouterr().err

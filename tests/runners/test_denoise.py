@@ -18,6 +18,7 @@ from runners.tasks.base import load_task
 from runners.training.critic import CriticLoss, gradient_penalty
 from tracker.learning import improves
 from tracker.runs import stage_run
+from tracker.store import Target
 
 FAST = dict(task="denoise", epochs=1, batch_size=32, hist_every=0, n_samples=4)
 
@@ -67,7 +68,7 @@ def test_improves_respects_the_direction():
 def test_overfit_one_sample_passes(store, task):
     # L1 falls slowly near zero: ~210 steps here, so the budget leaves room for other CPUs' rounding.
     cfg = OverfitConfig(task="denoise", width=64, lr=3e-3, one_max_steps=600, few_samples=2, few_max_steps=20)
-    with stage_run(store, stage="overfit", task="denoise") as run:
+    with stage_run(Target(store), stage="overfit", task="denoise") as run:
         one, _ = run_overfit(cfg, run, task=task, progress=False)
     assert one.passed, one.summary()
 
@@ -75,12 +76,12 @@ def test_overfit_one_sample_passes(store, task):
 def test_baseline_then_generalize_reports_a_signed_gap(store, make_idea, task):
     idea = make_idea()
     small = tiny(task, n_train=256, n_val=64)
-    with stage_run(store, stage="baseline", idea_id=idea, task="denoise") as run:
+    with stage_run(Target(store, idea), stage="baseline", task="denoise") as run:
         base = run_baseline(BaselineConfig(task="denoise"), run, task=small)
     assert base["l1"] < base["identity_l1"]  # ridge beats doing nothing
     cfg = GeneralizeConfig(**{**FAST, "epochs": 2})
-    with stage_run(store, stage="generalize", idea_id=idea, task="denoise") as run:
-        result = run_generalize(cfg, run, task=small, idea_id=idea, progress=False)
+    with stage_run(Target(store, idea), stage="generalize", task="denoise") as run:
+        result = run_generalize(cfg, run, task=small, progress=False)
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.generalize"] == "passed"
     assert got.data.tags["idealoop.higher_is_better"] == "false"
@@ -93,11 +94,11 @@ def test_baseline_then_generalize_reports_a_signed_gap(store, make_idea, task):
 @pytest.mark.parametrize("reference_l1, verdict", [(0.9, "passed"), (0.001, "failed")])
 def test_scale_gate_is_lower_is_better_for_l1(store, make_idea, task, reference_l1, verdict):
     idea = make_idea()
-    with stage_run(store, stage="generalize", idea_id=idea, task="denoise") as run:
+    with stage_run(Target(store, idea), stage="generalize", task="denoise") as run:
         run.writer.log("best/l1", reference_l1, 0)
-    with stage_run(store, stage="scale", idea_id=idea, task="denoise") as run:
+    with stage_run(Target(store, idea), stage="scale", task="denoise") as run:
         cfg = ScaleConfig(**{**FAST, "width": 64, "depth": 1})
-        run_scale(cfg, run, task=tiny(task), idea_id=idea, progress=False)
+        run_scale(cfg, run, task=tiny(task), progress=False)
     got = store.client.get_run(run.run_id)
     # A tiny model after one epoch lands far between the two references: below 0.9, above 0.001.
     # An accuracy-style "higher wins" gate would give the opposite verdicts.
@@ -124,7 +125,7 @@ def test_scale_with_critic_logs_the_critic_keys_and_never_augments_val(store, ta
     small = replace(small, build_model=lambda spec: EvalSpy(denoise.build_model(spec), seen))
     cfg = ScaleConfig(**{**FAST, "width": 64, "depth": 1, "critic": True, "critic_steps": 1})
     assert cfg.augment and small.augment is not None
-    with stage_run(store, stage="scale", task="denoise") as run:
+    with stage_run(Target(store), stage="scale", task="denoise") as run:
         run_scale(cfg, run, task=small, progress=False)
     # Training batches were shifted; everything scored in eval mode is a val image as stored.
     assert seen and set(seen) <= {bytes(r.numpy()) for r in small.val.x}

@@ -13,6 +13,7 @@ from runners.training.trainer import Trainer
 from tracker import artifacts, range_checks
 from tracker.range_checks import Limits
 from tracker.runs import stage_run
+from tracker.store import Target
 
 
 def test_summary_counts_every_finite_value_and_reports_the_rest():
@@ -51,7 +52,7 @@ def test_the_board_reads_back_the_flags_training_raised(store):
         return 1e6 * task.loss(out, y)
 
     never_slow = Limits(slow_batch_s=1e9)  # timing is not what this test is about
-    with stage_run(store, stage="generalize") as run:
+    with stage_run(Target(store), stage="generalize") as run:
         trainer = Trainer(task, model, opt, run.writer, device=torch.device("cpu"),
                           generator=torch.Generator().manual_seed(0), hist_every=2, hist_budget=0,
                           limits=never_slow, on_flag=run.flag, train_loss=loud_loss)  # fmt: skip

@@ -17,6 +17,7 @@ from runners.stages.generalize import run_generalize
 from runners.stages.scale import run_scale
 from runners.tasks.base import Split, load_task
 from tracker.runs import NonFiniteLoss, stage_run
+from tracker.store import Target
 
 FAST = dict(epochs=2, hist_every=10, hist_budget=0, n_samples=8)  # exact cadence: the test counts snapshots
 
@@ -31,7 +32,7 @@ def _artifacts(store, run_id, path):
 
 def test_baseline_records_the_score_to_beat(store, make_idea):
     idea = make_idea()
-    with stage_run(store, stage="baseline", idea_id=idea, task="digits") as run:
+    with stage_run(Target(store, idea), stage="baseline", task="digits") as run:
         metrics = run_baseline(BaselineConfig(), run)
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.baseline"] == "recorded"
@@ -41,11 +42,11 @@ def test_baseline_records_the_score_to_beat(store, make_idea):
 
 def test_generalize_passes_logs_the_contract_and_reports_the_baseline_gap(store, make_idea):
     idea = make_idea()
-    with stage_run(store, stage="baseline", idea_id=idea, task="digits") as run:
+    with stage_run(Target(store, idea), stage="baseline", task="digits") as run:
         base = run_baseline(BaselineConfig(), run)["accuracy"]
     task = load_task("digits")
-    with stage_run(store, stage="generalize", idea_id=idea, task="digits") as run:
-        result = run_generalize(GeneralizeConfig(**FAST), run, task=task, idea_id=idea, progress=False)
+    with stage_run(Target(store, idea), stage="generalize", task="digits") as run:
+        result = run_generalize(GeneralizeConfig(**FAST), run, task=task, progress=False)
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.generalize"] == "passed"
     assert got.data.tags["mlflow.parentRunId"] == idea
@@ -82,7 +83,7 @@ def _contrary_task():
 
 
 def test_generalize_gate_fails_when_val_loss_never_falls(store):
-    with stage_run(store, stage="generalize", task="digits") as run:
+    with stage_run(Target(store), stage="generalize", task="digits") as run:
         run_generalize(GeneralizeConfig(**FAST), run, task=_contrary_task(), progress=False)
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.generalize"] == "failed"
@@ -91,14 +92,14 @@ def test_generalize_gate_fails_when_val_loss_never_falls(store):
 
 def test_scale_must_beat_the_ideas_best_generalize_run(store, make_idea):
     idea = make_idea()
-    with stage_run(store, stage="scale", idea_id=idea, task="digits") as run:
-        run_scale(ScaleConfig(**FAST), run, idea_id=idea, progress=False)
+    with stage_run(Target(store, idea), stage="scale", task="digits") as run:
+        run_scale(ScaleConfig(**FAST), run, progress=False)
     # Nothing to beat yet: the gate cannot pass.
     assert store.client.get_run(run.run_id).data.tags["idealoop.gate.scale"] == "failed"
-    with stage_run(store, stage="generalize", idea_id=idea, task="digits") as run:
+    with stage_run(Target(store, idea), stage="generalize", task="digits") as run:
         run_generalize(GeneralizeConfig(epochs=1, hist_every=0), run, progress=False)
-    with stage_run(store, stage="scale", idea_id=idea, task="digits") as run:
-        run_scale(ScaleConfig(epochs=4, hist_every=0, n_samples=4), run, idea_id=idea, progress=False)
+    with stage_run(Target(store, idea), stage="scale", task="digits") as run:
+        run_scale(ScaleConfig(epochs=4, hist_every=0, n_samples=4), run, progress=False)
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.scale"] == "passed"
     assert got.data.metrics["scale/reference"] < max(
@@ -128,7 +129,7 @@ def test_augmentation_never_touches_val_or_test(store):
         build_model=lambda spec: Spy(task.build_model(spec)),
     )
     cfg = ScaleConfig(epochs=1, hist_every=0, batchnorm=False, dropout=0.0, n_samples=4)
-    with stage_run(store, stage="scale", task="digits") as run:
+    with stage_run(Target(store), stage="scale", task="digits") as run:
         run_scale(cfg, run, task=marked, progress=False)
     assert seen["train"] and min(seen["train"]) > 999  # every training batch was augmented
     # Full val passes and the per-iteration val probes ran in eval mode on clean data.
@@ -145,7 +146,7 @@ def test_nan_loss_stops_the_run_with_reason(store):
         return value * float("nan") if calls["n"] > 30 else value
 
     with pytest.raises(NonFiniteLoss):
-        with stage_run(store, stage="generalize", task="digits") as run:
+        with stage_run(Target(store), stage="generalize", task="digits") as run:
             run_generalize(GeneralizeConfig(**FAST), run, task=replace(task, loss=loss), progress=False)
     got = store.client.get_run(run.run_id)
     assert got.info.status == "FAILED"
@@ -156,14 +157,14 @@ def test_nan_loss_stops_the_run_with_reason(store):
 def test_class_weights_need_classification(store):
     task = replace(load_task("digits"), kind="image2image")
     with pytest.raises(ValueError, match="class_weights=true needs a classification or segmentation task"):
-        with stage_run(store, stage="scale") as run:
+        with stage_run(Target(store), stage="scale") as run:
             run_scale(ScaleConfig(class_weights=True, **FAST), run, task=task, progress=False)
 
 
 def test_scale_data_parallel_two_processes_gloo(store):
     # Two CPU processes (gloo): rank 0 logs one train/loss point per batch of its half.
     cfg = ScaleConfig(epochs=1, hist_every=0, n_samples=4, processes=2)
-    with stage_run(store, stage="scale", task="digits") as run:
+    with stage_run(Target(store), stage="scale", task="digits") as run:
         result = run_scale(cfg, run, progress=False)
     got = store.client.get_run(run.run_id)
     assert got.info.status == "FINISHED" and got.data.tags["idealoop.processes"] == "2"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from runners.stages.config import OverfitConfig
 from runners.stages.overfit import run_overfit
 from tracker.runs import stage_run
+from tracker.store import Target
 
 
 def _history(store, run_id, key):
@@ -13,7 +14,7 @@ def _history(store, run_id, key):
 
 def test_overfit_passes_both_gates_and_logs_every_batch(store, make_idea):
     idea = make_idea()
-    with stage_run(store, stage="overfit", idea_id=idea) as run:
+    with stage_run(Target(store, idea), stage="overfit") as run:
         results = run_overfit(OverfitConfig(hist_budget=0), run, progress=False)
     assert [r.passed for r in results] == [True, True]
     got = store.client.get_run(run.run_id)
@@ -35,7 +36,7 @@ def test_overfit_passes_both_gates_and_logs_every_batch(store, make_idea):
 
 def test_gate_fails_when_budget_is_too_small(store):
     cfg = OverfitConfig(one_max_steps=3, few_max_steps=3, check_every=1)
-    with stage_run(store, stage="overfit") as run:
+    with stage_run(Target(store), stage="overfit") as run:
         results = run_overfit(cfg, run, progress=False)
     assert [r.passed for r in results] == [False, False]
     got = store.client.get_run(run.run_id)
@@ -48,6 +49,6 @@ def test_gate_fails_when_budget_is_too_small(store):
 def test_regularized_lr_zero_cannot_memorise(store):
     # A broken optimiser (lr ~ 0) must fail the gate, not pass it by accident.
     cfg = OverfitConfig(lr=1e-9, one_max_steps=50, few_max_steps=50)
-    with stage_run(store, stage="overfit") as run:
+    with stage_run(Target(store), stage="overfit") as run:
         results = run_overfit(cfg, run, progress=False)
     assert not results[0].passed and not results[1].passed

@@ -14,6 +14,7 @@ from runners.stages.generalize import run_generalize
 from runners.stages.scale import run_scale
 from runners.tasks.base import ModelSpec, load_task
 from tracker.runs import stage_run
+from tracker.store import Target
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -43,12 +44,12 @@ def test_the_example_runs_through_baseline_generalize_and_scale(store, make_idea
     task = load_task(readme_task, seed=0)
     assert task.build_model(ModelSpec()) is not None
     idea = make_idea()
-    with stage_run(store, stage="baseline", idea_id=idea, task=readme_task) as run:
+    with stage_run(Target(store, idea), stage="baseline", task=readme_task) as run:
         base = run_baseline(BaselineConfig(task=readme_task), run, task=task)
     assert 0 < base["accuracy"] < 0.8  # a linear model cannot draw a circle
     cfg = dict(task=readme_task, epochs=3, hist_every=0, n_samples=16, lr=1e-2)
-    with stage_run(store, stage="generalize", idea_id=idea, task=readme_task) as run:
-        run_generalize(GeneralizeConfig(**cfg), run, task=task, idea_id=idea, progress=False)
+    with stage_run(Target(store, idea), stage="generalize", task=readme_task) as run:
+        run_generalize(GeneralizeConfig(**cfg), run, task=task, progress=False)
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.generalize"] == "passed"
     assert got.data.metrics["val/accuracy"] > base["accuracy"]
@@ -56,6 +57,6 @@ def test_the_example_runs_through_baseline_generalize_and_scale(store, make_idea
     artifacts = {f.path for f in store.client.list_artifacts(run.run_id, "samples")}
     assert "samples/epoch_0003.png" in artifacts  # the example's own renderer
     # scale turns on its batchnorm, dropout and augmentation: every ModelSpec knob is exercised
-    with stage_run(store, stage="scale", idea_id=idea, task=readme_task) as run:
-        run_scale(ScaleConfig(**cfg), run, task=task, idea_id=idea, progress=False)
+    with stage_run(Target(store, idea), stage="scale", task=readme_task) as run:
+        run_scale(ScaleConfig(**cfg), run, task=task, progress=False)
     assert store.client.get_run(run.run_id).info.status == "FINISHED"

@@ -19,6 +19,7 @@ from runners.tasks import kinds, shapes
 from runners.tasks.base import ModelSpec, load_task
 from runners.training import samples
 from tracker.runs import stage_run
+from tracker.store import Target
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def test_samples_show_input_target_prediction_in_the_fixed_palette(task):
 
 def test_overfit_one_sample_passes(store, task):
     cfg = OverfitConfig(task="shapes", width=64, few_samples=2, few_max_steps=20)
-    with stage_run(store, stage="overfit", task="shapes") as run:
+    with stage_run(Target(store), stage="overfit", task="shapes") as run:
         one, _ = run_overfit(cfg, run, task=task, progress=False)
     assert one.passed, one.summary()
     assert store.client.get_run(run.run_id).data.tags["idealoop.gate.overfit_one"] == "passed"
@@ -102,12 +103,12 @@ def test_overfit_one_sample_passes(store, task):
 def test_baseline_and_a_short_generalize_run(store, make_idea, task):
     idea = make_idea()
     small = tiny(task)
-    with stage_run(store, stage="baseline", idea_id=idea, task="shapes") as run:
+    with stage_run(Target(store, idea), stage="baseline", task="shapes") as run:
         base = run_baseline(BaselineConfig(task="shapes"), run, task=small)
     assert 0 < base["miou"] < 1 and "iou/triangle" in base
     cfg = GeneralizeConfig(task="shapes", epochs=2, batch_size=32, hist_every=0, n_samples=4, lr=3e-3)
-    with stage_run(store, stage="generalize", idea_id=idea, task="shapes") as run:
-        result = run_generalize(cfg, run, task=small, idea_id=idea, progress=False)
+    with stage_run(Target(store, idea), stage="generalize", task="shapes") as run:
+        result = run_generalize(cfg, run, task=small, progress=False)
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.generalize"] == "passed"
     assert got.data.tags["idealoop.target_metric"] == "miou"
@@ -146,7 +147,7 @@ def test_scale_never_augments_what_it_evaluates(store, task):
         n_samples=2,
         class_weights=True,
     )  # per-pixel class weights work for segmentation too
-    with stage_run(store, stage="scale", task="shapes") as run:
+    with stage_run(Target(store), stage="scale", task="shapes") as run:
         run_scale(cfg, run, task=marked, progress=False)
     assert seen["train"] and seen["eval"]
     # Every image scored in eval mode (full passes and per-iteration probes) is a val image as

@@ -8,6 +8,7 @@ from runners.tasks.base import ModelSpec, load_task
 from runners.training.trainer import Trainer
 from tracker.range_checks import Limits
 from tracker.runs import stage_run
+from tracker.store import Target
 
 
 def _trainer(store, run, **kw):
@@ -20,7 +21,7 @@ def _trainer(store, run, **kw):
 
 
 def test_losses_are_read_back_in_chunks_not_per_step(store):
-    with stage_run(store, stage="generalize") as run:
+    with stage_run(Target(store), stage="generalize") as run:
         task, trainer = _trainer(store, run, check_every=5)
         for _ in range(4):
             trainer.step(task.train.x[:8], task.train.y[:8])
@@ -32,7 +33,7 @@ def test_losses_are_read_back_in_chunks_not_per_step(store):
 
 
 def test_slow_batch_is_flagged_once_with_its_bottleneck(store, capsys):
-    with stage_run(store, stage="generalize") as run:
+    with stage_run(Target(store), stage="generalize") as run:
         task, trainer = _trainer(store, run, check_every=1, limits=Limits(slow_batch_s=0.0))
         for _ in range(3):
             trainer.step(task.train.x[:8], task.train.y[:8], data_s=0.0)

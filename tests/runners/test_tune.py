@@ -119,7 +119,9 @@ def test_sweep_nests_trials_records_why_each_ended_and_uses_both_nodes(
     space = _space(
         tmp_path, "seed: {grid: [0, 1, 2, 3, 4, 5, 7, 13]}\nwidth: 16\nhist_every: 0\nn_samples: 4"
     )
-    args = ["--idea", idea, "--space", space, "--num-samples", "1", "--max-concurrent", "2"]
+    # A prefix of the idea's id: the driver resolves it once, and every trial (another process,
+    # on either node) is tagged with the full id (asserted below), never the prefix.
+    args = ["--idea", idea[:8], "--space", space, "--num-samples", "1", "--max-concurrent", "2"]
     args += [
         "--max-iterations",
         "4",

@@ -12,14 +12,14 @@ from runners.stages.generalize import run_generalize
 from tracker.ideas import get_idea, list_ideas
 from tracker.outcomes import accept, assess, calibrated_ideas, calibration_summary, calibration_table
 from tracker.runs import stage_run
-from tracker.store import TAG_HIGHER, TAG_IDEA, TAG_KIND, TAG_PARENT, TAG_STAGE, TAG_TARGET, TAG_TASK
+from tracker.store import TAG_HIGHER, TAG_IDEA, TAG_KIND, TAG_PARENT, TAG_STAGE, TAG_TARGET, TAG_TASK, Target
 from tracker.sweeps import create_sweep, trial_tags
 
 
 def _generalize(store, idea, epochs, seed=0):
     cfg = GeneralizeConfig(epochs=epochs, seed=seed, hist_every=0, n_samples=2)
-    with stage_run(store, stage="generalize", idea_id=idea, task="digits") as run:
-        run_generalize(cfg, run, idea_id=idea, progress=False)
+    with stage_run(Target(store, idea), stage="generalize", task="digits") as run:
+        run_generalize(cfg, run, progress=False)
     return run.run_id
 
 
@@ -121,7 +121,7 @@ def test_the_first_idea_is_judged_against_its_own_baseline(store, make_idea, cap
     from runners.stages.config import BaselineConfig
 
     idea = make_idea("first idea")
-    with stage_run(store, stage="baseline", idea_id=idea, task="digits") as run:
+    with stage_run(Target(store, idea), stage="baseline", task="digits") as run:
         base = run_baseline(BaselineConfig(), run)
     _generalize(store, idea, epochs=1)
     a = assess(store, idea)

@@ -6,7 +6,7 @@ import pytest
 
 from tracker.resume import SkipStored, check_resumable, stored_steps
 from tracker.runs import stage_run
-from tracker.store import TAG_END_REASON, TAG_ERROR, TAG_FLAGS, StoreError
+from tracker.store import TAG_END_REASON, TAG_ERROR, TAG_FLAGS, StoreError, Target
 from tracker.telemetry import NullWriter
 
 
@@ -44,7 +44,7 @@ def test_skip_stored_drops_exactly_the_steps_each_key_holds():
 def test_a_resumed_stage_run_continues_without_storing_a_step_twice(store, make_idea, doubled):
     idea = make_idea()
     with pytest.raises(KeyboardInterrupt):
-        with stage_run(store, stage="generalize", idea_id=idea) as run:
+        with stage_run(Target(store, idea), stage="generalize") as run:
             run.log_params({"lr": 0.1, "device_resolved": "cuda"})
             run.flag("slow_batch", "batch at step 3 took 2 s")
             run.writer.log_series("train/loss", [3.0, 2.0, 1.0], 0)
@@ -52,7 +52,7 @@ def test_a_resumed_stage_run_continues_without_storing_a_step_twice(store, make_
     first = store.client.get_run(run.run_id)
     assert (first.info.status, first.data.tags[TAG_END_REASON]) == ("KILLED", "killed")
     assert stored_steps(first) == {"train/loss": 2}
-    with stage_run(store, stage="generalize", idea_id=idea, run_id=run.run_id) as again:
+    with stage_run(Target(store, idea), stage="generalize", run_id=run.run_id) as again:
         assert again.run_id == run.run_id and again.resumed and again.last_stored("train/loss") == 2
         # Params are immutable: logging them again (device_resolved differs now) must not fail the run.
         again.log_params({"lr": 0.1, "device_resolved": "cpu", "new": 1})
@@ -70,7 +70,7 @@ def test_a_resumed_stage_run_continues_without_storing_a_step_twice(store, make_
 
 def _ended(store, make_idea, stage="generalize", status="KILLED", kind=None):
     extra = {"idealoop.kind": kind} if kind else None
-    with stage_run(store, stage=stage, idea_id=make_idea(), extra_tags=extra) as run:
+    with stage_run(Target(store, make_idea()), stage=stage, extra_tags=extra) as run:
         pass
     store.client.set_terminated(run.run_id, status)
     return run.run_id

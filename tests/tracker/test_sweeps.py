@@ -1,18 +1,22 @@
-"""The sweep layout in MLflow: nesting, why each trial ended, reconcile, best trial, WAL. No Ray here."""
+"""The sweep layout in MLflow: nesting, why each trial ended, reconcile, best trial. No Ray here."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import pytest
 
 from tracker.runs import StoppedEarly, stage_run
-from tracker.store import TAG_ASHA_ITERATION, TAG_END_REASON, TAG_IDEA, TAG_PARENT, TAG_STAGE, TAG_TRIAL
+from tracker.store import (
+    TAG_ASHA_ITERATION,
+    TAG_END_REASON,
+    TAG_IDEA,
+    TAG_PARENT,
+    TAG_STAGE,
+    TAG_TRIAL,
+    Target,
+)
 from tracker.sweeps import (
     TrialOutcome,
-    absolute_uri,
     create_sweep,
-    enable_sqlite_wal,
     end_reason,
     find_trial,
     finish_sweep,
@@ -54,7 +58,7 @@ def _trial(store, sweep, idea, trial_id):
 def _trial_run(store, sweep, idea, trial_id, run_id=None):
     """The stage run a trial's process opens: created on a first start, resumed after a restart."""
     return stage_run(
-        store, stage="generalize", idea_id=idea, parent_run_id=sweep, extra_tags=trial_tags(sweep, trial_id),
+        Target(store, idea), stage="generalize", parent_run_id=sweep, extra_tags=trial_tags(sweep, trial_id),
         run_id=run_id, telemetry_process=False,
     )  # fmt: skip
 
@@ -137,18 +141,3 @@ def test_best_trial_and_resume_info_live_on_the_sweep(store, make_idea):
     assert info["space"] == {"lr": {"loguniform": [0.001, 0.1]}} and info["base"] == {"epochs": 8}
     assert info["idea_id"] == idea and info["ray_path"] == "/tmp/ray_results/sweep-x"
     assert store.client.get_run(best).data.tags[TAG_TRIAL] == "c_00003"
-
-
-def test_wal_is_switched_on_for_sqlite_only(tmp_path):
-    db = tmp_path / "x.db"
-    sqlite3.connect(db).close()
-    assert enable_sqlite_wal(f"sqlite:///{db}")
-    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent
-    assert not enable_sqlite_wal("http://mlflow.internal:5000")
-
-
-def test_relative_sqlite_uris_become_absolute(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert absolute_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path}/mlflow.db"
-    assert absolute_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
-    assert absolute_uri("http://host:5000") == "http://host:5000"
