@@ -15,6 +15,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("tracker", "runners", "board")
 MAX_LINES = 350  # STYLE.md §1: a module past this is usually two concepts
+# Who may import whom (docs/architecture.md draws the same table). A part imports only the parts
+# listed for it, all of them lower: data and calls flow down, never back up.
+LAYERS: dict[str, set[str]] = {
+    "tracker": set(),  # the only code that talks to MLflow; knows nothing of training or Streamlit
+    "runners.process": set(),  # process-wide signal handling
+    "runners.tasks": {"tracker"},
+    "runners.training": {"runners.tasks", "tracker"},
+    "runners.stages": {"runners.training", "runners.tasks", "tracker"},
+    "runners.sweeps": {"runners.stages", "runners.training", "runners.tasks", "runners.process", "tracker"},
+    "runners.cli": {"runners.sweeps", "runners.stages", "runners.tasks", "runners.process", "tracker"},
+    "board": {"tracker", "runners.stages", "runners.tasks"},  # the stage table and task names, to launch
+}
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
@@ -121,6 +133,23 @@ def private_imports(root: Path = ROOT) -> list[str]:
     return sorted(set(found))
 
 
+def part_of(module: str) -> str:
+    """The layer a module belongs to: `runners.<subpackage>`, or its top-level package."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "runners" and len(parts) > 1 else parts[0]
+
+
+def layer_violations(root: Path = ROOT) -> list[str]:
+    known = modules(root)
+    found = []
+    for name, path in known.items():
+        for dep, _, line in imports(name, path, known):
+            a, b = part_of(name), part_of(dep)
+            if a != b and b not in LAYERS.get(a, set()):
+                found.append(f"{path.relative_to(root)}:{line}: {a} may not import {dep}")
+    return found
+
+
 def long_modules(root: Path = ROOT) -> list[str]:
     return [
         f"{p.relative_to(root)} ({n} lines)"
@@ -139,6 +168,15 @@ def test_there_is_no_import_loop():
 
 def test_no_module_imports_another_modules_private_names():
     assert private_imports() == []
+
+
+def test_each_part_imports_only_the_parts_below_it():
+    assert layer_violations() == []
+
+
+def test_every_part_has_a_place_in_the_layer_table():
+    # A new subpackage must be placed deliberately, not slip through as an unknown layer.
+    assert {part_of(m) for m in modules()} - {"runners"} <= set(LAYERS)
 
 
 def test_every_module_says_what_it_is_for():
@@ -190,6 +228,13 @@ def test_a_planted_private_import_is_found_and_relative_imports_resolve(scratch)
         "tracker/y.py:1 imports tracker.x._hidden",
         "tracker/z.py:3 uses tracker.x._hidden",
     ]
+
+
+def test_a_planted_upward_import_is_found(scratch):
+    low = "def f():\n    from runners.stages import table\n"
+    root = scratch({"tracker/low.py": low, "runners/stages/table.py": ""})
+    (root / "runners" / "stages" / "__init__.py").touch()
+    assert layer_violations(root) == ["tracker/low.py:2: tracker may not import runners.stages.table"]
 
 
 def test_a_planted_long_module_is_found(scratch):

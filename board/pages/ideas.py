@@ -13,7 +13,7 @@ import streamlit as st
 
 from board import data
 from board.common import md_text, read_or_stop, store, wrote
-from runners.cli.demo import CHECKLIST
+from tracker.checklist import CHECKLIST
 from tracker.estimates import BOUNDS, COMPLEXITY_TAX, FIELDS, STATUSES, EstimateError, Estimates, check_field
 from tracker.ideas import add_idea, update_idea
 

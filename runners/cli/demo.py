@@ -13,77 +13,12 @@ from __future__ import annotations
 
 import sys
 
+from tracker.checklist import CHECKLIST
 from tracker.estimates import Estimates
 from tracker.ideas import add_idea, list_ideas
 from tracker.runs import stage_run
 from tracker.store import TAG_DEMO, Store, Target
 
-# (title, category, hours, complexity, impact, likelihood, description)
-CHECKLIST = [
-    (
-        "Non-deep-learning baseline (logistic regression)",
-        "baseline",
-        1,
-        1,
-        0.01,
-        0.6,
-        "Make sure deep learning is needed at all: a scikit-learn model on the same split.",
-    ),
-    (
-        "Tune learning rate and initialization",
-        "optimization",
-        2,
-        1,
-        0.02,
-        0.5,
-        "Try other optimizers, learning rates and parameter initializations.",
-    ),
-    (
-        "Per-class evaluation and confusion matrix",
-        "evaluation",
-        3,
-        2,
-        0.005,
-        0.7,
-        "Build out more detailed evaluation: per-class F1, slices, confusion matrix.",
-    ),
-    (
-        "More data for the weakest digits",
-        "data",
-        16,
-        2,
-        0.03,
-        0.3,
-        "Collect or synthesise extra samples for the classes the model confuses most.",
-    ),
-    (
-        "Convolutional layers for local stroke features",
-        "architecture",
-        6,
-        3,
-        0.03,
-        0.4,
-        "Layers that encode domain knowledge: translation-equivariant convolutions.",
-    ),
-    (
-        "Bigger model / different backbone",
-        "architecture",
-        4,
-        2,
-        0.015,
-        0.35,
-        "Increase width and depth, or swap the backbone.",
-    ),
-    (
-        "Curriculum: easy digits first",
-        "curriculum",
-        8,
-        4,
-        0.01,
-        0.15,
-        "Simplify the task for the network with a curriculum or extra supervision.",
-    ),
-]
 DEMO_IDEA = "Tune learning rate and initialization"
 BASELINE_IDEA = "Non-deep-learning baseline (logistic regression)"
 

@@ -23,7 +23,6 @@ from runners.cli.common import (
     free_port,
     port_number,
     say,
-    sigterm_as_interrupt,
     store_of,
 )
 from runners.cli.ideas import (
@@ -34,6 +33,7 @@ from runners.cli.ideas import (
     cmd_idea_show,
     cmd_idea_update,
 )
+from runners.process import sigterm_as_interrupt
 
 __all__ = ["EXIT_USAGE", "UsageError", "build_parser", "main"]
 

@@ -13,7 +13,7 @@ import os
 import socket
 import sys
 
-from runners.cli.common import sigterm_as_interrupt
+from runners.process import sigterm_as_interrupt
 from runners.sweeps.settings import PROJECT_ROOT, SweepError, SweepSettings, first_line
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from runners.training import samples
+from runners.tasks import samples
 
 # -- classification -----------------------------------------------------------
 

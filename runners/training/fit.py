@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from runners.tasks import kinds
+from runners.tasks import kinds, samples
 from runners.tasks.base import Split, Task
-from runners.training import samples
 from runners.training.checkpoint import Checkpoints, epoch_state, restore
 from runners.training.trainer import Trainer
 from tracker import keys

@@ -15,9 +15,8 @@ from runners.stages.config import BaselineConfig, GeneralizeConfig, OverfitConfi
 from runners.stages.generalize import run_generalize
 from runners.stages.overfit import run_overfit
 from runners.stages.scale import run_scale
-from runners.tasks import kinds, shapes
+from runners.tasks import kinds, samples, shapes
 from runners.tasks.base import ModelSpec, load_task
-from runners.training import samples
 from tracker.runs import stage_run
 from tracker.store import Target
 

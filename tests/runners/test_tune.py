@@ -229,7 +229,7 @@ def test_killed_driver_is_resumed_with_no_run_left_running(cluster, store, make_
 def test_sigterm_ends_the_sweep_killed_with_exit_130(store, make_idea, tmp_path):
     # `kill` must act like Ctrl-C. From a terminal, Ray's core worker's C++ SIGTERM handler
     # aborted the driver (exit 134, or 1) and left the sweep RUNNING, which
-    # cli_common.sigterm_as_interrupt (again after ray.init) fixes; under pytest that
+    # runners.process.sigterm_as_interrupt (again after ray.init) fixes; under pytest that
     # abort did not reproduce, so this test holds the contract (exit 130, sweep KILLED,
     # no trial RUNNING), not the race.
     idea = make_idea()
