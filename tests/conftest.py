@@ -69,10 +69,10 @@ def doubled(store):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """How many generated hostile inputs ran through the CLI (tests/runners/test_hostile_input.py)."""
+    """How many generated hostile inputs ran through the CLI (tests.runners.cli.test_hostile_input.py)."""
     import sys
 
-    module = sys.modules.get("tests.runners.test_hostile_input")
+    module = sys.modules.get("tests.runners.cli.test_hostile_input")
     tried = getattr(module, "TRIED", None)
     if tried:
         cases = ", ".join(f"{k} {v}" for k, v in sorted(tried.items()))

@@ -103,7 +103,7 @@ def test_sweep_launched_from_the_board_lands_under_its_idea(store, make_idea, tm
     job = jobs.launch(
         "tune",
         Target(store, idea),
-        task="tests.runners.tune_task:make_task",
+        task="tests.runners.sweeps.tune_task:make_task",
         space=str(space),
         samples=1,
         iterations=2,

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from mlflow.entities import Metric, RunStatus
-from streamlit.testing.v1 import AppTest
 
 from tracker.ideas import get_idea
 from tracker.outcomes import accept, assess
 
-APP = str(Path(__file__).resolve().parents[2] / "board" / "app.py")
+APP = str(Path(__file__).resolve().parents[3] / "board" / "app.py")
 
 
 def _judged_run(store, idea_id, best, seed=0):
@@ -38,15 +37,7 @@ def judged(store, make_idea):
     return idea, other
 
 
-def page(name: str, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page(f"pages/{name}.py")
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
-
-
-def test_idea_page_proposes_estimates_and_accepting_appends_a_revision(store, judged):
+def test_idea_page_proposes_estimates_and_accepting_appends_a_revision(store, judged, page):
     idea, _ = judged
     at = page("idea", id=idea)
     assert not at.exception
@@ -63,14 +54,14 @@ def test_idea_page_proposes_estimates_and_accepting_appends_a_revision(store, ju
     assert any("Accepted: revision" in s.value for s in at.success)
 
 
-def test_idea_without_evidence_says_so(store, make_idea):
+def test_idea_without_evidence_says_so(store, make_idea, page):
     idea = make_idea("untested")
     at = page("idea", id=idea)
     assert not at.exception
     assert any("Nothing to judge yet" in i.value for i in at.info)
 
 
-def test_calibration_page_scores_decided_ideas(store, judged):
+def test_calibration_page_scores_decided_ideas(store, judged, page):
     idea, _ = judged
     accept(store, idea, assess(store, idea, logged_hours=3.0))
     at = page("calibration")
@@ -82,13 +73,13 @@ def test_calibration_page_scores_decided_ideas(store, judged):
     assert len(at.get("vega_lite_chart")) >= 3  # reliability, impact, planning factor (+ over time)
 
 
-def test_calibration_page_empty_state(store, make_idea):
+def test_calibration_page_empty_state(store, make_idea, page):
     make_idea("a")
     at = page("calibration")
     assert not at.exception and "No decided ideas yet" in at.info[0].value
 
 
-def test_calibrated_ranking_switch(store, judged, make_idea):
+def test_calibrated_ranking_switch(store, judged, make_idea, page):
     idea, _ = judged
     accept(store, idea, assess(store, idea, logged_hours=6.0))  # took 3x the estimate
     make_idea("fast", hours=1, likelihood=0.2, impact=0.01)

@@ -19,7 +19,7 @@ import pytest
 import runners.training.trainer as trainer_module
 from runners.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SMALL = ["--set", "epochs=4", "--set", "hist_every=10", "--set", "hist_budget=0", "--set", "n_samples=4"]
 SMALL += ["--set", "check_every=5", "--set", "width=32"]
 
@@ -143,7 +143,15 @@ def test_a_process_killed_with_sigkill_is_resumed_with_force(store, make_idea, d
     """The hard case: no Python runs at `kill -9`, so the run stays RUNNING, the writer's buffer is
     lost, and the newest checkpoint may or may not have reached the store."""
     idea = make_idea()
-    args = ["--idea", idea, "--task", "tests.runners.tune_task:make_task", "--seed", "100", "--no-progress"]
+    args = [
+        "--idea",
+        idea,
+        "--task",
+        "tests.runners.sweeps.tune_task:make_task",
+        "--seed",
+        "100",
+        "--no-progress",
+    ]
     args += ["--set", "epochs=4", "--set", "batch_size=32", "--set", "hist_every=0", "--set", "check_every=2"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "runners.cli", "run", "generalize", *args]

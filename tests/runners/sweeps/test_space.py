@@ -60,7 +60,7 @@ def test_bad_yaml_and_missing_file_are_one_line(tmp_path):
 def test_examples_space_is_valid():
     from pathlib import Path
 
-    space = load_space(Path(__file__).resolve().parents[2] / "examples" / "space.yaml", GeneralizeConfig)
+    space = load_space(Path(__file__).resolve().parents[3] / "examples" / "space.yaml", GeneralizeConfig)
     assert isinstance(space["lr"], Dist)
 
 

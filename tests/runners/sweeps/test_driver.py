@@ -1,7 +1,7 @@
 """`idealoop tune` on a real local Ray (a 2-node `ray.cluster_utils.Cluster`) and real MLflow.
 
 One cluster is shared by the module (starting Ray costs seconds on 2 cores). Trials
-run `tests/runners/tune_task.py`, whose behaviour the sampled `seed` picks: a failing
+run `tests/runners/sweeps/tune_task.py`, whose behaviour the sampled `seed` picks: a failing
 trial, a NaN trial, noisy-label trials ASHA can stop, slow trials to kill mid-sweep.
 """
 
@@ -18,8 +18,8 @@ import pytest
 
 from runners.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-TASK = "tests.runners.tune_task:make_task"
+ROOT = Path(__file__).resolve().parents[3]
+TASK = "tests.runners.sweeps.tune_task:make_task"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from tests.board.seed import seed_board
 from tracker.ideas import get_idea, list_ideas
 
-APP = str(Path(__file__).resolve().parents[2] / "board" / "app.py")
+APP = str(Path(__file__).resolve().parents[3] / "board" / "app.py")
 
 
 @pytest.fixture
@@ -18,20 +18,12 @@ def seeded(store):
     return seed_board(store)
 
 
-def page(name: str, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page(f"pages/{name}.py")
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
-
-
 def markdown(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
 # -- Ideas -----------------------------------------------------------------------
-def test_ideas_ranked_with_score_parts_and_run_counts(seeded):
+def test_ideas_ranked_with_score_parts_and_run_counts(seeded, page):
     at = page("ideas")
     assert not at.exception
     df = at.dataframe[0].value
@@ -45,13 +37,13 @@ def test_ideas_ranked_with_score_parts_and_run_counts(seeded):
     assert df.loc[0, "open"] == f"idea?id={seeded.ideas['Tune learning rate']}"
 
 
-def test_category_filter(seeded):
+def test_category_filter(seeded, page):
     at = page("ideas")
     at.multiselect[1].set_value(["architecture", "curriculum"]).run()
     assert list(at.dataframe[0].value["title"]) == ["Wider model", "Curriculum"]
 
 
-def test_why_this_rank_explains_the_score(seeded):
+def test_why_this_rank_explains_the_score(seeded, page):
     at = page("ideas")
     at.selectbox(key="picked").set_value(seeded.ideas["Wider model"]).run()
     text = markdown(at)
@@ -67,7 +59,7 @@ def _fill_add(at: AppTest, **values: str) -> AppTest:
     return at
 
 
-def test_add_form_adds_a_ranked_idea(store, seeded):
+def test_add_form_adds_a_ranked_idea(store, seeded, page):
     at = page("ideas")
     _fill_add(at, title="Label smoothing", hours="1", complexity="1", impact="0.02", likelihood="0.9")
     at.button[0].click().run()  # the form's submit button
@@ -86,7 +78,7 @@ def test_add_form_adds_a_ranked_idea(store, seeded):
         ("impact", "lots", "impact='lots' is not a number"),
     ],
 )
-def test_add_form_rejects_a_bad_value_and_writes_nothing(store, seeded, field, value, message):
+def test_add_form_rejects_a_bad_value_and_writes_nothing(store, seeded, field, value, message, page):
     before = len(list_ideas(store))
     at = page("ideas")
     good = dict(title="x", hours="1", complexity="1", impact="0.01", likelihood="0.5")
@@ -97,7 +89,7 @@ def test_add_form_rejects_a_bad_value_and_writes_nothing(store, seeded, field, v
     assert len(list_ideas(store)) == before
 
 
-def test_add_form_rejects_an_empty_title(store, seeded):
+def test_add_form_rejects_an_empty_title(store, seeded, page):
     at = page("ideas")
     _fill_add(at, title="  ", hours="1", complexity="1", impact="0.01", likelihood="0.5")
     at.button[0].click().run()
@@ -105,7 +97,7 @@ def test_add_form_rejects_an_empty_title(store, seeded):
     assert len(list_ideas(store)) == 3
 
 
-def test_template_fills_the_form(seeded):
+def test_template_fills_the_form(seeded, page):
     at = page("ideas")
     at.selectbox(key="template").set_value("Bigger model / different backbone").run()
     assert at.text_input(key="add_title").value == "Bigger model / different backbone"
@@ -114,7 +106,7 @@ def test_template_fills_the_form(seeded):
     assert at.text_input(key="add_likelihood").value == "0.35"
 
 
-def test_two_editors_at_once_lose_nothing(store, seeded):
+def test_two_editors_at_once_lose_nothing(store, seeded, page):
     idea = seeded.ideas["Curriculum"]
     alice, bob = page("ideas"), page("ideas")
     for at in (alice, bob):  # both open the same idea before either saves
@@ -132,7 +124,7 @@ def test_two_editors_at_once_lose_nothing(store, seeded):
     assert revisions[-1].source == "board" and revisions[-1].note == "pilot looked good"
 
 
-def test_edit_rejects_a_bad_value_and_writes_nothing(store, seeded):
+def test_edit_rejects_a_bad_value_and_writes_nothing(store, seeded, page):
     idea = seeded.ideas["Curriculum"]
     at = page("ideas")
     at.selectbox(key="picked").set_value(idea).run()
@@ -143,7 +135,7 @@ def test_edit_rejects_a_bad_value_and_writes_nothing(store, seeded):
 
 
 # -- Idea ------------------------------------------------------------------------
-def test_idea_page_ladder_runs_and_evidence(seeded):
+def test_idea_page_ladder_runs_and_evidence(seeded, page):
     at = page("idea", id=seeded.ideas["Tune learning rate"])
     assert not at.exception
     # one badge per rung, in ladder order: baseline, overfit 1, overfit few, generalize, scale
@@ -177,7 +169,7 @@ def test_idea_page_ladder_runs_and_evidence(seeded):
     assert "600 of 600 logged points drawn" in "\n".join(c.value for c in at.caption)
 
 
-def test_idea_page_histograms_of_a_run(seeded):
+def test_idea_page_histograms_of_a_run(seeded, page):
     at = page("idea", id=seeded.ideas["Tune learning rate"], run=seeded.runs["overfit"])
     assert not at.exception
     charts = at.get("vega_lite_chart")
@@ -190,14 +182,14 @@ def test_idea_page_histograms_of_a_run(seeded):
     assert "**exploding_grad** from step 300" in "\n".join(c.value for c in at.caption)
 
 
-def test_idea_without_runs_shows_how_to_start(seeded):
+def test_idea_without_runs_shows_how_to_start(seeded, page):
     at = page("idea", id=seeded.ideas["Curriculum"])
     assert not at.exception
     assert any(f"idealoop run overfit --idea {seeded.ideas['Curriculum']}" in i.value for i in at.info)
     assert len(at.get("vega_lite_chart")) == 0
 
 
-def test_running_idea_is_live(seeded):
+def test_running_idea_is_live(seeded, page):
     at = page("idea", id=seeded.ideas["Wider model"])
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     assert badges[1:3] == [
@@ -207,14 +199,14 @@ def test_running_idea_is_live(seeded):
     assert any("refreshes every" in c.value for c in at.caption)
 
 
-def test_unknown_idea_id_is_one_message(seeded):
+def test_unknown_idea_id_is_one_message(seeded, page):
     at = page("idea", id="nope")
     assert not at.exception
     assert at.error[0].value.startswith("No idea 'nope'")
 
 
 # -- Compare ---------------------------------------------------------------------
-def test_compare_two_runs_side_by_side(seeded):
+def test_compare_two_runs_side_by_side(seeded, page):
     a, b = seeded.runs["overfit"], seeded.trials[1]
     at = page("compare", runs=f"{a},{b}")
     assert not at.exception
@@ -227,21 +219,21 @@ def test_compare_two_runs_side_by_side(seeded):
     assert final.loc["overfit_one/final_loss"].iloc[0] == "0.004"
 
 
-def test_compare_with_no_runs_says_how(store):
+def test_compare_with_no_runs_says_how(store, page):
     at = page("compare")
     assert not at.exception
     assert "idealoop run overfit" in at.info[0].value
 
 
 # -- Launch ----------------------------------------------------------------------
-def test_launch_page_preselects_the_idea_and_overfit(seeded):
+def test_launch_page_preselects_the_idea_and_overfit(seeded, page):
     at = page("launch", id=seeded.ideas["Wider model"])
     assert not at.exception
     assert at.selectbox[0].value == seeded.ideas["Wider model"]
     assert at.selectbox[1].value == "overfit"
 
 
-def test_launch_rejects_a_bad_override_and_starts_nothing(seeded):
+def test_launch_rejects_a_bad_override_and_starts_nothing(seeded, page):
     at = page("launch")
     at.text_input[0].set_value("lr")
     at.button[0].click().run()
@@ -250,7 +242,7 @@ def test_launch_rejects_a_bad_override_and_starts_nothing(seeded):
 
 
 @pytest.mark.parametrize("name", ["ideas", "idea", "launch", "compare"])
-def test_a_bad_uri_is_one_line_on_every_page(store, monkeypatch, name):
+def test_a_bad_uri_is_one_line_on_every_page(store, monkeypatch, name, page):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nope://nowhere")
     at = page(name)
     assert not at.exception
@@ -258,7 +250,7 @@ def test_a_bad_uri_is_one_line_on_every_page(store, monkeypatch, name):
     assert "\n" not in at.error[0].value
 
 
-def test_launch_page_offers_the_whole_ladder_and_honours_the_stage_link(seeded):
+def test_launch_page_offers_the_whole_ladder_and_honours_the_stage_link(seeded, page):
     at = page("launch", id=seeded.ideas["Curriculum"], stage="generalize")
     assert not at.exception
     stage_box = at.selectbox[1]

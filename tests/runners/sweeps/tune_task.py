@@ -5,7 +5,7 @@
 - seed >= 100: each training step sleeps 50 ms (a sweep slow enough to kill mid-way);
 - otherwise: a learnable problem whose val labels get noisier as the seed grows, so
   later seeds score worse and ASHA has something to stop.
-Load it with `--task tests.runners.tune_task:make_task`.
+Load it with `--task tests.runners.sweeps.tune_task:make_task`.
 """
 
 from __future__ import annotations

@@ -191,7 +191,7 @@ def test_tune_with_a_space_file(store, idea, tmp_path_factory, space):
         safe_text.map(lambda s: f"nope_{s}:make"),
         safe_text.map(lambda s: f"json:{s}"),
         st.sampled_from(
-            ["json:loads", "math:pi", ":", "a:b:c", "tests.runners.tune_task:nope", "", " digits"]
+            ["json:loads", "math:pi", ":", "a:b:c", "tests.runners.sweeps.tune_task:nope", "", " digits"]
         ),
     )
 )

@@ -16,7 +16,7 @@ from runners.tasks.base import ModelSpec, load_task
 from tracker.runs import stage_run
 from tracker.store import Target
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def readme_task_code() -> str:
