@@ -85,11 +85,14 @@ class Store:
             )
 
     @classmethod
-    def resolve(cls, *, uri: str | None = None, project: str | None = None) -> Store:
+    def resolve(cls, *, uri: str | None = None, project: str | None = None, create: bool = False) -> Store:
         """The boundary: explicit values, else MLFLOW_TRACKING_URI / IDEALOOP_PROJECT, else the
-        defaults. The only place idealoop reads those variables."""
+        defaults. The only place idealoop reads those variables. The URI is checked here
+        (`check_uri`), so a typo is one line now, not a traceback or minutes of retries later."""
         project = project or os.environ.get("IDEALOOP_PROJECT") or DEFAULT_PROJECT
-        return cls(project=project, uri=absolute_uri(uri or mlflow.get_tracking_uri()))
+        resolved = absolute_uri(uri or mlflow.get_tracking_uri())
+        check_uri(resolved, create=create)
+        return cls(project=project, uri=resolved)
 
     def __getstate__(self) -> dict:
         state = {"project": self.project, "uri": self.uri}
@@ -157,6 +160,89 @@ class Target:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+# -- checking a tracking URI at the boundary ---------------------------------------------
+SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "file", "databricks")
+DRIVERS = {  # SQLAlchemy's default driver module per database, and per "+driver" suffix
+    "postgresql": "psycopg",
+    "postgresql+psycopg": "psycopg",
+    "postgresql+psycopg2": "psycopg2",
+    "mysql": "MySQLdb",
+    "mysql+mysqldb": "MySQLdb",
+    "mysql+pymysql": "pymysql",
+}
+PIP_NAMES = {
+    "psycopg": "'psycopg[binary]'",
+    "psycopg2": "psycopg2-binary",
+    "MySQLdb": "mysqlclient",
+    "pymysql": "pymysql",
+}
+SERVER_TIMEOUT_S = 3.0  # a tracking server must answer /health this fast at start-up
+URI_HINT = "(check --tracking-uri / MLFLOW_TRACKING_URI)"
+
+
+def check_uri(uri: str, *, create: bool = False) -> None:
+    """Raise StoreError, one line, if `uri` cannot be a tracking store: an unknown scheme, a
+    database driver that is not installed, a SQLite file whose directory does not exist (a
+    typo would silently start a new, empty project; `create=True` allows it) or that is not
+    a SQLite database, a tracking server that does not answer within SERVER_TIMEOUT_S."""
+    import importlib.util
+    from urllib.parse import urlsplit
+
+    scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
+    if scheme.split("+")[0] not in SCHEMES:
+        raise StoreError(
+            f"tracking URI {uri[:80]!r} has no known scheme; use sqlite:///PATH.db, postgresql://..., "
+            f"mysql://... or http(s)://SERVER {URI_HINT}"
+        )
+    module = DRIVERS.get(scheme)
+    if module and importlib.util.find_spec(module) is None:
+        raise StoreError(
+            f"tracking URI {uri[:80]!r} needs the Python module {module!r}, which is not installed; "
+            f"pip install {PIP_NAMES[module]}, or name an installed "
+            "driver (postgresql+psycopg2://, mysql+pymysql://)"
+        )
+    path = sqlite_path(uri)
+    if path is not None:
+        _check_sqlite(path, create)
+    if scheme in ("http", "https"):
+        _check_server(uri)
+
+
+def _check_sqlite(path: str, create: bool) -> None:
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        if not create:
+            raise StoreError(
+                f"the folder of the SQLite store {path} does not exist; create it, or pass --create "
+                f"to start a new store there {URI_HINT}"
+            )
+        os.makedirs(folder, exist_ok=True)
+    if os.path.isdir(path):
+        raise StoreError(f"the SQLite store {path} is a directory, not a database file {URI_HINT}")
+    if os.path.isfile(path) and os.path.getsize(path) > 0:
+        with open(path, "rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                raise StoreError(f"{path} is not a SQLite database {URI_HINT}")
+
+
+def _check_server(uri: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered (an auth or proxy error is MLflow's to explain, with its own message)
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "reason", None) or exc
+        raise StoreError(
+            f"no tracking server answers at {uri} within {SERVER_TIMEOUT_S:g} s ({why}); "
+            f"is it running? {URI_HINT}"
+        ) from None
 
 
 # -- SQLite URIs -----------------------------------------------------------------------

@@ -41,7 +41,7 @@ def store_of(args):
     """
     from tracker.store import Store
 
-    return Store.resolve(uri=args.tracking_uri, project=args.project)
+    return Store.resolve(uri=args.tracking_uri, project=args.project, create=getattr(args, "create", False))
 
 
 def debugging(args) -> bool:

@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri", help="MLflow tracking URI (env MLFLOW_TRACKING_URI; default sqlite:///mlflow.db)"
     )
     common.add_argument(
+        "--create", action="store_true", help="a SQLite store may be made in a folder that does not exist yet"
+    )
+    common.add_argument(
         "--debug", action="store_true", help="print the traceback of a failure (env IDEALOOP_DEBUG=1)"
     )
 

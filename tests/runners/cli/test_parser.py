@@ -134,20 +134,60 @@ def test_a_10kb_bad_number_is_not_echoed_back_whole(store, capsys):
 
 
 def test_an_unforeseen_failure_is_one_line_and_debug_prints_the_traceback(tmp_path, capsys, monkeypatch):
-    bad = tmp_path / "not-a-database.db"
-    bad.write_text("these bytes are not SQLite")
-    argv = ["idea", "list", "--tracking-uri", f"sqlite:///{bad}"]
+    import sqlite3
+
+    alien = tmp_path / "alien.db"  # a SQLite file whose schema MLflow cannot migrate: nobody foresaw it
+    with sqlite3.connect(alien) as db:
+        db.execute("CREATE TABLE alembic_version (version_num TEXT)")
+        db.execute("INSERT INTO alembic_version VALUES ('zzz')")
+    argv = ["idea", "list", "--tracking-uri", f"sqlite:///{alien}"]
     monkeypatch.delenv("IDEALOOP_DEBUG", raising=False)
     assert main(argv) == 1
-    err = capsys.readouterr().err.strip()
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("idealoop:")]
     # Before: a 40-line traceback. Now one line naming what failed and how to see more.
-    assert err.count("\n") == 0 and err.startswith("idealoop: error: ") and "not a database" in err
-    assert "--debug" in err
-    with pytest.raises(Exception, match="not a database"):
+    assert len(lines) == 1 and "revision identified by 'zzz'" in lines[0] and "--debug" in lines[0]
+    with pytest.raises(Exception, match="zzz"):
         main([*argv, "--debug"])
     monkeypatch.setenv("IDEALOOP_DEBUG", "1")
-    with pytest.raises(Exception, match="not a database"):
+    with pytest.raises(Exception, match="zzz"):
         main(argv)
+
+
+@pytest.mark.parametrize(
+    "uri, says",
+    [
+        ("foo://bar", "has no known scheme"),
+        ("sqlite:////nonexistent-folder/x.db", "the SQLite store /nonexistent-folder/x.db does not exist"),
+        ("http://127.0.0.1:1", "no tracking server answers at http://127.0.0.1:1 within 3 s"),
+        ("postgresql://root@/db", "needs the Python module 'psycopg', which is not installed"),
+    ],
+)
+def test_a_bad_tracking_uri_is_one_line_at_once(tmp_path, capsys, uri, says):
+    import time
+
+    t0 = time.monotonic()
+    assert main(["idea", "list", "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("idealoop: error: ") and says in err
+    assert err.count("\n") == 0
+    assert time.monotonic() - t0 < 15  # before: 252 s of retries against a closed port
+
+
+def test_a_sqlite_store_in_a_missing_folder_needs_create(tmp_path, capsys):
+    # Before: a typo in the path silently made the folders and an empty store (a new project).
+    uri = f"sqlite:///{tmp_path}/new/folder/mlflow.db"
+    assert main(["idea", "list", "--tracking-uri", uri]) == 2
+    assert not (tmp_path / "new").exists()
+    assert main(["idea", "list", "--tracking-uri", uri, "--create"]) == 0
+    assert (tmp_path / "new" / "folder" / "mlflow.db").is_file()
+
+
+def test_a_file_that_is_not_sqlite_is_refused_untouched(tmp_path, capsys):
+    bad = tmp_path / "notes.db"
+    bad.write_text("my notes, not a database")
+    assert main(["idea", "list", "--tracking-uri", f"sqlite:///{bad}"]) == 2
+    assert "is not a SQLite database" in capsys.readouterr().err
+    assert bad.read_text() == "my notes, not a database"
 
 
 def test_set_task_and_seed_are_not_dropped_when_the_flags_are_absent(store, capsys):
