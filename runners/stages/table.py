@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from runners.stages import config
+from runners.stages.config import BaselineConfig, GeneralizeConfig, OverfitConfig, ScaleConfig
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,13 @@ class Stage:
 
 
 LADDER = (
-    Stage("baseline", "baseline", config.BaselineConfig, "runners.stages.baseline:run_baseline",
+    Stage("baseline", "baseline", BaselineConfig, "runners.stages.baseline:run_baseline",
           "non-deep-learning model on the same split: the score to beat"),
-    Stage("overfit", "stage_overfit", config.OverfitConfig, "runners.stages.overfit:run_overfit",
+    Stage("overfit", "stage_overfit", OverfitConfig, "runners.stages.overfit:run_overfit",
           "memorise 1 sample, then a few, regularization off"),
-    Stage("generalize", "stage_generalize", config.GeneralizeConfig,
+    Stage("generalize", "stage_generalize", GeneralizeConfig,
           "runners.stages.generalize:run_generalize", "full data, small plain model: val loss must fall"),
-    Stage("scale", "stage_scale", config.ScaleConfig, "runners.stages.scale:run_scale",
+    Stage("scale", "stage_scale", ScaleConfig, "runners.stages.scale:run_scale",
           "bigger model, tricks on: must beat generalize"),
 )  # fmt: skip
 STAGES = {s.name: s for s in LADDER}

@@ -9,16 +9,6 @@ from runners.stages.config import BaselineConfig
 from tracker.runs import stage_run
 from tracker.store import Target
 
-FAST = dict(epochs=2, hist_every=10, hist_budget=0, n_samples=8)  # exact cadence: the test counts snapshots
-
-
-def _history(store, run_id, key):
-    return sorted(store.client.get_metric_history(run_id, key), key=lambda m: m.step)
-
-
-def _artifacts(store, run_id, path):
-    return sorted(f.path for f in store.client.list_artifacts(run_id, path))
-
 
 def test_baseline_records_the_score_to_beat(store, make_idea):
     idea = make_idea()

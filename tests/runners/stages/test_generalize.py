@@ -15,21 +15,14 @@ from runners.stages.baseline import run_baseline
 from runners.stages.config import BaselineConfig, GeneralizeConfig
 from runners.stages.generalize import run_generalize
 from runners.tasks.base import Split, load_task
+from tests.runners.stages.conftest import FAST
 from tracker.runs import NonFiniteLoss, stage_run
 from tracker.store import Target
 
-FAST = dict(epochs=2, hist_every=10, hist_budget=0, n_samples=8)  # exact cadence: the test counts snapshots
 
-
-def _history(store, run_id, key):
-    return sorted(store.client.get_metric_history(run_id, key), key=lambda m: m.step)
-
-
-def _artifacts(store, run_id, path):
-    return sorted(f.path for f in store.client.list_artifacts(run_id, path))
-
-
-def test_generalize_passes_logs_the_contract_and_reports_the_baseline_gap(store, make_idea):
+def test_generalize_passes_logs_the_contract_and_reports_the_baseline_gap(
+    store, make_idea, history, artifacts
+):
     idea = make_idea()
     with stage_run(Target(store, idea), stage="baseline", task="digits") as run:
         base = run_baseline(BaselineConfig(), run)["accuracy"]
@@ -41,22 +34,22 @@ def test_generalize_passes_logs_the_contract_and_reports_the_baseline_gap(store,
     assert got.data.tags["mlflow.parentRunId"] == idea
     batches = 2 * math.ceil(len(task.train) / 64)
     # One train/loss point per batch and one val/loss_batch per iteration, same steps.
-    assert [m.step for m in _history(store, run.run_id, "train/loss")] == list(range(batches))
-    assert [m.step for m in _history(store, run.run_id, "val/loss_batch")] == list(range(batches))
+    assert [m.step for m in history(run.run_id, "train/loss")] == list(range(batches))
+    assert [m.step for m in history(run.run_id, "val/loss_batch")] == list(range(batches))
     # Full-pass val metrics: before training (epoch 0) and after each epoch.
-    assert [m.value for m in _history(store, run.run_id, "epoch")] == [0, 1, 2]
-    assert len(_history(store, run.run_id, "val/f1_macro")) == 3
+    assert [m.value for m in history(run.run_id, "epoch")] == [0, 1, 2]
+    assert len(history(run.run_id, "val/f1_macro")) == 3
     assert "val/f1/7" in got.data.metrics
     gap = got.data.metrics["generalize/gap_to_baseline"]
     assert gap == pytest.approx(result.best_value("accuracy") - base)
-    hists = _artifacts(store, run.run_id, "histograms")
+    hists = artifacts(run.run_id, "histograms")
     assert len(hists) == math.ceil(batches / 10)
     with open(store.client.download_artifacts(run.run_id, hists[1])) as f:
         snap = json.load(f)
     h = snap["tensors"]["weights/1.weight"]
     assert len(h["edges"]) == len(h["counts"]) + 1 and sum(h["counts"]) == 64 * 128
     assert {"grads/1.weight", "acts/2"} <= set(snap["tensors"])
-    pngs = _artifacts(store, run.run_id, "samples")
+    pngs = artifacts(run.run_id, "samples")
     assert "samples/epoch_0002.png" in pngs and "samples/confusion_epoch_0002.png" in pngs
     png = open(store.client.download_artifacts(run.run_id, "samples/epoch_0002.png"), "rb").read()
     assert Image.open(io.BytesIO(png)).size[0] > 100

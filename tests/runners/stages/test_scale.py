@@ -12,21 +12,12 @@ from runners.stages.config import GeneralizeConfig, ScaleConfig
 from runners.stages.generalize import run_generalize
 from runners.stages.scale import run_scale
 from runners.tasks.base import load_task
+from tests.runners.stages.conftest import FAST
 from tracker.runs import stage_run
 from tracker.store import Target
 
-FAST = dict(epochs=2, hist_every=10, hist_budget=0, n_samples=8)  # exact cadence: the test counts snapshots
 
-
-def _history(store, run_id, key):
-    return sorted(store.client.get_metric_history(run_id, key), key=lambda m: m.step)
-
-
-def _artifacts(store, run_id, path):
-    return sorted(f.path for f in store.client.list_artifacts(run_id, path))
-
-
-def test_scale_must_beat_the_ideas_best_generalize_run(store, make_idea):
+def test_scale_must_beat_the_ideas_best_generalize_run(store, make_idea, history):
     idea = make_idea()
     with stage_run(Target(store, idea), stage="scale", task="digits") as run:
         run_scale(ScaleConfig(**FAST), run, progress=False)
@@ -38,11 +29,9 @@ def test_scale_must_beat_the_ideas_best_generalize_run(store, make_idea):
         run_scale(ScaleConfig(epochs=4, hist_every=0, n_samples=4), run, progress=False)
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.scale"] == "passed"
-    assert got.data.metrics["scale/reference"] < max(
-        m.value for m in _history(store, run.run_id, "val/accuracy")
-    )
+    assert got.data.metrics["scale/reference"] < max(m.value for m in history(run.run_id, "val/accuracy"))
     assert got.data.params["batchnorm"] == "True" and got.data.params["lr_decay"] == "cosine"
-    lrs = [m.value for m in _history(store, run.run_id, "train/lr")]
+    lrs = [m.value for m in history(run.run_id, "train/lr")]
     assert lrs[0] > lrs[-1]  # cosine decay is on in scale
 
 
@@ -79,7 +68,7 @@ def test_class_weights_need_classification(store):
             run_scale(ScaleConfig(class_weights=True, **FAST), run, task=task, progress=False)
 
 
-def test_scale_data_parallel_two_processes_gloo(store):
+def test_scale_data_parallel_two_processes_gloo(store, history):
     # Two CPU processes (gloo): rank 0 logs one train/loss point per batch of its half.
     cfg = ScaleConfig(epochs=1, hist_every=0, n_samples=4, processes=2)
     with stage_run(Target(store), stage="scale", task="digits") as run:
@@ -87,5 +76,5 @@ def test_scale_data_parallel_two_processes_gloo(store):
     got = store.client.get_run(run.run_id)
     assert got.info.status == "FINISHED" and got.data.tags["idealoop.processes"] == "2"
     shard = math.ceil(len(load_task("digits").train) / 2)
-    assert len(_history(store, run.run_id, "train/loss")) == math.ceil(shard / 64)
+    assert len(history(run.run_id, "train/loss")) == math.ceil(shard / 64)
     assert result.history[0]["accuracy"] > 0.3  # it learned, with gradients averaged across ranks
