@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from tracker.store import Store
+from tracker.store import Store, StoreError
 
 T = TypeVar("T")
 LIVE_TTL_S = 2  # cache life of reads that change while runs are going
@@ -41,7 +41,12 @@ def store() -> Store:
     `idealoop board` puts its resolved store (absolute URI) in the server's environment;
     a board started by hand (`streamlit run board/app.py`) resolves the same way the CLI does.
     """
-    return Store.resolve()
+    try:
+        return Store.resolve()
+    except StoreError as exc:  # the URI itself is wrong: one line on the page, never a traceback
+        st.error(f"Cannot read the tracking store: {first_line(exc)}")
+        st.stop()
+        raise  # unreachable: st.stop() raises
 
 
 def first_line(exc: BaseException) -> str:
