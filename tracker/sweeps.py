@@ -10,7 +10,8 @@ Layout (docs/telemetry.md):
   start creates it RUNNING with these tags (`trial_tags`, through `stage_run`); a trial
   Ray restarts finds it again by its Ray id (`find_trial`) and resumes it.
 - why a trial ended: `completed`, `stopped_by_asha` (+ `idealoop.asha_iteration`),
-  `failed` / `nan_loss` (+ `idealoop.error`), `killed`. Trials end their own runs;
+  `failed` / `nan_loss` (+ `idealoop.error`), `killed` (its driver, or its own process,
+  was killed: + `idealoop.error`, Ray's words when Ray saw the process die). Trials end their own runs;
   `reconcile` ends whatever is still RUNNING after Ray is done (a trial whose process
   was torn down, a driver that was killed), from what Ray knows about each trial.
 
@@ -53,8 +54,57 @@ class TrialOutcome:
 
     trial_id: str
     iteration: int  # last reported training_iteration (0: never reported)
-    error: str = ""  # set when Ray recorded the trial as errored
+    error: str = ""  # set when Ray recorded the trial as errored: `ExcType: message` (`trial_error`)
     finished: bool = True  # False: still pending/running when the driver stopped
+
+
+# Ray's errors for a trial whose process (or node) died under it, not in its own code: the
+# actor's worker was killed (SIGKILL, SIGTERM, the OOM killer, `ray stop`), crashed, or its
+# node went away. Ray 2.60 reports a trial process SIGKILLed or SIGTERMed from outside as
+# `ActorDiedError: The actor died unexpectedly before finishing this task. ... The actor is
+# dead because its worker process has died. Worker exit type: SYSTEM_ERROR ...`; an
+# exception the trial raised arrives as `RayTaskError(<its type>)` (`trial_error` unwraps it).
+PROCESS_DIED_ERRORS = frozenset(
+    {
+        "ActorDiedError",
+        "RayActorError",
+        "WorkerCrashedError",
+        "NodeDiedError",
+        "LocalRayletDiedError",
+        "OutOfMemoryError",
+    }
+)
+# The same, said in words: an error recorded without its type (bare Ray text).
+PROCESS_DIED_WORDS = ("actor died", "worker process has died", "killed by signal", "worker crashed")
+
+
+def trial_error(exc: BaseException) -> str:
+    """`ExcType: message` for the error Ray recorded for a trial. Pure.
+
+    A Python exception raised in the trial reaches the driver wrapped in Ray's
+    `RayTaskError(<type>)`, whose text starts with Ray's own `ray::ImplicitFunc.train()`
+    banner: the trial's own exception (`.cause`) is named instead, first line only. Ray's
+    own errors (a dead actor) keep their whole text, whitespace folded: the last line says
+    how the worker died.
+    """
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException) and type(exc).__name__.startswith("RayTaskError"):
+        lines = str(cause).strip().splitlines()
+        return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}".rstrip(": ")
+
+
+def killed_from_outside(error: str) -> bool:
+    """Whether a trial's recorded error says its process was killed, not that its code failed. Pure.
+
+    `error` is `ExcType: message`: Ray's process-death types read killed, any other type
+    (an exception of the trial's own, whatever its message says) does not. Text with no
+    type name in front is judged by its words.
+    """
+    head, sep, _ = error.partition(":")
+    if sep and head.strip().isidentifier():
+        return head.strip() in PROCESS_DIED_ERRORS
+    return any(words in error.lower() for words in PROCESS_DIED_WORDS)
 
 
 def end_reason(outcome: TrialOutcome | None, max_iterations: int) -> tuple[str, str]:
@@ -62,10 +112,14 @@ def end_reason(outcome: TrialOutcome | None, max_iterations: int) -> tuple[str, 
 
     A terminated trial that reported every iteration completed; one that stopped
     short was stopped by the scheduler (ASHA is the only thing that stops trials).
+    A trial Ray recorded as errored failed (`nan_loss` for a non-finite loss), unless
+    the error says its process died under it: killed.
     """
     if outcome is None or not outcome.finished:
         return "killed", "KILLED"
     if outcome.error:
+        if killed_from_outside(outcome.error):
+            return "killed", "KILLED"
         return ("nan_loss" if "NonFiniteLoss" in outcome.error else "failed"), "FAILED"
     if outcome.iteration >= max_iterations:
         return "completed", "FINISHED"
@@ -145,8 +199,8 @@ def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], ma
         if reason == "stopped_by_asha":
             tags[TAG_ASHA_ITERATION] = str(outcome.iteration)
         if outcome is not None and outcome.error:
-            tags[TAG_ERROR] = outcome.error[:5000]
-        if reason == "killed":
+            tags[TAG_ERROR] = outcome.error[:5000]  # for `killed`: how Ray says the process died
+        elif reason == "killed":
             tags[TAG_ERROR] = "the trial's process ended without ending its run (driver or node died)"
         set_tags(store, run.info.run_id, tags)
         store.client.set_terminated(run.info.run_id, status)

@@ -27,7 +27,7 @@ import os
 import sys
 from dataclasses import asdict
 
-from runners.sweeps.settings import SUPPORTED_STAGES, SweepError, SweepSettings, first_line
+from runners.sweeps.settings import SUPPORTED_STAGES, SweepError, SweepSettings
 
 # Tune warns on every forced experiment snapshot; with a checkpoint per epoch that is every epoch.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -270,7 +270,7 @@ def _execute(
 def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_iterations: int) -> None:
     """Reconcile trial runs from Ray's record; record the best trial on the sweep."""
     from tracker.learning import improves
-    from tracker.sweeps import TrialOutcome, reconcile, record_best
+    from tracker.sweeps import TrialOutcome, reconcile, record_best, trial_error
 
     outcomes, best = {}, None
     for r in results:
@@ -279,7 +279,7 @@ def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_itera
         if not trial_id:
             continue
         outcomes[trial_id] = TrialOutcome(
-            trial_id, int(m.get("training_iteration", 0) or 0), error=first_line(r.error) if r.error else ""
+            trial_id, int(m.get("training_iteration", 0) or 0), error=trial_error(r.error) if r.error else ""
         )
         df = r.metrics_dataframe
         if df is None or metric not in df or df[metric].dropna().empty:

@@ -23,7 +23,22 @@ from tracker.sweeps import (
     reconcile,
     record_best,
     sweep_info,
+    trial_error,
     trial_tags,
+)
+
+# What Ray 2.60 recorded (r.error, through `trial_error`) for a trial whose process was SIGKILLed /
+# SIGTERMed from outside (tests/runners/test_tune.py kills one), cut short in the middle.
+SIGKILLED = (
+    "ActorDiedError: The actor died unexpectedly before finishing this task. class_name: ImplicitFunc "
+    "actor_id: 4128bda8 pid: 8883 ... The actor is dead because its worker process has died. Worker "
+    "exit type: SYSTEM_ERROR Worker exit detail: Worker unexpectedly exits with a connection error code 2. "
+    "End of file."
+)
+SIGTERMED = (
+    "ActorDiedError: The actor died unexpectedly before finishing this task. ... Worker exit type: "
+    "SYSTEM_ERROR Worker exit detail: Worker exits unexpectedly. Worker exits with an exit code 1. "
+    "The process receives a SIGTERM."
 )
 
 
@@ -36,10 +51,44 @@ from tracker.sweeps import (
         (TrialOutcome("t", 2, error="NonFiniteLoss: train loss became nan"), ("nan_loss", "FAILED")),
         (TrialOutcome("t", 5, finished=False), ("killed", "KILLED")),
         (None, ("killed", "KILLED")),  # Ray has no record of it: the process died unseen
+        # The trial's own process killed from outside (or its node lost): Ray saw the actor die.
+        # A broken implementation (as before issue 11) reads these `failed`, like a bug in the trial.
+        (TrialOutcome("t", 2, error=SIGKILLED), ("killed", "KILLED")),
+        (TrialOutcome("t", 8, error=SIGTERMED), ("killed", "KILLED")),
+        (TrialOutcome("t", 0, error="WorkerCrashedError: The worker died"), ("killed", "KILLED")),
+        (TrialOutcome("t", 3, error="NodeDiedError: node 1f2e died"), ("killed", "KILLED")),
+        (TrialOutcome("t", 3, error="The actor died unexpectedly before finishing"), ("killed", "KILLED")),
+        # ... but an exception the trial raised stays `failed`, whatever its message says.
+        (TrialOutcome("t", 2, error="RuntimeError: the actor died, said my code"), ("failed", "FAILED")),
+        (TrialOutcome("t", 2, error="ValueError: worker process has died"), ("failed", "FAILED")),
+        (TrialOutcome("t", 2, error="NonFiniteLoss: loss nan (actor died?)"), ("nan_loss", "FAILED")),
     ],
 )
 def test_end_reason_from_rays_record(outcome, expected):
     assert end_reason(outcome, max_iterations=8) == expected
+
+
+def test_trial_error_names_the_trials_own_exception_not_rays_wrapper():
+    # Ray wraps an exception raised in the trial in `RayTaskError(<type>)`, whose text opens with
+    # Ray's banner; `.cause` is the trial's own exception. (Named like Ray's classes: no Ray here.)
+    wrapper = type("RayTaskError(NonFiniteLoss)", (RuntimeError,), {})
+    nan = type("NonFiniteLoss", (FloatingPointError,), {})
+    err = wrapper("\x1b[36mray::ImplicitFunc.train()\x1b[39m (pid=9383, ip=192.0.2.2)\n  File ...")
+    err.cause = nan("train loss became nan at step 3\nmore")
+    # A broken implementation keeps Ray's banner line: the reason reads `failed`, not `nan_loss`.
+    assert trial_error(err) == "NonFiniteLoss: train loss became nan at step 3"
+    assert end_reason(TrialOutcome("t", 1, error=trial_error(err)), 8) == ("nan_loss", "FAILED")
+    died = type("ActorDiedError", (RuntimeError,), {})(
+        "The actor died unexpectedly before finishing this task.\n\tpid: 8883\nThe actor is dead because"
+        " its worker process has died. Worker exit detail: The process receives a SIGTERM."
+    )
+    # Ray's own error keeps every line (the last says how the process died), on one line.
+    assert trial_error(died) == (
+        "ActorDiedError: The actor died unexpectedly before finishing this task. pid: 8883 The actor is "
+        "dead because its worker process has died. Worker exit detail: The process receives a SIGTERM."
+    )
+    assert end_reason(TrialOutcome("t", 1, error=trial_error(died)), 8) == ("killed", "KILLED")
+    assert trial_error(KeyError()) == "KeyError"
 
 
 def _sweep(store, idea):
@@ -106,14 +155,15 @@ def test_a_restarted_trial_resumes_its_run_and_asha_stop_ends_it_finished(store,
 def test_reconcile_ends_every_running_trial_with_the_reason_ray_implies(store, make_idea):
     idea = make_idea()
     sweep = _sweep(store, idea)
-    ids = {t: _trial(store, sweep, idea, t) for t in ("done", "asha", "err", "gone")}
+    ids = {t: _trial(store, sweep, idea, t) for t in ("done", "asha", "err", "gone", "shot")}
     store.client.set_terminated(ids["done"], "FINISHED")  # ended itself: left alone
     outcomes = {
         "done": TrialOutcome("done", 8),
         "asha": TrialOutcome("asha", 2),
         "err": TrialOutcome("err", 1, error="RuntimeError: boom"),
+        "shot": TrialOutcome("shot", 3, error=SIGKILLED),  # its process was SIGKILLed mid-sweep
     }
-    assert reconcile(store, sweep, outcomes, max_iterations=8) == 3
+    assert reconcile(store, sweep, outcomes, max_iterations=8) == 4
     got = {t: store.client.get_run(i) for t, i in ids.items()}
     assert TAG_END_REASON not in got["done"].data.tags
     assert got["asha"].info.status == "FINISHED" and got["asha"].data.tags[TAG_ASHA_ITERATION] == "2"
@@ -121,6 +171,10 @@ def test_reconcile_ends_every_running_trial_with_the_reason_ray_implies(store, m
         got["err"].info.status == "FAILED" and got["err"].data.tags["idealoop.error"] == "RuntimeError: boom"
     )
     assert got["gone"].info.status == "KILLED" and got["gone"].data.tags[TAG_END_REASON] == "killed"
+    # Killed, and the error says how Ray saw the process die (not the generic "driver or node died").
+    assert got["shot"].info.status == "KILLED" and got["shot"].data.tags[TAG_END_REASON] == "killed"
+    assert got["shot"].data.tags["idealoop.error"] == SIGKILLED
+    assert got["shot"].data.tags["idealoop.reconciled"] == "true"
     assert reconcile(store, sweep, outcomes, max_iterations=8) == 0  # nothing RUNNING is left
 
 
