@@ -317,7 +317,7 @@ def test_a_killed_trial_process_ends_killed_and_the_sweep_goes_on(cluster, store
     # A broken implementation: reads Ray's "actor died" as the trial's own failure (`failed`, FAILED:
     # what it did before issue 11), leaves the dead trial's run RUNNING (no reconcile), or lets one
     # dead trial fail the whole sweep (exit != 0, sweep FAILED, the other trials never run).
-    from tests.runners.tune_task import pid_file
+    from tests.runners.sweeps.tune_task import pid_file
 
     victim = 1000 + os.getpid()  # seed >= 1000: the trial writes its PID; this test process's own file
     path = Path(pid_file(victim))
