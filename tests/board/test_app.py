@@ -48,4 +48,7 @@ def test_unreachable_store_is_one_message(store, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert at.error[0].value.startswith("Cannot read ideas from http://127.0.0.1:9")
+    # The store check at the boundary says so at once (before: whatever the first read raised).
+    assert at.error[0].value.startswith(
+        "Cannot read the tracking store: no tracking server answers at http://127.0.0.1:9"
+    )
