@@ -17,6 +17,7 @@ Also here: the SQLite URI helpers (`absolute_uri`, `sqlite_path`, `enable_sqlite
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -222,9 +223,15 @@ def _check_sqlite(path: str, create: bool) -> None:
     if os.path.isdir(path):
         raise StoreError(f"the SQLite store {path} is a directory, not a database file {URI_HINT}")
     if os.path.isfile(path) and os.path.getsize(path) > 0:
-        with open(path, "rb") as f:
-            if f.read(16) != b"SQLite format 3\x00":
-                raise StoreError(f"{path} is not a SQLite database {URI_HINT}")
+        # Asked through SQLite itself, never a plain open(): closing a second descriptor on the
+        # file would drop this process's POSIX locks on it, which corrupts a store it has open.
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+                conn.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.OperationalError:
+            pass  # busy or locked: a database all the same; MLflow will wait for it
+        except sqlite3.DatabaseError:
+            raise StoreError(f"{path} is not a SQLite database {URI_HINT}") from None
 
 
 def _check_server(uri: str) -> None:
