@@ -13,6 +13,7 @@ from tracker.store import Store, Target, absolute_uri, enable_sqlite_wal
 
 def test_resolve_reads_the_environment_and_makes_the_uri_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel").mkdir()  # the store check refuses a SQLite folder that does not exist
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///rel/mlflow.db")
     monkeypatch.setenv("IDEALOOP_PROJECT", "from-env")
     store = Store.resolve()
