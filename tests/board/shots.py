@@ -1,0 +1,141 @@
+"""Screenshots of every board page, on the demo store plus a sweep, for people to look at.
+
+    python -m tests.board.shots OUT_DIR [--store DIR] [--width 1400] [--height 900]
+
+Builds (once; reused when DIR already holds it) a store the way a user would: `idealoop
+demo`, a 6-trial sweep on the demo idea, an accepted outcome with hours logged. Then it
+serves `idealoop board` on that store and takes, for each page (and each tab of the Idea
+page), one shot of the first screen (WIDTH x HEIGHT) and one of the full height. Not a
+test: the review of a page is a person looking at these PNGs (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.board.test_browser import ARGS, CHROMIUM, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def idealoop(*args: str, uri: str) -> str:
+    """Run the CLI as a user would; its stdout (an id, or JSON)."""
+    cmd = [sys.executable, "-m", "runners.cli", *args, "--tracking-uri", uri]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return done.stdout
+
+
+def build_store(folder: Path) -> tuple[str, dict]:
+    """The demo store plus a sweep and an accepted outcome; reused if already built."""
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    facts_file = folder / "facts.json"
+    if facts_file.exists():
+        return uri, json.loads(facts_file.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    print("building the demo store (a few minutes) ...", file=sys.stderr)
+    idealoop("demo", "--no-progress", uri=uri)
+    ideas = json.loads(idealoop("idea", "list", "--json", uri=uri))
+    demo = next(i for i in ideas if i["title"].startswith("Tune learning rate"))
+    space = str(REPO / "examples" / "space.yaml")
+    idealoop("tune", "--idea", demo["id"], "--space", space, "--num-samples", "6",
+             "--max-iterations", "3", "--storage-path", str(folder / "ray"), uri=uri)  # fmt: skip
+    idealoop("idea", "outcome", demo["id"], "--hours", "3", "--accept", uri=uri)
+    facts = {"idea": demo["id"]}
+    facts_file.write_text(json.dumps(facts))
+    return uri, facts
+
+
+def serve(uri: str, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "runners.cli", "board", "--port", str(port), "--tracking-uri", uri]
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the board did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.3)
+
+
+def settle(page) -> None:
+    """Wait until Streamlit stops running the script and charts have drawn."""
+    page.wait_for_timeout(1500)
+    for _ in range(60):
+        if page.locator("[data-testid='stStatusWidget']").count() == 0:
+            break
+        page.wait_for_timeout(500)
+    page.wait_for_timeout(1500)
+
+
+def shoot(page, out: Path, name: str, width: int, height: int) -> None:
+    settle(page)
+    page.screenshot(path=out / f"{name}.png")
+    full = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, body')]"
+        ".map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": width, "height": max(height, int(full) + 40)})
+    settle(page)
+    page.screenshot(path=out / f"{name}-full.png", full_page=True)
+    page.set_viewport_size({"width": width, "height": height})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--store", type=Path, default=Path("/tmp/idealoop-shots-store"))
+    parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--height", type=int, default=900)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    uri, facts = build_store(args.store)
+    proc, url = serve(uri, args.out / "board.log")
+    from playwright.sync_api import sync_playwright
+
+    idea = facts["idea"]
+    pages = [
+        ("ideas", "/ideas", []),
+        ("idea", f"/idea?id={idea}", []),
+        ("launch", f"/launch?id={idea}", []),
+        ("compare", "/compare", []),
+        ("calibration", "/calibration", []),
+    ]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": args.width, "height": args.height})
+            page.set_default_timeout(30_000)
+            for name, path, _ in pages:
+                page.goto(url + path)
+                shoot(page, args.out, name, args.width, args.height)
+                tabs = page.get_by_role("tab")
+                for i in range(tabs.count()):
+                    label = tabs.nth(i).inner_text().strip().lower().replace(" ", "-")
+                    tabs.nth(i).click()
+                    shoot(page, args.out, f"{name}-tab-{label}", args.width, args.height)
+                print(f"  {name}: {url + path}", file=sys.stderr)
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    print(f"screenshots in {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
