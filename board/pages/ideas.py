@@ -99,7 +99,7 @@ else:
         column_config={
             "rank": st.column_config.NumberColumn("#", width=40),
             "link": st.column_config.LinkColumn(
-                "title", display_text=r"#(.*)$", width="large", help="opens the idea's page"
+                "title", display_text=r"#(.*)$", width=300, help="opens the idea's page"
             ),
             "score": st.column_config.NumberColumn(
                 format="%.4g", width=80, help="expected gain per effective hour"
@@ -110,8 +110,8 @@ else:
             "likelihood": st.column_config.ProgressColumn(
                 "p", min_value=0.0, max_value=1.0, format="%.2f", width=90, help="likelihood"
             ),
-            "status": st.column_config.TextColumn(width=95),
-            "category": st.column_config.TextColumn(width=110),
+            "status": st.column_config.TextColumn(width=90),
+            "category": st.column_config.TextColumn(width=100),
             "runs": st.column_config.NumberColumn(width=50, help="MLflow runs made for this idea"),
         },
     )
