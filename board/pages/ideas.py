@@ -92,7 +92,7 @@ else:
     chosen_cat = right.multiselect("Category", categories, default=categories)
     shown = ranked[ranked["status"].isin(chosen_status) & ranked["category"].isin(chosen_cat)]
     st.dataframe(
-        shown,
+        shown.drop(columns=["description"]),
         hide_index=True,
         width="stretch",
         column_order=COLUMNS,

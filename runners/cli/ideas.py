@@ -212,8 +212,9 @@ def cmd_calibration(args) -> int:
 
     rows = calibration_table(store_of(args))
     summary = calibration_summary(rows)
-    if args.json:
-        print(json.dumps({"ideas": rows, **summary}, indent=2, default=str))
+    if args.json:  # strict JSON: a number without data (no decided ideas yet) is null, not NaN
+        clean = {k: None if isinstance(v, float) and v != v else v for k, v in summary.items()}
+        print(json.dumps({"ideas": rows, **clean}, indent=2, default=str))
         return 0
     if not summary["decided"]:
         say("no decided ideas yet: `idealoop idea outcome ID --accept` records an idea's verdict")

@@ -75,6 +75,9 @@ def test_idea_list_leaves_decided_ideas_out_unless_asked(store, make_idea, capsy
 
 
 def test_calibration_cli_prints_n_and_intervals(store, make_idea, capsys):
+    assert main(["calibration", "--json"]) == 0
+    empty = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert empty["decided"] == 0 and empty["brier"] is None and empty["hit_rate_interval"]["n"] == 0
     decide(store, make_idea("a", hours=2), succeeded=False, actual_hours=3.0)
     decide(store, make_idea("b", hours=2), succeeded=True)
     capsys.readouterr()

@@ -29,6 +29,9 @@ def test_decided_ideas_leave_the_default_ranking_and_come_back_with_the_toggle(s
     assert not at.exception
     df = at.dataframe[0].value
     assert list(df["title"]) == ["won", "lost", "next", "later"] and list(df["rank"]) == [1, 2, 3, 4]
+    at.selectbox(key="picked").set_value(won).run()
+    at.toggle(key="decided_too").set_value(False).run()  # the picked idea leaves the ranking
+    assert not at.exception and at.selectbox(key="picked").value != won
 
 
 def test_every_idea_decided_says_how_to_see_them(store, make_idea, page):
