@@ -4,6 +4,11 @@ Run with `idealoop board` (binds 127.0.0.1 unless told otherwise). This entry
 script only declares the pages; each page is a short script in `board/pages/` that
 reads and writes through `tracker/` and renders. The store is `board.common.store()`:
 MLFLOW_TRACKING_URI and IDEALOOP_PROJECT, which `idealoop board` sets to its resolved store.
+
+The Ideas page is served at `/` and at `/ideas`. Streamlit (1.67) serves the default page
+only at the root: its `url_path` is reserved but does not route, so `/ideas` said "Page not
+found". A second, hidden page runs the same script under `ideas`; links to
+`pages/ideas.py` resolve to the first page registered with it, the visible one at `/`.
 """
 
 from __future__ import annotations
@@ -19,19 +24,20 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 PAGES = Path(__file__).resolve().parent / "pages"
+IDEAS = PAGES / "ideas.py"
 
 st.set_page_config(page_title="idealoop", page_icon=":material/lightbulb:", layout="wide")
 navigation = st.navigation(
     [
-        st.Page(
-            PAGES / "ideas.py", title="Ideas", icon=":material/lightbulb:", url_path="ideas", default=True
-        ),
+        # served at `/`; its url_path only has to be unique (see the module docstring)
+        st.Page(IDEAS, title="Ideas", icon=":material/lightbulb:", url_path="ranking", default=True),
         st.Page(PAGES / "idea.py", title="Idea", icon=":material/science:", url_path="idea"),
         st.Page(PAGES / "launch.py", title="Launch", icon=":material/rocket_launch:", url_path="launch"),
         st.Page(PAGES / "compare.py", title="Compare", icon=":material/monitoring:", url_path="compare"),
         st.Page(
             PAGES / "calibration.py", title="Calibration", icon=":material/target:", url_path="calibration"
         ),
+        st.Page(IDEAS, title="Ideas", icon=":material/lightbulb:", url_path="ideas", visibility="hidden"),
     ]
 )
 navigation.run()

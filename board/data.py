@@ -8,11 +8,14 @@ can live longer.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pandas as pd
 import streamlit as st
 
 from board.common import LIVE_TTL_S
 from tracker import artifacts, curves, keys, outcomes, queries
+from tracker import calibration as calib
 from tracker.estimates import best_first, score_breakdown
 from tracker.ideas import get_idea
 from tracker.store import Store
@@ -20,12 +23,14 @@ from tracker.store import Store
 
 @st.cache_data(ttl=5, show_spinner=False)
 def ideas_frame(project: str, uri: str, calibrated: bool = False) -> pd.DataFrame:
-    """Ranked ideas, one row each, with the parts of the score (optionally calibrated)."""
+    """Ranked ideas (all of them, decided ones too), one row each, with the parts of the score
+    (optionally calibrated) and `link`: the idea page's URL ending in `#<title>`, which the
+    Ideas page shows as the title (a LinkColumn displays the part after `#`, URL-decoded)."""
     rows = []
     ranked = queries.ranked_ideas(Store(project=project, uri=uri))
     if calibrated:
         summary = calibration(project, uri)[1]
-        ranked = best_first(((outcomes.calibrate(i, summary), n) for i, n in ranked), lambda p: p[0].score)
+        ranked = best_first(((calib.calibrate(i, summary), n) for i, n in ranked), lambda p: p[0].score)
     for rank, (i, n_runs) in enumerate(ranked, 1):
         b = score_breakdown(i.hours, i.complexity, i.impact, i.likelihood)
         rows.append(
@@ -42,21 +47,21 @@ def ideas_frame(project: str, uri: str, calibrated: bool = False) -> pd.DataFram
                 "status": i.status,
                 "category": i.category,
                 "runs": n_runs,
-                "open": f"idea?id={i.id}",
+                "link": f"idea?id={i.id}#{quote(i.title, safe='')}",
                 "id": i.id,
                 "description": i.description,
             }
         )
     columns = ["rank", "title", "score", "expected gain", "effective hours", "hours", "complexity"]
-    columns += ["impact", "likelihood", "status", "category", "runs", "open", "id", "description"]
+    columns += ["impact", "likelihood", "status", "category", "runs", "link", "id", "description"]
     return pd.DataFrame(rows, columns=columns)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
 def calibration(project: str, uri: str) -> tuple[list[dict], dict]:
     """Decided ideas (what was predicted, what happened) and the team's calibration summary."""
-    rows = outcomes.calibration_table(Store(project=project, uri=uri))
-    return rows, outcomes.calibration_summary(rows)
+    rows = calib.calibration_table(Store(project=project, uri=uri))
+    return rows, calib.calibration_summary(rows)
 
 
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)

@@ -3,7 +3,8 @@
 Reads `tracker.outcomes.assess` (evidence → verdict → proposal; nothing written) and
 shows the proposal beside the current estimates with the reasons behind each number.
 Accepting calls `tracker.outcomes.accept`, which appends a revision with source
-`evidence` linking the runs; nothing is overwritten.
+`evidence` linking the runs; nothing is overwritten. The hours estimate changes only with
+hours typed into "Hours actually spent"; otherwise the proposal keeps it and says why.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ def render(s: Store, idea_id: str) -> None:
     )  # fmt: skip
     threshold = mid.number_input("Smallest gain that counts", value=0.0, format="%.4f", key=f"thr_{idea_id}")
     hours_text = right.text_input(
-        "Hours actually spent", placeholder="default: span of the runs", key=f"h_{idea_id}"
+        "Hours actually spent",
+        placeholder="none logged: the estimate is kept",
+        key=f"h_{idea_id}",
+        help="Hours a person spent implementing the idea. Only these change the hours estimate and "
+        "the planning factor: how long the runs took is compute, not implementation time.",
     )
     try:
         hours = float(hours_text) if hours_text.strip() else None
@@ -63,9 +68,9 @@ def render(s: Store, idea_id: str) -> None:
     if p.impact is not None:
         rows.append({"estimate": "impact", "now": f"{cur['impact']:.4g}", "proposed": f"{p.impact:.4g}",
                      "why": p.reasons["impact"]})  # fmt: skip
-    if p.hours is not None:
-        rows.append({"estimate": "hours", "now": f"{cur['hours']:g}", "proposed": f"{p.hours:g}",
-                     "why": p.reasons["hours"]})  # fmt: skip
+    rows.append({"estimate": "hours", "now": f"{cur['hours']:g}",
+                 "proposed": f"{p.hours:g}" if p.hours is not None else f"{cur['hours']:g} (kept)",
+                 "why": p.reasons["hours"]})  # fmt: skip
     rows.append({"estimate": "status", "now": cur["status"], "proposed": p.status, "why": v.verdict})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if st.button("Accept these estimates", key=f"accept_{idea_id}", type="primary"):

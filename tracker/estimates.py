@@ -25,6 +25,9 @@ T = TypeVar("T")
 COMPLEXITY_TAX = 0.25  # extra cost per complexity point above 1
 
 STATUSES = ("proposed", "in_progress", "succeeded", "failed", "abandoned")
+# Ideas with a verdict: their question is answered, so they leave the default ranking (which
+# answers "what next?"); `idealoop idea list --all` and the board's toggle bring them back.
+DECIDED = ("succeeded", "failed")
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,30 @@ unit-tested on hand-computed cases:
 - proposal: a new likelihood from a Beta prior built from the team's own hit rate
   (per category once it has `MIN_CATEGORY_HISTORY` decided ideas, overall otherwise;
   with no history at all, researchers' reported 1-2 successes in 10), updated with the
-  idea's runs; a new impact from the observed gain; new hours from the logged time;
-- calibration: Brier score, reliability bins, planning factor (actual / estimated hours),
-  and a likelihood recalibration (shrinkage towards the hit rate, fitted on history).
+  idea's runs; a new impact from the observed gain; new hours only from the hours a person
+  logged (how long the runs took is compute, not the time to implement the idea);
+- calibration: Brier score, reliability bins, planning factor (geometric mean of actual /
+  estimated hours), and a likelihood recalibration (shrinkage towards the hit rate, fitted
+  on history);
+- how much of that calibration the ranking applies: nothing below
+  `MIN_CALIBRATION_HISTORY` ideas, then a weight n / (n + MIN_CALIBRATION_HISTORY) — as
+  if the stated estimates were backed by that many ideas of their own — so one lucky or
+  unlucky idea can never rescale every estimate (see `calibration_weight`).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from tracker.intervals import ratio_interval
 
 PRIOR_HIT_RATE = 0.15  # "for every ten ideas … only one or two positive results"
 PRIOR_STRENGTH = 10.0  # the no-history prior counts as ten ideas' worth of evidence
 MIN_CATEGORY_HISTORY = 5  # decided ideas a category needs before it gets its own prior
 NOISE_SIGMAS = 2.0  # a gain must exceed this many seed standard deviations
+MIN_CALIBRATION_HISTORY = 5  # decided ideas before the ranking applies any calibration
 
 
 @dataclass(frozen=True)
@@ -101,12 +110,15 @@ def propose(
     runs_beating: int,
     runs_total: int,
     logged_hours: float | None,
+    compute_hours: float | None = None,
 ) -> Proposal:
     """New estimates from the evidence. The likelihood is the posterior mean of the team
     prior after the idea's attempts (each stage run or sweep whose best beat the reference by
     the margin counts as a success); impact is the observed gain when there was one; hours
-    are the logged time."""
+    are the hours a person logged, and with none logged the estimate is kept: how long the
+    runs took (`compute_hours`, named in the reason) is not how long the idea took."""
     post = prior.updated(runs_beating, runs_total)
+    hours = logged_hours if logged_hours and logged_hours > 0 else None
     impact = verdict.impact if verdict.impact > 0 else None
     status = {"succeeded": "succeeded", "failed": "failed"}.get(verdict.verdict, "in_progress")
     reasons = {
@@ -116,10 +128,14 @@ def propose(
             f"once) beating the reference by {verdict.margin:.3g}"
         ),
         "impact": f"observed gain {verdict.impact:+.4g} ({verdict.verdict})",
-        "hours": f"logged {logged_hours:g} h" if logged_hours else "no time logged",
+        "hours": f"logged {hours:g} h" if hours else _no_hours(compute_hours),
     }
-    hours = logged_hours if logged_hours and logged_hours > 0 else None
     return Proposal(post.mean, impact, hours, status, reasons)
+
+
+def _no_hours(compute_hours: float | None) -> str:
+    took = f"; the runs took {compute_hours:.2g} h of compute" if compute_hours else ""
+    return f"no hours logged: estimate kept{took}"
 
 
 # -- calibration -----------------------------------------------------------------
@@ -155,9 +171,23 @@ def reliability(predicted: list[float], outcomes: list[bool], bins: int = 5) -> 
 
 
 def planning_factor(estimated_hours: list[float], actual_hours: list[float]) -> float:
-    """Total actual over total estimated hours: 1.5 means things take 50% longer than planned."""
-    est = sum(estimated_hours)
-    return sum(actual_hours) / est if est > 0 else math.nan
+    """Geometric mean of actual / estimated hours: 1.5 means things take 50% longer than
+    planned. A factor multiplies each idea's hours, so the mean is taken of the ratios, on a
+    log scale (one idea that took 10x is as far from 1 as one that took a tenth); its
+    interval is `tracker.intervals.ratio_interval`'s. NaN without a usable pair."""
+    return ratio_interval(actual_hours, estimated_hours)[0]
+
+
+def calibration_weight(n: int) -> float:
+    """How much of a calibration learned from n ideas the ranking applies: 0 below
+    MIN_CALIBRATION_HISTORY, then n / (n + MIN_CALIBRATION_HISTORY) (0.5 at 5, 0.8 at 20):
+    the stated estimates count as MIN_CALIBRATION_HISTORY ideas' worth of evidence."""
+    return 0.0 if n < MIN_CALIBRATION_HISTORY else n / (n + MIN_CALIBRATION_HISTORY)
+
+
+def shrink_factor(factor: float, weight: float) -> float:
+    """A planning factor pulled towards 1 on the log scale: factor ** weight (1 when unknown)."""
+    return factor**weight if factor == factor and factor > 0 else 1.0
 
 
 @dataclass(frozen=True)
@@ -190,3 +220,10 @@ def fit_calibration(predicted: list[float], outcomes: list[bool]) -> LikelihoodC
     # p_cal = w p + (1 - w) c, with c chosen so the mean prediction equals the hit rate.
     base = (y_bar - weight * p_bar) / (1 - weight) if weight < 1 else y_bar
     return LikelihoodCalibration(weight, min(1.0, max(0.0, base)), n)
+
+
+def shrink_calibration(cal: LikelihoodCalibration, weight: float) -> LikelihoodCalibration:
+    """`cal` applied only `weight` of the way from the stated likelihood:
+    (1 - weight) * p + weight * cal(p), which is again weight' * p + (1 - weight') * base
+    with weight' = 1 - weight * (1 - cal.weight). weight 0 is the identity."""
+    return replace(cal, weight=1.0 - weight * (1.0 - cal.weight))

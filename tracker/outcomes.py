@@ -13,7 +13,12 @@ closes inside MLflow with nothing overwritten:
   non-DL baseline;
 - accepting: a revision with the proposed estimates, a note naming the runs, the
   verdict as a tag, and `outcome/*` metrics (observed impact, hours, turnaround and
-  the likelihood that was stated before the evidence — what calibration scores).
+  the likelihood that was stated before the evidence — what `tracker.calibration` scores).
+
+Hours come only from what a person logged (`--hours`, the Idea page's field): the runs'
+duration is compute, not the time it took to implement the idea, and an idea whose hours
+were set to its 0.04 h of runs would jump to the top of the ranking. With none logged the
+estimate is kept, no `outcome/actual_hours` is written, and the reason names the compute.
 """
 
 from __future__ import annotations
@@ -25,8 +30,7 @@ from dataclasses import asdict, dataclass, field
 from mlflow.entities import Metric, RunTag
 
 from tracker import keys, learning
-from tracker.estimates import best_first
-from tracker.ideas import get_idea, list_ideas, resolve_id, update_idea
+from tracker.ideas import get_idea, resolve_id, update_idea
 from tracker.store import (
     TAG_CATEGORY,
     TAG_HIGHER,
@@ -58,6 +62,7 @@ class Evidence:
     reference_kind: str = "best"
     reference_run: str = ""
     span_hours: float = 0.0  # from the idea's creation to its last run's end
+    compute_hours: float = 0.0  # summed duration of its finished stage runs and trials
 
 
 def _is_judged(run) -> bool:
@@ -81,6 +86,11 @@ def gather(store: Store, idea_id: str, reference: str = "best") -> Evidence:
     judged = [r for r in runs if _is_judged(r) and _best_of(r) is not None]
     ends = [r.info.end_time for r in runs if r.info.end_time]
     ev.span_hours = (max(ends) - idea.created_ms) / 3.6e6 if ends else 0.0
+    ev.compute_hours = sum(
+        (r.info.end_time - r.info.start_time) / 3.6e6
+        for r in runs
+        if r.info.end_time and r.info.start_time and r.data.tags.get(TAG_KIND) in ("stage", "trial")
+    )
     if not judged:
         return ev
     first = judged[0].data.tags
@@ -180,9 +190,13 @@ def assess(
         learning.observed_impact(v, ev.reference, ev.higher_is_better) > verdict.margin
         for v in ev.attempt_values.values()
     )
-    hours = logged_hours if logged_hours is not None else round(ev.span_hours, 2) or None
     proposal = learning.propose(
-        prior, verdict, runs_beating=beating, runs_total=len(ev.attempt_values), logged_hours=hours
+        prior,
+        verdict,
+        runs_beating=beating,
+        runs_total=len(ev.attempt_values),
+        logged_hours=logged_hours,  # never the runs' duration: see the module docstring
+        compute_hours=ev.compute_hours,
     )
     return Assessment(ev, verdict, proposal, prior, current)
 
@@ -219,75 +233,3 @@ def accept(store: Store, idea_id: str, assessment: Assessment) -> int:
         tags=[RunTag(TAG_VERDICT, v.verdict)],
     )
     return rev.number
-
-
-def calibration_table(store: Store) -> list[dict]:
-    """One row per decided idea: what was predicted before the evidence, and what happened."""
-    rows = []
-    ideas = {i.id: i for i in list_ideas(store)}
-    for run in store.search_all(f"tags.`{TAG_KIND}` = 'idea'"):
-        m, verdict = run.data.metrics, run.data.tags.get(TAG_VERDICT)
-        if verdict is None or f"{keys.OUTCOME_PREFIX}likelihood_before" not in m:
-            continue
-        idea = ideas.get(run.info.run_id)
-        rows.append(
-            {
-                "id": run.info.run_id,
-                "title": idea.title if idea else run.info.run_name,
-                "category": run.data.tags.get(TAG_CATEGORY, ""),
-                "verdict": verdict,
-                "likelihood": m[f"{keys.OUTCOME_PREFIX}likelihood_before"],
-                "succeeded": verdict == "succeeded",
-                "estimated_impact": m.get(f"{keys.OUTCOME_PREFIX}estimated_impact"),
-                "observed_impact": m.get(f"{keys.OUTCOME_PREFIX}observed_impact"),
-                "estimated_hours": m.get(f"{keys.OUTCOME_PREFIX}estimated_hours"),
-                "actual_hours": m.get(f"{keys.OUTCOME_PREFIX}actual_hours"),
-                "turnaround_hours": m.get(f"{keys.OUTCOME_PREFIX}turnaround_hours"),
-                "decided_ms": _decided_ms(store, run.info.run_id),
-            }
-        )
-    return sorted(rows, key=lambda r: r["decided_ms"])
-
-
-def _decided_ms(store: Store, run_id: str) -> int:
-    history = store.client.get_metric_history(run_id, f"{keys.OUTCOME_PREFIX}succeeded")
-    return max((m.timestamp for m in history), default=0)
-
-
-def calibrate(idea, summary: dict):
-    """An idea re-scored with the team's calibration: hours x planning factor, likelihood
-    shrunk towards the hit rate. The stored estimates stay; only the ranking moves."""
-    from dataclasses import replace
-
-    from tracker.estimates import score
-
-    factor = summary["planning_factor"]
-    factor = factor if factor == factor and factor > 0 else 1.0
-    cal = learning.LikelihoodCalibration(**summary["calibration"])
-    hours, p = idea.hours * factor, cal.apply(idea.likelihood)
-    return replace(idea, hours=hours, likelihood=p, score=score(hours, idea.complexity, idea.impact, p))
-
-
-def calibrated_ideas(store: Store, summary: dict | None = None) -> list:
-    """All ideas, calibrated (see `calibrate`), best score first."""
-    summary = summary or calibration_summary(calibration_table(store))
-    return best_first(calibrate(i, summary) for i in list_ideas(store))
-
-
-def calibration_summary(rows: list[dict]) -> dict:
-    """Brier score, reliability bins, planning factor and the fitted likelihood calibration."""
-    decided = [r for r in rows if r["verdict"] in ("succeeded", "failed")]
-    p = [r["likelihood"] for r in decided]
-    o = [r["succeeded"] for r in decided]
-    timed = [r for r in rows if r["actual_hours"] is not None and r["estimated_hours"]]
-    cal = learning.fit_calibration(p, o)
-    return {
-        "decided": len(decided),
-        "brier": learning.brier(p, o),
-        "brier_calibrated": learning.brier([cal.apply(x) for x in p], o),
-        "reliability": learning.reliability(p, o),
-        "planning_factor": learning.planning_factor(
-            [r["estimated_hours"] for r in timed], [r["actual_hours"] for r in timed]
-        ),
-        "calibration": asdict(cal),
-    }

@@ -3,7 +3,9 @@
 A decided idea is one whose evidence-based proposal was accepted (`idealoop idea outcome
 ID --accept`, or the Idea page). Its likelihood *before* the evidence is scored against
 what happened: Brier score, a reliability diagram, predicted vs. observed impact, and the
-planning factor (actual ÷ estimated hours), overall, per category and over time.
+planning factor (actual ÷ estimated hours, from hours a person logged), overall, per
+category and over time. Every summary number shows its n and a 90% interval, and the page
+says what the Ideas page's calibrated ranking applies of it (`tracker.calibration`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import streamlit as st
 
 from board import data
 from board.common import read_or_stop, store
+from tracker.calibration import describe
+from tracker.intervals import describe_interval
+from tracker.learning import planning_factor
 
 s = store()
 st.title("Calibration")
@@ -27,16 +32,28 @@ if not summary["decided"]:
     st.stop()
 
 frame = pd.DataFrame(rows)
-cols = st.columns(4)
-cols[0].metric("decided ideas", summary["decided"])
-cols[1].metric(
-    "Brier score", f"{summary['brier']:.3f}", help="mean (likelihood − outcome)²; 0.25 = coin flip"
-)
-cols[2].metric("Brier, calibrated", f"{summary['brier_calibrated']:.3f}",
-               help="after the recalibration the ranking switch applies")  # fmt: skip
-factor = summary["planning_factor"]
-cols[3].metric(
-    "planning factor", f"{factor:.2f}" if factor == factor else "—", help="actual ÷ estimated hours"
+lines = describe(summary)
+cols = st.columns(5)
+cols[0].metric("decided ideas", summary["decided"], help="ideas whose verdict is succeeded or failed")
+for col, (name, label, fmt, why) in zip(
+    cols[1:],
+    [
+        ("hit_rate", "hit rate", ".2f", "fraction of decided ideas that succeeded"),
+        ("brier", "Brier score", ".3f", "mean (likelihood − outcome)²; 0.25 = always saying 50%"),
+        ("brier_calibrated", "Brier, calibrated", ".3f", "after the part of the recalibration the "
+         "ranking switch applies (none below the minimum of decided ideas)"),
+        ("planning_factor", "planning factor", ".2f", "geometric mean of actual ÷ estimated hours, "
+         "over ideas whose hours a person logged"),
+    ],
+    strict=True,
+):  # fmt: skip
+    value = summary[name]
+    col.metric(label, format(value, fmt) if value == value else "—", help=why)
+    col.caption(describe_interval(summary[f"{name}_interval"], fmt))
+floor = summary["min_decided"]
+st.markdown(
+    f"**What the ranking switch applies** (nothing below {floor} ideas, then weight n ÷ (n + {floor})):\n"
+    f"- {lines['planning_factor']}\n- {lines['likelihood']}"
 )
 
 st.subheader("Likelihood: said vs. happened")
@@ -79,15 +96,20 @@ if not impact.empty:
     )
 timed = frame.dropna(subset=["estimated_hours", "actual_hours"])
 if not timed.empty:
-    by_cat = timed.groupby("category", dropna=False)[["estimated_hours", "actual_hours"]].sum().reset_index()
-    by_cat["planning factor"] = by_cat["actual_hours"] / by_cat["estimated_hours"]
+    by_cat = (
+        timed.groupby("category", dropna=False)
+        .apply(lambda g: pd.Series({"planning factor": planning_factor(list(g["estimated_hours"]),
+                                                                       list(g["actual_hours"])),
+                                    "ideas": len(g)}), include_groups=False)
+        .reset_index()
+    )  # fmt: skip
     right.altair_chart(
         alt.Chart(by_cat)
         .mark_bar()
         .encode(
             x=alt.X("category:N", title="category"),
             y=alt.Y("planning factor:Q", title="actual ÷ estimated hours"),
-            tooltip=["category", "estimated_hours", "actual_hours", "planning factor"],
+            tooltip=["category", "ideas", "planning factor"],
         )
         .properties(height=300, title="Planning factor per category"),
         width="stretch",

@@ -1,5 +1,10 @@
 """Ideas: the ranked list, why each idea ranks where it does, and forms to add and edit.
 
+The ranking answers "what to do next?": decided ideas (succeeded, failed) leave it unless
+the "Include decided ideas" toggle brings them back, and the calibrated ranking applies only
+as much calibration as the decided ideas support (`tracker.calibration`), saying so with n
+and intervals in its caption.
+
 Values typed into the forms are checked by `tracker.estimates` — the very bounds the
 CLI uses — so a bad value shows the same one-line error and nothing is written.
 Edits go through `tracker.ideas.update_idea`, which appends a revision holding only
@@ -13,12 +18,27 @@ import streamlit as st
 
 from board import data
 from board.common import md_text, read_or_stop, store, wrote
+from tracker.calibration import describe
 from tracker.checklist import CHECKLIST
-from tracker.estimates import BOUNDS, COMPLEXITY_TAX, FIELDS, STATUSES, EstimateError, Estimates, check_field
+from tracker.estimates import (
+    BOUNDS,
+    COMPLEXITY_TAX,
+    DECIDED,
+    FIELDS,
+    STATUSES,
+    EstimateError,
+    Estimates,
+    check_field,
+)
 from tracker.ideas import add_idea, update_idea
+from tracker.learning import MIN_CALIBRATION_HISTORY
 
 BLANK = "(blank idea)"
 TEMPLATES = {t[0]: t for t in CHECKLIST}  # the standard checklist: title -> (title, category, ...)
+# What the table shows, in this order, sized to fit 1400 px with the sidebar open; the title is
+# the link to the idea's page. The frame keeps id, expected gain, ... for "Why this rank".
+COLUMNS = ["rank", "link", "score", "hours", "complexity", "impact", "likelihood", "status", "category",
+           "runs"]  # fmt: skip
 
 s = store()
 st.title("Ideas")
@@ -26,21 +46,30 @@ st.caption(
     f"Project **{md_text(s.project)}** · store `{s.uri}` · ranked by expected gain per effective hour: "
     f"likelihood × impact ÷ (hours × (1 + {COMPLEXITY_TAX} × (complexity − 1)))"
 )
-calibrated = st.toggle(
+left, right = st.columns(2)
+calibrated = left.toggle(
     "Rank with the team's calibration",
     key="calibrated",
     help="Hours × the planning factor (actual ÷ estimated hours) and likelihoods recalibrated to the "
-    "team's hit rate, both learned from decided ideas (Calibration page). Stored estimates do not change.",
+    f"team's hit rate, both learned from decided ideas (Calibration page): none of it below "
+    f"{MIN_CALIBRATION_HISTORY} decided ideas, then shrunk towards the stated estimates with weight "
+    f"n ÷ (n + {MIN_CALIBRATION_HISTORY}). Stored estimates do not change.",
+)
+decided_too = right.toggle(
+    "Include decided ideas",
+    key="decided_too",
+    help="Succeeded and failed ideas have their answer, so they leave the ranking of what to do next; "
+    "this brings them back.",
 )
 table = read_or_stop("ideas", data.ideas_frame, s.project, s.uri, calibrated)
 if calibrated:
     _, summary = read_or_stop("calibration", data.calibration, s.project, s.uri)
-    factor = summary["planning_factor"] if summary["planning_factor"] == summary["planning_factor"] else 1.0
-    w, base = summary["calibration"]["weight"], summary["calibration"]["base_rate"]
-    st.caption(
-        f"Calibrated from {summary['decided']} decided ideas: hours × {factor:.2f}, "
-        f"likelihood → {w:.2f} × stated + {1 - w:.2f} × {base:.2f}"
-    )
+    lines = describe(summary)
+    st.caption(f"Calibrated from {lines['decided']}:  \n{lines['planning_factor']}  \n{lines['likelihood']}")
+# The ranking answers "what next?": decided ideas leave it (and its rank numbers) unless asked for.
+ranked = table if decided_too else table[~table["status"].isin(DECIDED)]
+ranked = ranked.assign(rank=range(1, len(ranked) + 1))
+hidden = len(table) - len(ranked)
 if "flash" in st.session_state:  # the outcome of the write that triggered this rerun
     st.success(st.session_state.pop("flash"))
     if st.session_state.pop("clear_add", False):
@@ -53,37 +82,48 @@ if table.empty:
         "No ideas yet. Add one below, or from a shell: `idealoop idea add --title ... --hours 1 "
         "--complexity 1 --impact 0.01 --likelihood 0.5`, or run `idealoop demo`."
     )
+elif ranked.empty:
+    st.info(f"Every idea is decided ({hidden}): turn on **Include decided ideas** to see them.")
 else:
     left, right = st.columns(2)
-    statuses = sorted(table["status"].unique())
+    statuses = sorted(ranked["status"].unique())
     chosen_status = left.multiselect("Status", statuses, default=statuses)
-    categories = sorted(table["category"].unique())
+    categories = sorted(ranked["category"].unique())
     chosen_cat = right.multiselect("Category", categories, default=categories)
-    shown = table[table["status"].isin(chosen_status) & table["category"].isin(chosen_cat)]
+    shown = ranked[ranked["status"].isin(chosen_status) & ranked["category"].isin(chosen_cat)]
     st.dataframe(
         shown.drop(columns=["description"]),
         hide_index=True,
         width="stretch",
+        column_order=COLUMNS,
         column_config={
-            "title": st.column_config.TextColumn(width="large"),
-            "score": st.column_config.NumberColumn(format="%.4g", help="expected gain per effective hour"),
-            "expected gain": st.column_config.NumberColumn(format="%.4g", help="likelihood × impact"),
-            "effective hours": st.column_config.NumberColumn(format="%.3g", help="hours × complexity tax"),
-            "likelihood": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
-            "impact": st.column_config.NumberColumn(format="%.4g"),
-            "hours": st.column_config.NumberColumn(format="%g"),
-            "runs": st.column_config.NumberColumn(help="MLflow runs made for this idea"),
-            "open": st.column_config.LinkColumn(display_text="open ↗", help="the idea's page"),
+            "rank": st.column_config.NumberColumn("#", width=40),
+            "link": st.column_config.LinkColumn(
+                "title", display_text=r"#(.*)$", width=300, help="opens the idea's page"
+            ),
+            "score": st.column_config.NumberColumn(
+                format="%.4g", width=80, help="expected gain per effective hour"
+            ),
+            "hours": st.column_config.NumberColumn(format="%g", width=60),
+            "complexity": st.column_config.NumberColumn("cx", width=40, help="complexity added, 1-5"),
+            "impact": st.column_config.NumberColumn(format="%.4g", width=70),
+            "likelihood": st.column_config.ProgressColumn(
+                "p", min_value=0.0, max_value=1.0, format="%.2f", width=90, help="likelihood"
+            ),
+            "status": st.column_config.TextColumn(width=90),
+            "category": st.column_config.TextColumn(width=100),
+            "runs": st.column_config.NumberColumn(width=50, help="MLflow runs made for this idea"),
         },
     )
-    st.caption(f"{len(shown)} of {len(table)} ideas · {int(table['runs'].sum())} linked runs")
+    decided_note = f" · {hidden} decided not ranked" if hidden else ""
+    st.caption(f"{len(shown)} of {len(ranked)} ideas{decided_note} · {int(ranked['runs'].sum())} linked runs")
 
     # -- why this rank -------------------------------------------------------------
     st.subheader("Why this rank")
-    ids = list(table["id"])
-    labels = {r.id: f"#{r.rank} · {r.title}" for r in table.itertuples()}
+    ids = list(ranked["id"])
+    labels = {r.id: f"#{r.rank} · {r.title}" for r in ranked.itertuples()}
     picked = st.selectbox("Idea", ids, format_func=labels.get, key="picked")
-    row = table[table["id"] == picked].iloc[0]
+    row = ranked[ranked["id"] == picked].iloc[0]
     factor = 1 + COMPLEXITY_TAX * (row["complexity"] - 1)
     lines = [
         f"- **expected gain** = likelihood {row['likelihood']:g} × impact {row['impact']:g} "
@@ -91,10 +131,10 @@ else:
         f"- **effective hours** = {row['hours']:g} h × complexity tax {factor:g} "
         f"(complexity {row['complexity']}) = **{row['effective hours']:.4g} h**",
         f"- **score** = {row['expected gain']:.4g} ÷ {row['effective hours']:.4g} = **{row['score']:.4g}** "
-        f"→ rank **{row['rank']}** of {len(table)}",
+        f"→ rank **{row['rank']}** of {len(ranked)}",
     ]
     if row["rank"] > 1:
-        above = table[table["rank"] == row["rank"] - 1].iloc[0]
+        above = ranked[ranked["rank"] == row["rank"] - 1].iloc[0]
         gain = above["expected gain"] / row["expected gain"] if row["expected gain"] else float("inf")
         cost = row["effective hours"] / above["effective hours"]
         lines.append(
@@ -158,9 +198,9 @@ with st.expander(":material/add: Add an idea", expanded=table.empty):
                 st.rerun()
 
 # -- edit ------------------------------------------------------------------------
-if not table.empty:
+if not ranked.empty:
     with st.expander(":material/edit: Edit the idea picked above"):
-        row = table[table["id"] == picked].iloc[0]
+        row = ranked[ranked["id"] == picked].iloc[0]
         if st.session_state.get("edit_for") != picked:  # load the picked idea's values into the form
             st.session_state.update(
                 edit_for=picked,

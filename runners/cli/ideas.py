@@ -35,22 +35,31 @@ def cmd_idea_add(args) -> int:
 
 
 def cmd_idea_list(args) -> int:
-    from tracker.estimates import check_status
+    from tracker.estimates import DECIDED, check_status
     from tracker.ideas import list_ideas
 
     if args.status:
         check_status(args.status)  # a typo must not read as "no ideas yet"
     if args.calibrated:
-        from tracker.outcomes import calibrated_ideas
+        from tracker.calibration import calibrated_ideas
 
-        ideas = [i for i in calibrated_ideas(store_of(args)) if not args.status or i.status == args.status]
+        ideas = calibrated_ideas(store_of(args))
     else:
-        ideas = list_ideas(store_of(args), status=args.status)
+        ideas = list_ideas(store_of(args))
+    if args.status:  # an explicit status is shown even when decided
+        ideas = [i for i in ideas if i.status == args.status]
+    hidden = 0
+    if not args.status and not args.all:  # decided ideas leave the ranking: it answers "what next?"
+        kept = [i for i in ideas if i.status not in DECIDED]
+        hidden, ideas = len(ideas) - len(kept), kept
     if args.json:
         print(json.dumps([i.as_dict() for i in ideas], indent=2))
         return 0
     if not ideas and args.status:
         say(f"no idea has status {args.status!r}")
+        return 0
+    if not ideas and hidden:
+        say(f"every idea is decided ({hidden}): `idealoop idea list --all` shows them")
         return 0
     if not ideas:
         say("no ideas yet: add one with `idealoop idea add --title ... --hours ... ...`")
@@ -65,6 +74,11 @@ def cmd_idea_list(args) -> int:
         print(
             f"{rank:>3} {i.score:>9.4g}  {title:<36} {i.hours:>6g} {i.complexity:>3} "
             f"{i.impact:>8.4g} {i.likelihood:>5.2f}  {i.status:<11} {len(i.run_ids):>4}  {i.id}"
+        )
+    if hidden:
+        say(
+            f"{hidden} decided idea{'' if hidden == 1 else 's'} (succeeded/failed) not ranked: "
+            "--all shows them"
         )
     return 0
 
@@ -145,8 +159,11 @@ def cmd_idea_update(args) -> int:
 
 
 def cmd_idea_outcome(args) -> int:
+    from tracker.estimates import check_field
     from tracker.outcomes import accept, assess
 
+    if args.hours is not None:
+        check_field("hours", args.hours)  # hours a person spent: > 0, never guessed from the runs
     store = store_of(args)
     a = assess(store, args.id, reference=args.reference, threshold=args.threshold, logged_hours=args.hours)
     if args.json and not args.accept:
@@ -179,6 +196,8 @@ def cmd_idea_outcome(args) -> int:
         print(f"  impact     {cur['impact']:.4g} -> {p.impact:.4g}   ({p.reasons['impact']})")
     if p.hours is not None:
         print(f"  hours      {cur['hours']:g} -> {p.hours:g}   ({p.reasons['hours']})")
+    else:
+        print(f"  hours      {cur['hours']:g} kept   ({p.reasons['hours']}; --hours H logs them)")
     print(f"  status     {cur['status']} -> {p.status}")
     if args.accept:
         number = accept(store, args.id, a)
@@ -189,20 +208,20 @@ def cmd_idea_outcome(args) -> int:
 
 
 def cmd_calibration(args) -> int:
-    from tracker.outcomes import calibration_summary, calibration_table
+    from tracker.calibration import calibration_summary, calibration_table, describe
 
     rows = calibration_table(store_of(args))
     summary = calibration_summary(rows)
-    if args.json:
-        print(json.dumps({"ideas": rows, **summary}, indent=2, default=str))
+    if args.json:  # strict JSON: a number without data (no decided ideas yet) is null, not NaN
+        clean = {k: None if isinstance(v, float) and v != v else v for k, v in summary.items()}
+        print(json.dumps({"ideas": rows, **clean}, indent=2, default=str))
         return 0
     if not summary["decided"]:
         say("no decided ideas yet: `idealoop idea outcome ID --accept` records an idea's verdict")
         return 0
-    print(f"decided ideas: {summary['decided']}")
-    print(f"Brier score of stated likelihoods: {summary['brier']:.3f} "
-          f"(calibrated: {summary['brier_calibrated']:.3f}; 0.25 = coin flip)")  # fmt: skip
-    print(f"planning factor (actual / estimated hours): {summary['planning_factor']:.2f}")
+    lines = describe(summary)
+    for name in ("decided", "hit_rate", "brier", "brier_calibrated", "likelihood", "planning_factor"):
+        print(lines[name])
     for row in summary["reliability"]:
         print(f"  likelihood {row['bin']}: said {row['predicted']:.2f}, happened {row['observed']:.2f} "
               f"({row['count']} ideas)")  # fmt: skip

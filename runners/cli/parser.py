@@ -180,11 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = isub.add_parser("list", parents=[common], help="ideas ranked by score")
     ls.add_argument("--json", action="store_true")
-    ls.add_argument("--status", help="only ideas with this status")
+    ls.add_argument("--status", help="only ideas with this status (succeeded/failed included)")
+    ls.add_argument(
+        "--all", action="store_true", help="include decided ideas (succeeded/failed), left out by default"
+    )
     ls.add_argument(
         "--calibrated",
         action="store_true",
-        help="rank with the team's calibration (hours x planning factor, likelihood recalibrated)",
+        help="rank with the team's calibration (hours x planning factor, likelihood recalibrated; "
+        "from 5 decided ideas on, shrunk towards the stated estimates)",
     )
     ls.set_defaults(func=cmd_idea_list)
 
@@ -218,7 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--threshold", type=float, default=0.0, help="smallest gain that counts as success")
     out.add_argument(
-        "--hours", type=float, help="hours actually spent (default: the span of the idea's runs)"
+        "--hours",
+        type=float,
+        help="hours a person spent on the idea (without it the hours estimate is kept: the runs' "
+        "duration is compute, not implementation time)",
     )
     out.add_argument("--accept", action="store_true", help="append the proposal as a revision")
     out.add_argument("--json", action="store_true")

@@ -1,6 +1,7 @@
 """End to end in a real browser: `idealoop board` served, Debian's chromium driving it headless.
 
-What only a browser shows: the pages render from a live server, user text stays text
+What only a browser shows: the pages render from a live server (the Ideas page at `/` and
+at `/ideas`, its table fitting 1400 px without sideways scrolling), user text stays text
 (an idea titled `<img src=x onerror=alert(1)>` raises no dialog and adds no <img>),
 and a stage launched from the board shows running, then passed, with no reload.
 Screenshots go to IDEALOOP_SHOTS (a directory) when set, else the test's tmp dir.
@@ -40,6 +41,13 @@ ARGS = [
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="chromium is not installed (.ci/run installs it)"
 )
+
+
+# How far the first grid's content is wider than its viewport, in px (0: no sideways scroll).
+GRID_OVERFLOW = """() => {
+  const s = document.querySelector("[data-testid='stDataFrame'] .dvn-scroller");
+  return s.scrollWidth - s.clientWidth;
+}"""
 
 
 def free_port() -> int:
@@ -116,9 +124,19 @@ def test_board_in_chromium(board, shots):
 
         open_page(page, url, "Ideas")
         grid = page.locator("[data-testid='stDataFrame']").first
-        expect(grid).to_be_visible()
+        expect(grid).to_be_visible(timeout=20_000)  # a loaded machine: the first run takes a while
         page.get_by_text("Why this rank").wait_for()
+        # Every column fits 1400 px: the grid does not scroll sideways.
+        assert page.evaluate(GRID_OVERFLOW) <= 1
         page.screenshot(path=shots / "ideas.png")
+
+        # `/ideas` is the Ideas page too, inside the app's navigation (it used to be "Page not
+        # found", or the bare script under Streamlit's file-name navigation: `calibration`).
+        open_page(page, f"{url}/ideas", "Ideas")
+        page.get_by_text("Why this rank").wait_for()
+        nav = page.locator("[data-testid='stSidebarNav']")
+        expect(nav.get_by_text("Calibration", exact=True)).to_have_count(1)
+        expect(page.get_by_text("Page not found")).to_have_count(0)
 
         open_page(page, f"{url}/idea?id={lr}", "Tune learning rate")
         for text in (

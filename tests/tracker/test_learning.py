@@ -7,8 +7,11 @@ import random
 import pytest
 
 from tracker.learning import (
+    MIN_CALIBRATION_HISTORY,
     BetaPrior,
+    LikelihoodCalibration,
     brier,
+    calibration_weight,
     fit_calibration,
     improves,
     judge,
@@ -16,6 +19,8 @@ from tracker.learning import (
     planning_factor,
     propose,
     reliability,
+    shrink_calibration,
+    shrink_factor,
     team_prior,
 )
 
@@ -87,12 +92,50 @@ def test_proposal_posterior_mean_impact_and_hours():
     assert failed.likelihood == pytest.approx(1.5 / 12)
 
 
+def test_no_logged_hours_keeps_the_estimate_and_names_the_compute():
+    # The runs' duration is compute: proposing it as hours made a decided idea 50x cheaper.
+    p = propose(BetaPrior(1.5, 8.5, "default"), judge(0.03, 0.01), runs_beating=1, runs_total=1,
+                logged_hours=None, compute_hours=0.04)  # fmt: skip
+    assert p.hours is None
+    assert p.reasons["hours"] == "no hours logged: estimate kept; the runs took 0.04 h of compute"
+    zero = propose(BetaPrior(1.5, 8.5, "default"), judge(0.03, 0.01), runs_beating=1, runs_total=1,
+                   logged_hours=0.0)  # fmt: skip
+    assert zero.hours is None and zero.reasons["hours"] == "no hours logged: estimate kept"
+
+
 def test_brier_reliability_and_planning_factor():
     assert brier([1.0, 0.0, 0.5], [True, False, True]) == pytest.approx(0.25 / 3)
     rows = reliability([0.1, 0.15, 0.9], [False, True, True], bins=5)
     assert rows[0] == {"bin": "0.0-0.2", "predicted": pytest.approx(0.125), "observed": 0.5, "count": 2}
     assert rows[1]["bin"] == "0.8-1.0" and rows[1]["observed"] == 1.0
-    assert planning_factor([2, 2], [3, 5]) == pytest.approx(2.0)
+    # geometric mean of the ratios 1.5 and 2.5 (the ratio of sums, 8 / 4, would give 2.0)
+    assert planning_factor([2, 2], [3, 5]) == pytest.approx(15**0.5 / 2)
+    # a 10x overrun and a 10x underrun cancel out on the log scale
+    assert planning_factor([1, 10], [10, 1]) == pytest.approx(1.0)
+    assert planning_factor([], []) != planning_factor([], [])  # NaN: nothing to learn from
+
+
+def test_calibration_weight_is_zero_below_the_minimum_then_n_over_n_plus_k():
+    k = MIN_CALIBRATION_HISTORY
+    assert k == 5
+    assert [calibration_weight(n) for n in range(k)] == [0.0] * k
+    assert calibration_weight(5) == pytest.approx(0.5) and calibration_weight(20) == pytest.approx(0.8)
+
+
+def test_shrinking_a_planning_factor_moves_it_towards_one_on_the_log_scale():
+    assert shrink_factor(0.02, 0.0) == 1.0  # one decided idea: the factor is not applied
+    assert shrink_factor(4.0, 0.5) == pytest.approx(2.0)
+    assert shrink_factor(0.25, 0.5) == pytest.approx(0.5)
+    assert shrink_factor(float("nan"), 0.8) == 1.0
+
+
+def test_shrinking_a_recalibration_moves_part_of_the_way_from_the_stated_likelihood():
+    cal = LikelihoodCalibration(weight=0.2, base_rate=0.1, n=10)
+    half = shrink_calibration(cal, 0.5)
+    for p in (0.0, 0.3, 0.9):
+        assert half.apply(p) == pytest.approx(0.5 * p + 0.5 * cal.apply(p))
+    assert shrink_calibration(cal, 0.0).apply(0.7) == pytest.approx(0.7)  # weight 0: identity
+    assert shrink_calibration(cal, 1.0).apply(0.7) == pytest.approx(cal.apply(0.7))
 
 
 def test_calibration_of_an_overconfident_team_lowers_its_brier_score():

@@ -9,8 +9,9 @@ import pytest
 from runners.cli import main
 from runners.stages.config import GeneralizeConfig
 from runners.stages.generalize import run_generalize
+from tracker.calibration import calibrated_ideas, calibration_summary, calibration_table
 from tracker.ideas import get_idea, list_ideas
-from tracker.outcomes import accept, assess, calibrated_ideas, calibration_summary, calibration_table
+from tracker.outcomes import accept, assess
 from tracker.runs import stage_run
 from tracker.store import TAG_HIGHER, TAG_IDEA, TAG_KIND, TAG_PARENT, TAG_STAGE, TAG_TARGET, TAG_TASK, Target
 from tracker.sweeps import create_sweep, trial_tags
@@ -54,12 +55,39 @@ def test_accepting_appends_an_evidence_revision_and_moves_the_ranking(store, two
     assert revisions[-1].number == number and revisions[-1].source == "evidence"
     assert set(runs) <= set(json.loads(revisions[-1].note)["runs"])  # the revision links its runs
     assert got.status == "succeeded" and got.likelihood == pytest.approx(3.5 / 12)
+    assert got.hours == 2  # no hours logged: the estimate stays (not the runs' seconds of compute)
     after = [i.id for i in list_ideas(store)]
     assert after.index(idea) < after.index(rival)  # the evidence changed the ranking
     (row,) = calibration_table(store)
     assert row["likelihood"] == pytest.approx(0.1) and row["succeeded"] is True
+    assert row["actual_hours"] is None  # nothing logged, nothing for the planning factor
     summary = calibration_summary([row])
     assert summary["brier"] == pytest.approx(0.81)  # said 0.1, it worked: (0.1 - 1)^2
+    assert summary["brier_interval"]["n"] == 1 and summary["timed"] == 0
+
+
+def test_hours_in_a_proposal_come_only_from_logged_hours(store, two_ideas):
+    idea, _, _ = two_ideas
+    a = assess(store, idea)
+    assert a.evidence.compute_hours > 0  # the runs did take time ...
+    assert a.proposal.hours is None  # ... which is not the time to implement the idea
+    assert a.proposal.reasons["hours"].startswith("no hours logged: estimate kept; the runs took ")
+    assert a.proposal.reasons["hours"].endswith(" h of compute")
+    logged = assess(store, idea, logged_hours=5.0)
+    assert logged.proposal.hours == 5.0 and logged.proposal.reasons["hours"] == "logged 5 h"
+    accept(store, idea, logged)
+    got, _, _ = get_idea(store, idea)
+    (row,) = calibration_table(store)
+    assert got.hours == 5.0 and row["actual_hours"] == 5.0 and row["estimated_hours"] == 2.0
+
+
+def test_cli_outcome_without_hours_says_the_estimate_is_kept(store, two_ideas, capsys):
+    idea, _, _ = two_ideas
+    assert main(["idea", "outcome", idea]) == 0
+    out = capsys.readouterr().out
+    assert "  hours      2 kept   (no hours logged: estimate kept; the runs took" in out
+    assert main(["idea", "outcome", idea, "--hours", "-1"]) == 2  # one clear line, nothing written
+    assert "hours=-1.0 is out of range" in capsys.readouterr().err
 
 
 def test_cli_outcome_without_runs_is_a_clear_error(store, make_idea, capsys):
@@ -68,13 +96,14 @@ def test_cli_outcome_without_runs_is_a_clear_error(store, make_idea, capsys):
     assert "cannot judge idea" in capsys.readouterr().err
 
 
-def test_calibrated_ranking_applies_the_planning_factor(store, make_idea):
+def test_calibrated_ranking_applies_the_planning_factor_only_from_five_ideas(store, make_idea):
     a = make_idea("a", hours=1)
-    rows = [{"verdict": "succeeded", "likelihood": 0.5, "succeeded": True, "estimated_hours": 1.0,
-             "actual_hours": 3.0}]  # fmt: skip
-    summary = calibration_summary(rows)
-    (idea,) = calibrated_ideas(store, summary)
-    assert idea.id == a and idea.hours == pytest.approx(3.0)
+    took_3x = {"verdict": "succeeded", "likelihood": 0.5, "succeeded": True, "estimated_hours": 1.0,
+               "actual_hours": 3.0}  # fmt: skip
+    (idea,) = calibrated_ideas(store, calibration_summary([took_3x] * 4))
+    assert idea.id == a and idea.hours == 1.0  # 4 ideas: the factor 3 is not applied at all
+    (idea,) = calibrated_ideas(store, calibration_summary([took_3x] * 5))
+    assert idea.hours == pytest.approx(3**0.5)  # 5 ideas: weight 5 / 10, 3 ** 0.5
 
 
 def _finished(store, run_id, value):

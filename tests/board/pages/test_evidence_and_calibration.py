@@ -61,6 +61,23 @@ def test_idea_without_evidence_says_so(store, make_idea, page):
     assert any("Nothing to judge yet" in i.value for i in at.info)
 
 
+def test_a_proposal_without_logged_hours_keeps_the_hours_estimate(store, judged, page):
+    """The runs' few seconds are compute, not implementation time: they must not become hours."""
+    idea, _ = judged
+    at = page("idea", id=idea)
+    (proposal,) = [d.value for d in at.dataframe if "proposed" in d.value.columns]
+    hours = proposal.set_index("estimate").loc["hours"]
+    assert hours["proposed"] == "2 (kept)"
+    assert hours["why"].startswith("no hours logged: estimate kept; the runs took ")
+    at.button(key=f"accept_{idea}").click().run()
+    got, revisions, _ = get_idea(store, idea)
+    assert got.hours == 2 and "hours" not in revisions[-1].changes
+    at = page("idea", id=idea)
+    at.text_input(key=f"h_{idea}").set_value("5").run()
+    (proposal,) = [d.value for d in at.dataframe if "proposed" in d.value.columns]
+    assert proposal.set_index("estimate").loc["hours", "proposed"] == "5"
+
+
 def test_calibration_page_scores_decided_ideas(store, judged, page):
     idea, _ = judged
     accept(store, idea, assess(store, idea, logged_hours=3.0))
@@ -70,6 +87,13 @@ def test_calibration_page_scores_decided_ideas(store, judged, page):
     assert metrics["decided ideas"] == "1"
     assert metrics["Brier score"] == "0.810"  # said 0.1, it worked
     assert metrics["planning factor"] == "1.50"  # 3 h actual / 2 h estimated
+    # every summary number with its n and interval, and what the ranking does with them
+    captions = [c.value for c in at.caption]
+    assert "n=1, 90% interval 0.000–1.000" in captions  # Brier from one idea: anything
+    assert "n=1, 90% interval 0.00–∞" in captions  # planning factor from one idea
+    assert "n=1, 90% interval 0.27–1.00" in captions  # hit rate 1 of 1 (Wilson)
+    text = "\n".join(m.value for m in at.markdown)
+    assert "planning factor 1.50 (n=1, 90% interval 0.00–∞) — not applied below 5" in text
     assert len(at.get("vega_lite_chart")) >= 3  # reliability, impact, planning factor (+ over time)
 
 
@@ -77,15 +101,3 @@ def test_calibration_page_empty_state(store, make_idea, page):
     make_idea("a")
     at = page("calibration")
     assert not at.exception and "No decided ideas yet" in at.info[0].value
-
-
-def test_calibrated_ranking_switch(store, judged, make_idea, page):
-    idea, _ = judged
-    accept(store, idea, assess(store, idea, logged_hours=6.0))  # took 3x the estimate
-    make_idea("fast", hours=1, likelihood=0.2, impact=0.01)
-    at = page("ideas")
-    plain = at.dataframe[0].value.set_index("title")["hours"]
-    at.toggle(key="calibrated").set_value(True).run()
-    assert not at.exception
-    calibrated = at.dataframe[0].value.set_index("title")["hours"]
-    assert calibrated["fast"] == pytest.approx(plain["fast"] * 3.0)  # planning factor 6 / 2

@@ -34,7 +34,8 @@ def test_ideas_ranked_with_score_parts_and_run_counts(seeded, page):
     assert df.loc[1, "effective hours"] == pytest.approx(5.0)  # 4 h x (1 + 0.25 x 1)
     # 3 stage runs + 1 sweep + 3 trials for the first idea, the running overfit for the second
     assert list(df["runs"]) == [7, 1, 0]
-    assert df.loc[0, "open"] == f"idea?id={seeded.ideas['Tune learning rate']}"
+    # the title column is the link: the idea page's URL, the title after `#` (what the grid shows)
+    assert df.loc[0, "link"] == f"idea?id={seeded.ideas['Tune learning rate']}#Tune%20learning%20rate"
 
 
 def test_category_filter(seeded, page):
