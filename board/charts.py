@@ -13,6 +13,8 @@ import math
 import altair as alt
 import pandas as pd
 
+from tracker import keys
+
 alt.data_transformers.disable_max_rows()  # curves are bounded by downsampling, not by Altair
 
 
@@ -109,7 +111,8 @@ def batch_chart(
             y=alt.Y("value:Q", title=f"{y_title} (log)" if domain else y_title, scale=scale),
             color=colour,
             tooltip=tip,
-        )  # fmt: skip
+            **detail,
+        )
     )
     layers: list = [raw]
     if smoothed:
@@ -150,7 +153,7 @@ def epoch_chart(
     rules: pd.DataFrame | None = None,
     height: int = SMALL_HEIGHT,
     colour: str = PAIR_RANGE[0],
-    x_title: str = "epoch",
+    x_title: str = keys.EPOCH,
     subtitle: str = "",
 ) -> alt.LayerChart:
     """One epoch metric (frame: epoch, value) on an epoch axis, zoomed to the data.
@@ -206,7 +209,7 @@ def per_class_chart(frame: pd.DataFrame, *, title: str, height: int = BIG_HEIGHT
         .encode(
             x=alt.X(
                 "epoch:Q",
-                title="epoch",
+                title=keys.EPOCH,
                 axis=alt.Axis(tickMinStep=1, format="d"),
                 scale=alt.Scale(nice=False),
             ),
@@ -290,7 +293,7 @@ def _title(text: str, subtitle: str = "") -> alt.TitleParams:
 
 
 def _epoch_axis(x_title: str) -> alt.Axis:
-    return alt.Axis(tickMinStep=1, format="d") if x_title == "epoch" else alt.Axis()
+    return alt.Axis(tickMinStep=1, format="d") if x_title == keys.EPOCH else alt.Axis()
 
 
 def _natural(name: str) -> tuple:

@@ -152,7 +152,7 @@ def per_class(project: str, uri: str, run: queries.RunRow) -> pd.DataFrame:
     The one place the board reads per-class values: today they are the run's
     `val/<metric>/<class>` metric keys, placed on epochs through the `epoch` curve.
     """
-    columns = ["epoch", "metric", "class", "value"]
+    columns = [keys.EPOCH, "metric", "class", "value"]
     wanted = sorted(k for k in run.metrics if is_per_class(k))
     knots = epoch_knots(live_curve(project, uri, run, keys.EPOCH)[0]) if wanted else None
     if knots is None:
@@ -164,7 +164,7 @@ def per_class(project: str, uri: str, run: queries.RunRow) -> pd.DataFrame:
         frames.append(
             pd.DataFrame(
                 {
-                    "epoch": step_to_epoch(df["step"], knots),
+                    keys.EPOCH: step_to_epoch(df["step"], knots),
                     "metric": metric,
                     "class": cls,
                     "value": df["value"],

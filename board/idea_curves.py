@@ -73,7 +73,7 @@ def epoch_metrics(s: Store, run: queries.RunRow, knots) -> tuple[dict[str, pd.Da
             once[key] = run.metrics[key]
             continue
         x = step_to_epoch(df["step"], knots) if knots is not None else df["step"]
-        curves[key] = pd.DataFrame({"epoch": x, "value": df["value"]})
+        curves[key] = pd.DataFrame({keys.EPOCH: x, "value": df["value"]})
     return curves, once
 
 
@@ -122,12 +122,12 @@ def _per_batch(s: Store, run: queries.RunRow, knots, params: dict[str, str]) -> 
     left, mid, right = st.columns([1, 1.3, 2.2], vertical_alignment="bottom")
     log_y = left.toggle("log scale", value=True, key="log_y")
     by = mid.segmented_control(
-        "x axis", ["step", "epoch"], default="step", key="batch_x", disabled=knots is None,
+        "x axis", ["step", keys.EPOCH], default="step", key="batch_x", disabled=knots is None,
         help=None if knots is not None else "no epoch has ended in this run yet",
     )  # fmt: skip
-    by = by if by == "epoch" and knots is not None else "step"
+    by = by if by == keys.EPOCH and knots is not None else "step"
     weight = right.slider("smoothing (EMA)", 0.0, 0.99, SMOOTH_DEFAULT, 0.01, key="smooth")
-    to_x = (lambda v: step_to_epoch(pd.Series(v), knots)) if by == "epoch" else None
+    to_x = (lambda v: step_to_epoch(pd.Series(v), knots)) if by == keys.EPOCH else None
     frame["x"] = to_x(frame["step"]) if to_x else frame["step"]
     frame["phase"] = 0
     spans = gates = None
@@ -177,17 +177,17 @@ def reference_rules(run: queries.RunRow, key: str, project_rows: list[queries.Ru
 def after_start(frame: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     """The trained epochs and the value before training (epoch 0), when at least two epochs
     trained: an untrained model's accuracy (0.1) would squash the band that matters (0.90-0.95)."""
-    trained = frame[frame["epoch"] > 0]
+    trained = frame[frame[keys.EPOCH] > 0]
     if len(trained) < 2 or len(trained) == len(frame):
         return frame, None
-    return trained, float(frame.loc[frame["epoch"] <= 0, "value"].iloc[-1])
+    return trained, float(frame.loc[frame[keys.EPOCH] <= 0, "value"].iloc[-1])
 
 
 def _epochs(s, run, curves: dict[str, pd.DataFrame], knots, project_rows) -> None:
     per_class = data.per_class(s.project, s.uri, run)
     if not curves and per_class.empty:
         return
-    x_title = "epoch" if knots is not None else "step"
+    x_title = keys.EPOCH if knots is not None else "step"
 
     def draw(where, key: str, height: int) -> None:
         frame, start = after_start(curves[key])
@@ -206,8 +206,8 @@ def _epochs(s, run, curves: dict[str, pd.DataFrame], knots, project_rows) -> Non
             draw(col, key, charts.BIG_HEIGHT)
     for metric, rows in per_class.groupby("metric", sort=True):
         title = f"{keys.VAL_PREFIX}{metric} per class"
-        trained = rows[rows["epoch"] > 0]
-        shown = trained if trained["epoch"].nunique() >= 2 else rows
+        trained = rows[rows[keys.EPOCH] > 0]
+        shown = trained if trained[keys.EPOCH].nunique() >= 2 else rows
         st.altair_chart(charts.per_class_chart(shown, title=title), width="stretch")
     rest = [k for k in curves if k not in first]
     if rest:
