@@ -1,9 +1,14 @@
 """Altair chart builders for the board: data in, chart out, no Streamlit and no MLflow.
 
 Curves arrive already downsampled (min/max per bucket, `tracker.curves`), so a line
-through them keeps every spike. Reference lines (the baseline's score, the project's
-best) are dashed rules with a label, so a curve is always read against what it has
-to beat.
+through them keeps every spike. The Idea page's charts are built to be read at a
+glance: per-batch loss tall, train and val in two fixed contrasting colours, a log
+axis fitted to the data, sub-stages split by a rule and their loss gates dashed;
+epoch metrics on an epoch axis zoomed to the data, with the baseline's score and the
+project's best as dashed rules named in the legend (so close values never print over
+each other); every class of a per-class metric in one chart; a confusion matrix with
+every class named and every count written. Streamlit fits a chart's *whole* height
+(titles, axes, legend) into the height by default; these fit only the width.
 """
 
 from __future__ import annotations

@@ -25,9 +25,12 @@ GRID_WIDTH = 1000  # px a sample grid is scaled up towards (whole multiples: pix
 
 
 def flags(run: queries.RunRow) -> None:
-    """The run's range-check flags, one warning each (shown above the tabs)."""
-    for flag, detail in run.flags.items():
-        st.warning(f"**{flag}**" + (f": {md_text(detail)}" if detail else ""), icon=":material/flag:")
+    """The run's range-check flags in one warning, one line each (shown above the tabs)."""
+    if run.flags:
+        lines = [
+            f"**{flag}**" + (f": {md_text(detail)}" if detail else "") for flag, detail in run.flags.items()
+        ]
+        st.warning("  \n".join(lines), icon=":material/flag:")
 
 
 def _last_stats(hists: list[dict], name: str) -> str:
@@ -87,6 +90,22 @@ def _show(png: bytes, caption: str | None = None) -> None:
     st.image(big, caption=caption, width=min(Image.open(io.BytesIO(big)).width, GRID_WIDTH))
 
 
+def top_confusions(labels: list, matrix: list[list[float]], k: int = 8) -> pd.DataFrame:
+    """The largest off-diagonal cells: which true class is taken for which, and how often
+    (also as a share of that true class)."""
+    rows = []
+    for i, row in enumerate(matrix):
+        total = sum(row) or 1
+        for j, v in enumerate(row):
+            if i != j and v > 0:
+                rows.append(
+                    {"true": str(labels[i]), "predicted": str(labels[j]), "count": v, "of true": v / total}
+                )
+    frame = pd.DataFrame(rows, columns=["true", "predicted", "count", "of true"])
+    frame = frame.sort_values("count", ascending=False, kind="stable").head(k)
+    return frame.assign(**{"of true": frame["of true"].map("{:.1%}".format)})
+
+
 def samples(s: Store, run: queries.RunRow) -> None:
     epochs = data.sample_epochs(s.project, s.uri, run.id, run.end_time)
     if not epochs:
@@ -101,6 +120,11 @@ def samples(s: Store, run: queries.RunRow) -> None:
         _show(found["grid"])
     if found["confusion"]:
         conf = found["confusion"]
-        st.altair_chart(charts.confusion_chart(conf["labels"], conf["matrix"]), width="content")
+        left, right = st.columns([3, 2])
+        left.altair_chart(charts.confusion_chart(conf["labels"], conf["matrix"]), width="content")
+        worst = top_confusions(conf["labels"], conf["matrix"])
+        if not worst.empty:
+            right.markdown("**Most confused**")
+            right.dataframe(worst, hide_index=True, width="stretch")
     elif found["confusion_png"]:
         _show(found["confusion_png"], caption="confusion matrix")
