@@ -113,6 +113,7 @@ def test_board_in_chromium(board, shots):
         page = browser.new_page(viewport={"width": 1400, "height": 2600})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.set_default_timeout(20_000)
+        expect.set_options(timeout=20_000)  # as patient as the page: a loaded machine renders slowly
 
         open_page(page, url, "Ideas")
         grid = page.locator("[data-testid='stDataFrame']").first
