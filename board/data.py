@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from board.common import LIVE_TTL_S
+from board.curve_prep import epoch_knots, step_to_epoch
 from tracker import artifacts, curves, keys, outcomes, queries
 from tracker import calibration as calib
 from tracker.estimates import best_first, score_breakdown
@@ -137,3 +138,42 @@ def sample_epochs(project: str, uri: str, run_id: str, end_time: int) -> list[in
 @st.cache_data(ttl=300, show_spinner=False, max_entries=100)
 def samples(project: str, uri: str, run_id: str, epoch: int) -> dict:
     return artifacts.load_samples(Store(project=project, uri=uri), run_id, epoch)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=100)
+def run_params(project: str, uri: str, run_id: str) -> dict[str, str]:
+    """A run's params (written once, at its start): e.g. the overfit stage's loss thresholds."""
+    return dict(Store(project=project, uri=uri).client.get_run(run_id).data.params)
+
+
+def is_per_class(key: str) -> bool:
+    """`val/<metric>/<class>` (val/f1/3, val/iou/road): one value per class, not a run-level metric."""
+    return key.startswith(keys.VAL_PREFIX) and "/" in key[len(keys.VAL_PREFIX) :]
+
+
+def per_class(project: str, uri: str, run: queries.RunRow) -> pd.DataFrame:
+    """A run's per-class metrics: one row per (epoch, metric, class) with its value.
+
+    The one place the board reads per-class values: today they are the run's
+    `val/<metric>/<class>` metric keys, placed on epochs through the `epoch` curve.
+    """
+    columns = [keys.EPOCH, "metric", "class", "value"]
+    wanted = sorted(k for k in run.metrics if is_per_class(k))
+    knots = epoch_knots(live_curve(project, uri, run, keys.EPOCH)[0]) if wanted else None
+    if knots is None:
+        return pd.DataFrame(columns=columns)
+    frames = []
+    for key in wanted:
+        metric, cls = key[len(keys.VAL_PREFIX) :].split("/", 1)
+        df, _ = live_curve(project, uri, run, key)
+        frames.append(
+            pd.DataFrame(
+                {
+                    keys.EPOCH: step_to_epoch(df["step"], knots),
+                    "metric": metric,
+                    "class": cls,
+                    "value": df["value"],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)[columns]

@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from mlflow.entities import Metric, RunStatus, RunTag
+from mlflow.entities import Metric, Param, RunStatus, RunTag
 
 from tracker.estimates import Estimates
 from tracker.ideas import add_idea, update_idea
@@ -52,6 +52,7 @@ def make_run(
     tags: dict[str, str] | None = None,
     metrics: dict[str, list[tuple[int, float]]] | None = None,
     start: int = 0,
+    params: dict[str, object] | None = None,
 ) -> str:
     """One run made for an idea, tagged and nested per docs/telemetry.md."""
     client = store.client
@@ -72,6 +73,8 @@ def make_run(
         tags=all_tags,
     )
     run_id = run.info.run_id
+    if params:
+        client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
     log_metrics(client, run_id, metrics or {})
     if status != "RUNNING":
         client.set_terminated(run_id, status, end_time=T0 + start + 1000)
@@ -157,6 +160,9 @@ def per_epoch(epochs: int, steps_per_epoch: int, acc0: float = 0.6, gain: float 
     }
 
 
+OVERFIT_PARAMS = {"one_threshold": 0.01, "few_threshold": 0.02, "few_samples": 8}  # OverfitConfig fields
+
+
 @dataclass
 class Seeded:
     """Ids of everything `seed_board` made."""
@@ -193,6 +199,7 @@ def seed_board(store: Store) -> Seeded:
     )
     overfit = per_batch(400, spike_at=123)
     overfit.update({"overfit_one/final_loss": [(399, 0.004)], "overfit_few/final_loss": [(399, 0.015)]})
+    overfit.update({"overfit_one/steps": [(399, 150)], "overfit_few/steps": [(399, 250)]})
     s.runs["overfit"] = make_run(
         store,
         idea_id=lr,
@@ -200,6 +207,7 @@ def seed_board(store: Store) -> Seeded:
         gates={"overfit_one": "passed", "overfit_few": "passed"},
         metrics=overfit,
         start=2000,
+        params=OVERFIT_PARAMS,
     )
     log_histograms(store, s.runs["overfit"], [0, 100, 200, 300], nonfinite_at=300)
     gen = {**per_batch(300), **per_epoch(3, 100)}

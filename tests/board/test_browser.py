@@ -121,6 +121,7 @@ def test_board_in_chromium(board, shots):
         page = browser.new_page(viewport={"width": 1400, "height": 2600})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.set_default_timeout(20_000)
+        expect.set_options(timeout=20_000)  # as patient as the page: a loaded machine renders slowly
 
         open_page(page, url, "Ideas")
         grid = page.locator("[data-testid='stDataFrame']").first
@@ -139,21 +140,23 @@ def test_board_in_chromium(board, shots):
         expect(page.get_by_text("Page not found")).to_have_count(0)
 
         open_page(page, f"{url}/idea?id={lr}", "Tune learning rate")
-        for text in (
-            "Stage ladder",
-            "recorded",
-            "failed",
-            "not run",
-            "grads/0.weight at step 120",
-            "Where the time goes",
-        ):
+        page.get_by_text("grads/0.weight at step 120").first.wait_for()  # flags show above the tabs
+        # Curves first: per batch, val/accuracy and val/loss, val/f1_macro
+        expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(4)
+        page.get_by_text("600 of 600 logged points drawn").wait_for()
+        page.screenshot(path=shots / "idea.png", full_page=True)
+        page.get_by_role("tab", name="Overview").click()  # switching tabs reruns, no reload
+        for text in ("Stage ladder", "recorded", "failed", "not run", "Where the time goes"):
             page.get_by_text(text).first.wait_for()
-        expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(5)
-        page.screenshot(path=shots / "idea.png")
+        expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(0)
+        page.screenshot(path=shots / "idea-overview.png", full_page=True)
 
-        open_page(page, f"{url}/idea?id={lr}&run={seeded.runs['overfit']}", "Tune learning rate")
+        open_page(
+            page, f"{url}/idea?id={lr}&run={seeded.runs['overfit']}&tab=Histograms", "Tune learning rate"
+        )
         page.get_by_text("dead_activations").first.wait_for()
-        page.screenshot(path=shots / "idea-histograms.png")
+        expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(2)
+        page.screenshot(path=shots / "idea-histograms.png", full_page=True)
 
         open_page(page, f"{url}/compare?runs={seeded.runs['overfit']},{seeded.trials[1]}", "Compare runs")
         page.get_by_text("Final metrics").wait_for()

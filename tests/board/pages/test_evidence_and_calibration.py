@@ -39,7 +39,7 @@ def judged(store, make_idea):
 
 def test_idea_page_proposes_estimates_and_accepting_appends_a_revision(store, judged, page):
     idea, _ = judged
-    at = page("idea", id=idea)
+    at = page("idea", id=idea, tab="Overview")  # the evidence lives on the Overview tab
     assert not at.exception
     (proposal,) = [d.value for d in at.dataframe if "proposed" in d.value.columns]
     rows = proposal.set_index("estimate")

@@ -136,8 +136,8 @@ def test_edit_rejects_a_bad_value_and_writes_nothing(store, seeded, page):
 
 
 # -- Idea ------------------------------------------------------------------------
-def test_idea_page_ladder_runs_and_evidence(seeded, page):
-    at = page("idea", id=seeded.ideas["Tune learning rate"])
+def test_idea_page_overview_ladder_runs_and_timing(seeded, page):
+    at = page("idea", id=seeded.ideas["Tune learning rate"], tab="Overview")
     assert not at.exception
     # one badge per rung, in ladder order: baseline, overfit 1, overfit few, generalize, scale
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
@@ -161,21 +161,40 @@ def test_idea_page_ladder_runs_and_evidence(seeded, page):
     ]
     assert runs.loc[5, "why it ended"] == "stopped_by_asha at iteration 2"
     assert runs.loc[2, "flags"] == "exploding_grad, slow_batch"
-    # default run: the newest stage run (generalize): per-batch + 3 epoch charts, timing, confusion
-    assert at.selectbox(key="run_pick").value == seeded.runs["generalize"]
-    assert len(at.get("vega_lite_chart")) == 5
-    assert any("exploding_grad" in w.value for w in at.warning)
-    assert "epoch" in [s.label for s in at.select_slider]
+    assert [m.label for m in at.metric][:5] == ["score", "hours", "complexity", "impact", "likelihood"]
     assert at.get("progress")[0].proto.text == "data 25% · compute 75%"  # 0.002 s vs 0.006 s per batch
+    # only the open tab is computed: a page that drew every tab would send the curves along
+    assert len(at.get("vega_lite_chart")) == 0
+
+
+def test_idea_page_opens_on_the_curves_of_the_newest_stage_run(seeded, page):
+    at = page("idea", id=seeded.ideas["Tune learning rate"])
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["Curves", "Overview", "Histograms", "Samples"]
+    assert at.selectbox(key="run_pick").value == seeded.runs["generalize"]
+    # per batch, then val/accuracy and val/loss (large), then val/f1_macro
+    assert len(at.get("vega_lite_chart")) == 4
+    assert any("exploding_grad" in w.value for w in at.warning)  # flags show above every tab
     assert "600 of 600 logged points drawn" in "\n".join(c.value for c in at.caption)
+    # logged once (or constant): numbers, not one-point charts
+    labels = [m.label for m in at.metric]
+    assert {"generalize/val_loss_start", "generalize/val_loss_best", "train/lr"} <= set(labels)
+
+
+def test_idea_page_samples_tab(seeded, page):
+    at = page("idea", id=seeded.ideas["Tune learning rate"], tab="Samples")
+    assert not at.exception
+    assert "epoch" in [s.label for s in at.select_slider]
+    assert len(at.get("vega_lite_chart")) == 1  # the confusion matrix, from its JSON
+    assert len(at.get("image")) == 1  # the samples grid
 
 
 def test_idea_page_histograms_of_a_run(seeded, page):
-    at = page("idea", id=seeded.ideas["Tune learning rate"], run=seeded.runs["overfit"])
+    at = page("idea", id=seeded.ideas["Tune learning rate"], run=seeded.runs["overfit"], tab="Histograms")
     assert not at.exception
     charts = at.get("vega_lite_chart")
-    # per batch, then one heatmap per layer of the first kind (acts)
-    assert len(charts) == 1 + 2
+    # one heatmap per layer of the first kind (acts)
+    assert len(charts) == 2
     captions = "\n".join(c.value for c in at.caption)
     assert "**dead_activations** from step 0" in captions  # acts/2.weight (a ReLU) is 99.5% zeros
     at.segmented_control(key="hist_kind").set_value("grads").run()
@@ -191,7 +210,7 @@ def test_idea_without_runs_shows_how_to_start(seeded, page):
 
 
 def test_running_idea_is_live(seeded, page):
-    at = page("idea", id=seeded.ideas["Wider model"])
+    at = page("idea", id=seeded.ideas["Wider model"], tab="Overview")
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     assert badges[1:3] == [
         ":green-badge[:material/check_circle: passed]",
