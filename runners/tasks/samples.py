@@ -4,9 +4,9 @@
 Pillow only (fast, no matplotlib start-up); the training thread draws the image, the
 telemetry writer's thread encodes and stores it.
 
-Sizes are chosen for where the grid is looked at: the board shows it in half of a wide
-page (~450-650 px across), so a grid is ~300-400 px wide and its text is `FONT_PX`
-pixels, about that size on screen. Pillow's built-in bitmap font is ~7 px high, too
+Sizes are chosen for where the grid is looked at: the board shows it stretched to half of
+its page (~350-650 px across), so a grid is ~300-400 px wide and its text, `FONT_PX`
+pixels, shows at ~16 px or more. Pillow's built-in bitmap font is ~7 px high, too
 small to read once scaled; `ImageFont.load_default(size=...)` (Pillow >= 10.1 with
 FreeType) gives a scalable one.
 """
@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 CELL = 96  # pixels per sample image in a grid
-FONT_PX = 16  # text size of labels, titles and legends
+FONT_PX = 18  # text size of labels, titles and legends: ~16 px on screen in a 350 px column
 LABEL_H = FONT_PX + 6  # height of a line of text: a label under a cell, a column title
 GRID_COLS = 4  # classification cells per row: 16 samples make a square grid ~400 px wide
 GOOD, BAD = (40, 170, 80), (210, 50, 50)
