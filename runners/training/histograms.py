@@ -14,7 +14,7 @@ global gradient norm is, as `train/grad_norm`.
 
 Tensors are named by their module path (`acts/encoder.conv1`, `weights/fc.weight`); a
 path step that is only an index in a container (`nn.Sequential`'s `3`) gets its module's
-type (`3_relu`), so a heatmap title says what the layer is. `tensor_names` keeps names
+type (`3_relu`), so a heatmap title says what the layer is. `bounded` keeps names
 unique and at most `MAX_NAME` characters.
 """
 
