@@ -24,7 +24,9 @@ GRAD_NORM = "train/grad_norm"  # global L2 norm of gradients, at each histogram 
 TRAIN_CRITIC_LOSS = "train/critic_loss"  # critic's WGAN-GP loss at its last update of the batch
 TRAIN_WASSERSTEIN = "train/wasserstein"  # critic's estimate E[D(real)] - E[D(output)]
 TRAIN_ADV_LOSS = "train/adv_loss"  # generator's adversarial term -E[D(output)], before weighting
-VAL_PREFIX = "val/"  # full-pass val metrics: val/<metric> (val/f1/<class>, val/miou, ...)
+VAL_PREFIX = "val/"  # full-pass val metrics: val/<metric> (val/miou, ...); per-class values are
+# not metrics but rows of the artifact metrics/per_class.jsonl (tracker/artifacts.py), metric "val/f1"
+# Logged no more (per-tensor summaries live in histograms/step_*.json): older runs carry it, readers skip it.
 HIST_PREFIX = "hist/"  # hist/<weights|grads|acts>/<tensor>/<mean|std|frac_zero|frac_nonfinite>
 GENERALIZE_VAL_LOSS_START = "generalize/val_loss_start"  # full-pass val loss before training
 GENERALIZE_VAL_LOSS_BEST = "generalize/val_loss_best"

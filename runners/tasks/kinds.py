@@ -1,7 +1,10 @@
 """Defaults per kind of task: metrics, sample renderers and non-deep-learning baselines.
 
 A task may bring its own; these make a new task of a known kind need only data,
-a model and a loss. Metric names carry no `val/` prefix; the evaluator adds it.
+a model and a loss. Metric names carry no `val/` prefix; the evaluator adds it. A name
+with a slash, `<metric>/<class>` (`f1/7`, `iou/circle`), is a per-class value: it is
+stored as a row of the run's `metrics/per_class.jsonl`, not as an MLflow metric
+(tracker/artifacts.py: split_per_class), so MLflow's UI lists only the headline metrics.
 """
 
 from __future__ import annotations

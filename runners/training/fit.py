@@ -2,7 +2,8 @@
 
 `fit()` evaluates once before training (epoch 0: the bar the generalize gate must
 clear), then per epoch: shuffled train batches through `Trainer.step` (per-batch
-telemetry), a full val pass (`val/*` metrics), sample PNGs and, for classification,
+telemetry), a full val pass (headline `val/*` metrics; per-class values such as `f1/7`
+into the `metrics/per_class.jsonl` artifact, tracker/artifacts.py), sample PNGs and, for classification,
 a confusion matrix, `best/<target>` so far, and a checkpoint (`checkpoints.save`, see
 `runners/training/checkpoint.py`; a sweep trial's reports to Ray there, and may be stopped
 there). A run with a checkpoint to continue from (`checkpoints.load`) skips the epochs it
@@ -27,6 +28,7 @@ from runners.tasks.base import Split, Task
 from runners.training.checkpoint import Checkpoints, epoch_state, restore
 from runners.training.trainer import Trainer
 from tracker import keys
+from tracker.artifacts import PER_CLASS_FILE, PerClassFile, split_per_class
 from tracker.learning import improves
 from tracker.telemetry import TelemetryWriter
 
@@ -78,8 +80,18 @@ class FitResult:
             self.best = metrics
 
 
-def log_val(writer: TelemetryWriter, metrics: dict, epoch: int, step: int) -> None:
-    writer.log_dict({keys.EPOCH: epoch, **{f"{keys.VAL_PREFIX}{k}": v for k, v in metrics.items()}}, step)
+def log_val(writer: TelemetryWriter, metrics: dict, epoch: int, step: int, per_class: PerClassFile) -> None:
+    """A full val pass: headline metrics as `val/<metric>`, per-class ones into the per-class file.
+
+    MLflow's own UI shows every metric key as a column and a chart: per-class values
+    (`f1/<class>`: ten keys on digits, one per class on any task) would bury the few that
+    matter, so they are rows of one artifact, stored again whole every epoch.
+    """
+    head, per = split_per_class(metrics)
+    writer.log_dict({keys.EPOCH: epoch, **{f"{keys.VAL_PREFIX}{k}": v for k, v in head.items()}}, step)
+    if per:
+        per_class.add(epoch, per)
+        writer.log_artifact(per_class.writer(), PER_CLASS_FILE)
 
 
 def log_samples(writer: TelemetryWriter, task: Task, outputs: torch.Tensor, epoch: int, n: int) -> None:
@@ -119,15 +131,18 @@ def fit(
     task, writer, device = trainer.task, trainer.writer, trainer.device
     target, higher = task.target_metric, task.higher_is_better
     state = checkpoints.load() if checkpoints is not None else None
+    per_class = PerClassFile()
     if state is None:
         start, _ = evaluate(trainer.model, task, task.val, device)
-        log_val(writer, start, 0, 0)
+        log_val(writer, start, 0, 0, per_class)
         result, done = FitResult(start=start), 0
     else:  # continued from a checkpoint: epoch 0 and the epochs done are logged already
         done = restore(trainer, scheduler, state)
         result = FitResult(start=state["start"])
-        for metrics in state["history"]:
+        per_class.add(0, split_per_class(result.start)[1])  # the file is stored again whole next epoch
+        for epoch, metrics in enumerate(state["history"], 1):
             result.add(metrics, target, higher)
+            per_class.add(metrics.get(keys.EPOCH, epoch), split_per_class(metrics)[1])
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -142,7 +157,7 @@ def fit(
             if scheduler is not None:
                 scheduler.step()
             metrics, outputs = evaluate(trainer.model, task, task.val, device)
-            log_val(writer, metrics, epoch, trainer.step_count)
+            log_val(writer, metrics, epoch, trainer.step_count, per_class)
             writer.log(keys.TRAIN_LR, lr, trainer.step_count)
             if n_samples > 0:
                 log_samples(writer, task, outputs, epoch, n_samples)

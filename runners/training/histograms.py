@@ -8,19 +8,27 @@ fraction non-finite), stored as `histograms/step_XXXXXXXX.json` (see
 docs/telemetry.md) with the global gradient norm and the names of the ReLU-like
 layers, which is all tracker/range_checks.py needs to turn it into flags a human should
 see — the same verdict whether the trainer checks it live or the board reads it back.
+The snapshot is an artifact only: its per-tensor numbers are not MLflow metrics (a
+4-layer MLP had 72 `hist/*` keys burying the run's losses in MLflow's UI); only the
+global gradient norm is, as `train/grad_norm`.
+
+Tensors are named by their module path (`acts/encoder.conv1`, `weights/fc.weight`); a
+path step that is only an index in a container (`nn.Sequential`'s `3`) gets its module's
+type (`3_relu`), so a heatmap title says what the layer is. `bounded` keeps names
+unique and at most `MAX_NAME` characters.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from tracker import keys
-
 N_BINS = 30  # bins per histogram: enough to see shape, small enough for 1000s of snapshots
+MAX_NAME = 80  # characters of a tensor name (after `<kind>/`); longer paths keep their head and tail
 
 
 _EMPTY = {"edges": [], "counts": [], "mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan}
@@ -97,6 +105,64 @@ def _summarize_nonfinite(flat: torch.Tensor, bins: int) -> dict:
     return {**summarize_all({"f": finite}, bins)["f"], **out}  # fractions of the whole tensor
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a (Distributed)DataParallel wrapper: its names carry no `module.` prefix."""
+    wrappers = (nn.DataParallel, nn.parallel.DistributedDataParallel)
+    return model.module if isinstance(model, wrappers) else model
+
+
+def module_names(model: nn.Module) -> dict[str, str]:
+    """Module path -> the name its activations are stored under, for every submodule.
+
+    The path is PyTorch's (`down.0.1`); its last step, when only an index, gets the
+    module's type: `down.0.1_relu`, `3_linear`. Unique and bounded (`bounded`).
+    """
+    paths = [(path, m) for path, m in unwrap(model).named_modules() if path]
+    return dict(zip([p for p, _ in paths], bounded([_readable(p, m) for p, m in paths]), strict=True))
+
+
+def parameter_names(model: nn.Module) -> dict[str, str]:
+    """Parameter path -> the name its weights and gradients are stored under: `<module name>.<param>`."""
+    model = unwrap(model)
+    mods = module_names(model)
+    paths = [path for path, _ in model.named_parameters()]
+    named = []
+    for path in paths:
+        owner, _, param = path.rpartition(".")
+        named.append(f"{mods[owner]}.{param}" if owner else param)
+    return dict(zip(paths, bounded(named), strict=True))
+
+
+def _readable(path: str, module: nn.Module) -> str:
+    head, _, last = path.rpartition(".")
+    if last.isdigit():
+        last = f"{last}_{type(module).__name__.lower().lstrip('_')}"
+    return f"{head}.{last}" if head else last
+
+
+def bounded(names: list[str], limit: int = MAX_NAME) -> list[str]:
+    """The names, each at most `limit` characters and all distinct, in order.
+
+    A long name keeps its head (the top-level block) and its tail (the layer itself) around
+    a `…` and a short hash of the whole name; a clash gets `~2`, `~3`, … on the end.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        if len(name) > limit:
+            mark = "…" + hashlib.sha1(name.encode()).hexdigest()[:6] + "…"
+            head = (limit - len(mark)) // 3
+            name = name[:head] + mark + name[len(name) - (limit - len(mark) - head) :]
+        base, n = name, 1
+        while name in seen:
+            n += 1
+            suffix = f"~{n}"
+            name = base[: limit - len(suffix)] + suffix
+        seen.add(name)
+        out.append(name)
+    return out
+
+
 class ActivationTap:
     """Records the outputs of the model's leaf modules during one armed forward pass.
 
@@ -107,8 +173,10 @@ class ActivationTap:
     """
 
     def __init__(self, model: nn.Module) -> None:
-        self.outputs: dict[str, torch.Tensor] = {}
-        self._leaves = [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
+        self.outputs: dict[str, torch.Tensor] = {}  # by `module_names`' name
+        names = module_names(model)
+        inner = unwrap(model)
+        self._leaves = [(names[n], m) for n, m in inner.named_modules() if n and not list(m.children())]
         self._handles: list = []
 
     @property
@@ -180,7 +248,9 @@ class SnapshotSchedule:
 def snapshot(model: nn.Module, activations: dict[str, torch.Tensor], step: int) -> dict:
     """All histograms at one step: call after backward (gradients present), before the next zero_grad."""
     tensors = {}
-    for name, p in model.named_parameters():
+    names = parameter_names(model)
+    for path, p in unwrap(model).named_parameters():
+        name = names[path]
         tensors[f"weights/{name}"] = p
         if p.grad is not None:
             tensors[f"grads/{name}"] = p.grad
@@ -199,17 +269,8 @@ def grad_norm(model: nn.Module) -> float:
     return torch.stack(grads).norm().item() if grads else 0.0
 
 
-def summary_metrics(snap: dict) -> dict[str, float]:
-    """The per-tensor numbers logged as metrics `hist/<kind>/<name>/<stat>`."""
-    out = {}
-    for key, h in snap["tensors"].items():
-        for stat in ("mean", "std", "frac_zero", "frac_nonfinite"):
-            value = h[stat]
-            if value == value:  # MLflow stores NaN poorly; the JSON keeps it
-                out[f"{keys.HIST_PREFIX}{key}/{stat}"] = value
-    return out
-
-
 def relu_layer_names(model: nn.Module) -> list[str]:
-    """ReLU-like modules: the outputs whose exact zeros the dead_activations check counts."""
-    return [n for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.GELU))]
+    """ReLU-like modules (by `module_names`' name): the outputs whose exact zeros dead_activations counts."""
+    names = module_names(model)
+    relu = (nn.ReLU, nn.LeakyReLU, nn.GELU)
+    return [names[n] for n, m in unwrap(model).named_modules() if n and isinstance(m, relu)]

@@ -26,12 +26,7 @@ import torch
 from torch import nn
 
 from runners.tasks.base import Split, Task
-from runners.training.histograms import (
-    ActivationTap,
-    SnapshotSchedule,
-    snapshot,
-    summary_metrics,
-)
+from runners.training.histograms import ActivationTap, SnapshotSchedule, snapshot
 from tracker import keys
 from tracker.range_checks import Limits, check_snapshot, slow_batch
 from tracker.runs import NonFiniteLoss
@@ -167,7 +162,8 @@ class Trainer:
     def _snapshot(self) -> None:
         snap = snapshot(self.model, self._tap.outputs, self.step_count)
         self._tap.outputs = {}
-        self.writer.log_dict({**summary_metrics(snap), keys.GRAD_NORM: snap["grad_norm"]}, self.step_count)
+        # Only the global norm is a metric; the per-tensor summaries live in the JSON (docs/telemetry.md).
+        self.writer.log(keys.GRAD_NORM, snap["grad_norm"], self.step_count)
         self.writer.log_json(snap, f"histograms/step_{self.step_count:08d}.json")
         for found in check_snapshot(snap, self.limits):  # the board reruns this on the JSON: same verdict
             self.flag(found.name, found.detail)

@@ -61,3 +61,60 @@ def test_samples_by_epoch(store, make_idea):
 def test_run_without_artifacts_has_none(store, make_idea):
     run = make_run(store, idea_id=make_idea())
     assert artifacts.histogram_steps(store, run) == [] and artifacts.sample_epochs(store, run) == []
+
+
+# -- per-class values ------------------------------------------------------------
+
+
+def test_a_metric_with_a_slash_is_per_class_the_rest_is_headline():
+    head, per = artifacts.split_per_class({"loss": 0.3, "accuracy": 0.9, "f1/7": 0.8, "iou/circle": 0.5})
+    assert head == {"loss": 0.3, "accuracy": 0.9}
+    assert per == {"f1/7": 0.8, "iou/circle": 0.5}
+
+
+def test_per_class_file_round_trips_and_an_epoch_added_again_replaces_its_rows(tmp_path):
+    f = artifacts.PerClassFile()
+    f.add(0, {"f1/0": 0.1, "f1/1": 0.2})
+    f.add(1, {"f1/0": 0.5, "f1/cat/dog": 0.6})  # a class name may hold a slash
+    f.add(0, {"f1/0": 0.15, "f1/1": 0.25})  # a resumed run re-adds the epochs its checkpoint holds
+    assert len(f) == 4
+    rows = artifacts.parse_per_class(f.payload().decode())
+    assert rows == [
+        {"epoch": 0, "metric": "val/f1", "class": "0", "value": 0.15},
+        {"epoch": 0, "metric": "val/f1", "class": "1", "value": 0.25},
+        {"epoch": 1, "metric": "val/f1", "class": "0", "value": 0.5},
+        {"epoch": 1, "metric": "val/f1", "class": "cat/dog", "value": 0.6},
+    ]
+    # The writer callable stores the file as it was when asked, not as it is later.
+    write, before = f.writer(), f.payload()
+    f.add(2, {"f1/0": 0.9})
+    write(tmp_path / "per_class.jsonl")
+    assert (tmp_path / "per_class.jsonl").read_bytes() == before != f.payload()
+
+
+def test_a_damaged_per_class_file_yields_its_whole_rows_and_one_warning(caplog):
+    f = artifacts.PerClassFile()
+    f.add(0, {"f1/0": 0.1})
+    f.add(1, {"f1/0": 0.4})
+    whole = f.payload().decode()
+    torn = whole[: whole.rindex('"value"')]  # a crash mid-write cut the last row
+    text = torn + '\n[1, 2]\n{"epoch": "x", "metric": "val/f1", "class": "0", "value": 1}\nnot json\n'
+    with caplog.at_level("WARNING"):
+        rows = artifacts.parse_per_class(text, "the test file")
+    assert rows == [{"epoch": 0, "metric": "val/f1", "class": "0", "value": 0.1}]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["idealoop: the test file: 4 damaged line(s) skipped, 1 row(s) read"]
+    assert artifacts.parse_per_class("") == [] and artifacts.parse_per_class("\x00\xff garbage") == []
+
+
+def test_load_per_class_reads_the_stored_file_and_a_run_without_one_has_no_rows(store, make_idea, caplog):
+    idea = make_idea()
+    run, empty = make_run(store, idea_id=idea), make_run(store, idea_id=idea)
+    f = artifacts.PerClassFile()
+    f.add(0, {"iou/background": 0.7, "iou/circle": 0.0})
+    store.client.log_text(run, f.payload().decode() + '{"epoch": 1, "metr', artifacts.PER_CLASS_FILE)
+    with caplog.at_level("WARNING"):
+        rows = artifacts.load_per_class(store, run)
+    assert [(r["class"], r["value"]) for r in rows] == [("background", 0.7), ("circle", 0.0)]
+    assert f"{artifacts.PER_CLASS_FILE} of run {run}: 1 damaged line(s) skipped" in caplog.text
+    assert artifacts.load_per_class(store, empty) == []

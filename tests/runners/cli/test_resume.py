@@ -18,6 +18,7 @@ import pytest
 
 import runners.training.trainer as trainer_module
 from runners.cli import main
+from tracker.artifacts import load_per_class
 
 ROOT = Path(__file__).resolve().parents[3]
 SMALL = ["--set", "epochs=4", "--set", "hist_every=10", "--set", "hist_budget=0", "--set", "n_samples=4"]
@@ -65,6 +66,8 @@ def test_a_run_interrupted_mid_epoch_resumes_from_its_checkpoint_as_if_never_sto
     killed = _newest(store)
     assert store.client.get_run(killed).info.status == "KILLED"
     assert max(_history(store, killed, "train/loss")) == 49
+    # Cut short mid-epoch 3: the per-class file is the one stored after epoch 2, whole.
+    assert sorted({r["epoch"] for r in load_per_class(store, killed)}) == [0, 1, 2]
 
     assert _run(capsys, stage, "--resume", killed) == killed
     got = store.client.get_run(killed)
@@ -75,8 +78,13 @@ def test_a_run_interrupted_mid_epoch_resumes_from_its_checkpoint_as_if_never_sto
     assert doubled(killed) == {}
     # The same metrics, step for step, as the run that was never stopped: the checkpoint restored
     # the model, optimizer, LR schedule, data order and dropout's RNG exactly.
-    for key in ("train/loss", "val/loss", "epoch", "best/accuracy", "train/lr", "hist/weights/0.weight/std"):
+    for key in ("train/loss", "val/loss", "epoch", "best/accuracy", "train/lr", "train/grad_norm"):
         assert _history(store, killed, key) == pytest.approx(_history(store, straight, key), rel=1e-5), key
+    # The per-class file too: every epoch once (a broken resume drops epochs 0-2 or repeats one).
+    resumed, whole = load_per_class(store, killed), load_per_class(store, straight)
+    assert [(r["epoch"], r["class"]) for r in resumed] == [(r["epoch"], r["class"]) for r in whole]
+    assert len(whole) == 5 * 10
+    assert [r["value"] for r in resumed] == pytest.approx([r["value"] for r in whole], rel=1e-5)
     reference = store.client.get_run(straight)
     assert set(got.data.metrics) == set(reference.data.metrics)
     gate = f"idealoop.gate.{stage}"

@@ -6,6 +6,7 @@ import pytest
 
 from runners.stages.baseline import run_baseline
 from runners.stages.config import BaselineConfig
+from tracker.artifacts import load_per_class
 from tracker.runs import stage_run
 from tracker.store import Target
 
@@ -18,3 +19,10 @@ def test_baseline_records_the_score_to_beat(store, make_idea):
     assert got.data.tags["idealoop.gate.baseline"] == "recorded"
     assert 0.85 < got.data.metrics["baseline/accuracy"] == pytest.approx(metrics["accuracy"])
     assert "baseline/f1_macro" in got.data.metrics
+    # Per-class F1s are rows of the per-class file (epoch 0), not ten more metric keys.
+    assert set(got.data.metrics) == {
+        "baseline/accuracy", "baseline/f1_macro", "baseline/fit_seconds", "val/accuracy", "val/f1_macro"
+    }  # fmt: skip
+    rows = load_per_class(store, run.run_id)
+    assert [(r["epoch"], r["metric"], r["class"]) for r in rows] == [(0, "val/f1", str(c)) for c in range(10)]
+    assert rows[7]["value"] == pytest.approx(metrics["f1/7"])

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from runners.cli import main
+from tracker.artifacts import load_per_class
 
 ROOT = Path(__file__).resolve().parents[3]
 TASK = "tests.runners.sweeps.tune_task:make_task"
@@ -161,6 +162,10 @@ def test_sweep_nests_trials_records_why_each_ended_and_uses_both_nodes(
     done = next(r for s, r in trials.items() if reasons[s] == "completed")
     assert len(store.client.get_metric_history(done.info.run_id, "train/loss")) == 4 * 4
     assert len(store.client.get_metric_history(done.info.run_id, "val/accuracy")) == 5  # epoch 0 + 4
+    # A trial's metrics are the headline ones; its per-class F1s are rows of its per-class file.
+    assert not [k for k in done.data.metrics if k.startswith(("val/f1/", "hist/"))]
+    rows = load_per_class(store, done.info.run_id)
+    assert sorted((r["epoch"], r["class"]) for r in rows) == [(e, c) for e in range(5) for c in "01"]
     # No key holds two values at one step (best/<target> was once logged twice at a completed
     # trial's last step: by the epoch's report and again when the stage ended).
     assert {s: doubled(r.info.run_id) for s, r in trials.items()} == {s: {} for s in trials}

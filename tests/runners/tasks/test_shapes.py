@@ -17,6 +17,7 @@ from runners.stages.overfit import run_overfit
 from runners.stages.scale import run_scale
 from runners.tasks import kinds, samples, shapes
 from runners.tasks.base import ModelSpec, load_task
+from tracker.artifacts import load_per_class
 from tracker.runs import stage_run
 from tracker.store import Target
 
@@ -80,7 +81,7 @@ def test_samples_show_input_target_prediction_in_the_fixed_palette(task):
     logits = torch.nn.functional.one_hot(torch.zeros_like(y), 4).permute(0, 3, 1, 2).float()
     img = kinds.samples_fn(task)(task.val.x[:2], logits, y)
     a = np.asarray(img)
-    cell, head = samples.CELL + 4, 14
+    cell, head = samples.CELL + 4, samples.LABEL_H
     # Column 2 (target) shows class 1 in PALETTE[1] where the mask has a circle; column 3
     # (predicted: all background) is PALETTE[0] everywhere.
     r, c = map(int, torch.nonzero(y[0] == int(y[0].max()))[0])
@@ -111,7 +112,10 @@ def test_baseline_and_a_short_generalize_run(store, make_idea, task):
     got = store.client.get_run(run.run_id)
     assert got.data.tags["idealoop.gate.generalize"] == "passed"
     assert got.data.tags["idealoop.target_metric"] == "miou"
-    assert {"val/miou", "val/pixel_accuracy", "val/iou/background", "best/miou"} <= set(got.data.metrics)
+    assert {"val/miou", "val/pixel_accuracy", "best/miou"} <= set(got.data.metrics)
+    assert not [k for k in got.data.metrics if k.startswith("val/iou/")]  # per class: the artifact's rows
+    rows = load_per_class(store, run.run_id)
+    assert {(r["metric"], r["class"]) for r in rows if r["epoch"] == 2} >= {("val/iou", "background")}
     gap = got.data.metrics["generalize/gap_to_baseline"]
     assert gap == pytest.approx(result.best_value("miou") - base["miou"])
     png = store.client.download_artifacts(run.run_id, "samples/epoch_0002.png")

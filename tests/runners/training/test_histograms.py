@@ -1,4 +1,5 @@
-"""Histogram summaries and snapshots, and the range checks run on them live and on the board."""
+"""Histogram summaries and snapshots, their tensor names, and the range checks run on them live
+and on the board."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ import torch
 from torch import nn
 
 from runners.tasks.base import ModelSpec, load_task
-from runners.training.histograms import SnapshotSchedule, grad_norm, snapshot, summarize, summarize_all
+from runners.training.histograms import (
+    MAX_NAME,
+    ActivationTap,
+    SnapshotSchedule,
+    bounded,
+    grad_norm,
+    module_names,
+    parameter_names,
+    snapshot,
+    summarize,
+    summarize_all,
+)
 from runners.training.trainer import Trainer
 from tracker import artifacts, range_checks
 from tracker.range_checks import Limits
@@ -33,10 +45,80 @@ def test_snapshot_stores_what_the_range_checks_need():
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     model(torch.ones(5, 4)).square().sum().backward()
     snap = snapshot(model, {}, step=3)
-    assert snap["step"] == 3 and snap["relu_layers"] == ["1"]
+    assert snap["step"] == 3 and snap["relu_layers"] == ["1_relu"]
     # The exact norm training judged, not one rebuilt from rounded summaries.
     assert snap["grad_norm"] == grad_norm(model) > 0
-    assert {"weights/0.weight", "grads/2.bias"} <= set(snap["tensors"])
+    assert {"weights/0_linear.weight", "grads/2_linear.bias"} <= set(snap["tensors"])
+
+
+class _Block(nn.Module):
+    def __init__(self, c_in: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, 2, 3, padding=1)
+        self.act = nn.ReLU()
+        self.scale = nn.Parameter(torch.ones(1))  # a parameter of a module that has children
+
+    def forward(self, x):
+        return self.act(self.conv1(x)) * self.scale
+
+
+class _Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = _Block(1)
+        self.blocks = nn.Sequential(_Block(2), nn.GELU())
+        self.fc = nn.Linear(2 * 4 * 4, 3)
+
+    def forward(self, x):
+        return self.fc(self.blocks(self.encoder(x)).flatten(1))
+
+
+def test_tensors_are_named_by_module_path_with_the_type_of_an_index():
+    # Index-only names (`acts/3`) say nothing in a heatmap title; attribute names are kept as
+    # they are, a container index gets its module's type.
+    model = _Net()
+    tap = ActivationTap(model)
+    tap.armed = True
+    model(torch.ones(2, 1, 4, 4)).sum().backward()
+    tap.armed = False
+    snap = snapshot(model, tap.outputs, step=0)
+    names = set(snap["tensors"])
+    assert {"weights/encoder.conv1.weight", "grads/fc.weight", "weights/encoder.scale"} <= names
+    assert {"weights/blocks.0_block.scale", "weights/blocks.0.conv1.bias"} <= names
+    assert {"acts/encoder.conv1", "acts/encoder.act", "acts/blocks.1_gelu", "acts/fc"} <= names
+    assert snap["relu_layers"] == ["encoder.act", "blocks.0.act", "blocks.1_gelu"]
+    # Every relu layer is an activation stored under the same name (dead_activations matches them).
+    assert {f"acts/{n}" for n in snap["relu_layers"]} <= names
+
+
+def test_a_data_parallel_wrapper_adds_nothing_to_the_names():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    expected = {"0.weight": "0_linear.weight", "0.bias": "0_linear.bias"}
+    assert parameter_names(nn.DataParallel(model)) == parameter_names(model) == expected
+
+
+def test_long_names_are_cut_to_a_bound_and_stay_distinct():
+    # Two paths that share a long head and tail must not collapse into one heatmap.
+    deep = nn.Sequential()
+    inner = deep
+    for i in range(12):
+        nxt = nn.Sequential()
+        inner.add_module(f"stage_number_{i}", nxt)
+        inner = nxt
+    inner.add_module("first_projection", nn.Linear(2, 2))
+    inner.add_module("second_projection", nn.Linear(2, 2))
+    names = list(parameter_names(deep).values())
+    assert len(names) == len(set(names)) == 4
+    assert all(len(n) <= MAX_NAME for n in names)
+    assert names[0].startswith("stage_number_0.") and names[0].endswith("first_projection.weight")
+    assert all(len(n) <= MAX_NAME for n in module_names(deep).values())
+    # An exact clash after cutting (or of two identical names) gets a counter.
+    assert bounded(["x" * 100, "x" * 100, "a", "a"]) == [
+        bounded(["x" * 100])[0],
+        bounded(["x" * 100])[0][: MAX_NAME - 2] + "~2",
+        "a",
+        "a~2",
+    ]
 
 
 def test_the_board_reads_back_the_flags_training_raised(store):
@@ -66,9 +148,13 @@ def test_the_board_reads_back_the_flags_training_raised(store):
     assert set(live) == {"exploding_grad", "dead_activations", "out_of_range"}
     assert board == live
     # Per tensor, the board's heatmap captions point at the same layers from the first snapshot.
-    assert artifacts.flags_over_time(hists, "acts/2") == {"dead_activations": 0}
-    assert artifacts.flags_over_time(hists, "acts/1") == {"out_of_range": 0}
-    assert artifacts.flags_over_time(hists, "grads/3.bias") == {"exploding_grad": 0}
+    assert artifacts.flags_over_time(hists, "acts/2_relu") == {"dead_activations": 0}
+    assert artifacts.flags_over_time(hists, "acts/1_linear") == {"out_of_range": 0}
+    assert artifacts.flags_over_time(hists, "grads/3_linear.bias") == {"exploding_grad": 0}
+    assert "2_relu" in live["dead_activations"]  # the tag names the layer as the heatmap does
+    # The flags come from the artifacts and the in-process snapshot alone: no summary metrics.
+    logged = store.client.get_run(run.run_id).data.metrics
+    assert not [k for k in logged if k.startswith("hist/")] and "train/grad_norm" in logged
 
 
 def test_batched_summaries_match_one_tensor_at_a_time():

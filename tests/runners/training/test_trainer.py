@@ -17,6 +17,9 @@ class _Record(NullWriter):
     def __init__(self) -> None:
         self.points: dict[str, dict[int, float]] = {}
 
+    def log(self, key, value, step, timestamp_ms=None):
+        self.points.setdefault(key, {})[step] = value
+
     def log_series(self, key, values, first_step):
         for i, v in enumerate(values):
             self.points.setdefault(key, {})[first_step + i] = v
