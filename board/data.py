@@ -154,10 +154,18 @@ def is_per_class(key: str) -> bool:
 def per_class(project: str, uri: str, run: queries.RunRow) -> pd.DataFrame:
     """A run's per-class metrics: one row per (epoch, metric, class) with its value.
 
-    The one place the board reads per-class values: today they are the run's
-    `val/<metric>/<class>` metric keys, placed on epochs through the `epoch` curve.
+    The one place the board reads per-class values: the run's `metrics/per_class.jsonl`
+    artifact (`tracker.artifacts.load_per_class`); a run made before that file existed
+    carries them as `val/<metric>/<class>` metric keys, placed on epochs through the
+    `epoch` curve. `metric` is the name without `val/` (f1, iou).
     """
     columns = [keys.EPOCH, "metric", "class", "value"]
+    rows = _per_class_rows(project, uri, run.id, 0 if run.running else run.end_time)
+    if rows:
+        frame = pd.DataFrame(rows)
+        frame["metric"] = frame["metric"].str.removeprefix(keys.VAL_PREFIX)
+        frame["class"] = frame["class"].astype(str)
+        return frame[columns]  # the file's "epoch" column is keys.EPOCH
     wanted = sorted(k for k in run.metrics if is_per_class(k))
     knots = epoch_knots(live_curve(project, uri, run, keys.EPOCH)[0]) if wanted else None
     if knots is None:
@@ -177,3 +185,8 @@ def per_class(project: str, uri: str, run: queries.RunRow) -> pd.DataFrame:
             )
         )
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False, max_entries=50)
+def _per_class_rows(project: str, uri: str, run_id: str, end_time: int) -> list[dict]:
+    return artifacts.load_per_class(Store(project=project, uri=uri), run_id)

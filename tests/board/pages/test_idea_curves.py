@@ -143,3 +143,24 @@ def test_per_batch_by_epoch_and_unsmoothed(research, page):
     assert layer["encoding"]["x"]["title"] == "epoch"
     colour = layer["encoding"]["color"]["scale"]
     assert colour == {"domain": ["train", "val"], "range": ["#1f77b4", "#ff7f0e"]}
+
+
+def test_per_class_values_are_read_from_the_runs_file(store, make_idea):
+    """A run made now keeps per-class values in metrics/per_class.jsonl, not as metric keys."""
+    from tracker.artifacts import PER_CLASS_FILE, PerClassFile
+    from tracker.keys import EPOCH, VAL_PREFIX
+
+    client = store.client
+    run = client.create_run(store.experiment_id, tags={"mlflow.parentRunId": make_idea()})
+    per_class = PerClassFile()
+    for epoch in (0, 1, 2):
+        client.log_metric(run.info.run_id, EPOCH, epoch, step=epoch * 10)
+        per_class.add(epoch, {"f1/cat": 0.5 + epoch / 10, "f1/dog": 0.4 + epoch / 10})
+    client.log_text(run.info.run_id, per_class.payload().decode(), PER_CLASS_FILE)
+    client.set_terminated(run.info.run_id)
+    row = get_run_row(store, run.info.run_id)
+    assert not [k for k in row.metrics if k.startswith(VAL_PREFIX)]  # no per-class metric keys
+    frame = data.per_class(store.project, store.uri, row)
+    assert list(frame.columns) == ["epoch", "metric", "class", "value"]
+    assert set(frame["metric"]) == {"f1"} and sorted(frame["class"].unique()) == ["cat", "dog"]
+    assert frame.set_index(["epoch", "class"])["value"][(2, "dog")] == pytest.approx(0.6)
