@@ -16,6 +16,7 @@ from board.common import md_text, read_or_stop, store, wrote
 from tracker.checklist import CHECKLIST
 from tracker.estimates import BOUNDS, COMPLEXITY_TAX, FIELDS, STATUSES, EstimateError, Estimates, check_field
 from tracker.ideas import add_idea, update_idea
+from tracker.store import redact_uri
 
 BLANK = "(blank idea)"
 TEMPLATES = {t[0]: t for t in CHECKLIST}  # the standard checklist: title -> (title, category, ...)
@@ -23,7 +24,7 @@ TEMPLATES = {t[0]: t for t in CHECKLIST}  # the standard checklist: title -> (ti
 s = store()
 st.title("Ideas")
 st.caption(
-    f"Project **{md_text(s.project)}** · store `{s.uri}` · ranked by expected gain per effective hour: "
+    f"Project **{md_text(s.project)}** · store `{redact_uri(s.uri)}` · ranked by expected gain per effective hour: "
     f"likelihood × impact ÷ (hours × (1 + {COMPLEXITY_TAX} × (complexity − 1)))"
 )
 calibrated = st.toggle(
