@@ -24,8 +24,8 @@ TEMPLATES = {t[0]: t for t in CHECKLIST}  # the standard checklist: title -> (ti
 s = store()
 st.title("Ideas")
 st.caption(
-    f"Project **{md_text(s.project)}** · store `{redact_uri(s.uri)}` · ranked by expected gain per effective hour: "
-    f"likelihood × impact ÷ (hours × (1 + {COMPLEXITY_TAX} × (complexity − 1)))"
+    f"Project **{md_text(s.project)}** · store `{redact_uri(s.uri)}` · ranked by expected gain per "
+    f"effective hour: likelihood × impact ÷ (hours × (1 + {COMPLEXITY_TAX} × (complexity − 1)))"
 )
 calibrated = st.toggle(
     "Rank with the team's calibration",
