@@ -127,7 +127,8 @@ class Store:
             if "already exists" in str(exc):  # created by a concurrent writer
                 return self.client.get_experiment_by_name(self.project).experiment_id
             where = redact_uri(self.uri)
-            raise StoreError(f"cannot open tracking store {where}: {_first_line(exc)}") from exc
+            why = server_refusal(exc) or _first_line(exc)
+            raise StoreError(f"cannot open tracking store {where}: {why}") from exc
 
     def search_all(self, filter_string: str, order_by: list[str] | None = None) -> list:
         """Every run in the project matching the filter (pages through MLflow's 1000-run limit)."""
@@ -318,3 +319,20 @@ def redact_uri(text: str) -> str:
 
     text = re.sub(_URI_USERINFO, userinfo, str(text))
     return re.sub(_PASSWORD_QUERY, lambda m: m["key"] + REDACTED, text)
+
+
+def server_refusal(exc: BaseException) -> str:
+    """One line for a tracking server that refused a request for who made it (HTTP 401: no or
+    wrong credentials; 403: a user without permission), else "". MLflow's own text is a
+    paragraph with a link; this says which variables to set."""
+    import re
+
+    found = re.search(r"error code (401|403)\b", str(exc))
+    if found is None:
+        return ""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+    if found[1] == "403":
+        return f"the server refused user {user!r}: no permission for this (ask its admin for EDIT)"
+    if not user or not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
+        return "the server wants a user: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+    return f"the server refused user {user!r}: wrong user name or password (MLFLOW_TRACKING_PASSWORD)"
