@@ -239,8 +239,10 @@ def _check_sqlite(path: str, create: bool) -> None:
 def _check_server(uri: str) -> None:
     import urllib.error
     import urllib.request
+    from urllib.parse import urlsplit
 
-    url = uri.rstrip("/") + "/health"
+    parts = urlsplit(uri)  # credentials in the URI are MLflow's to send (urllib cannot): not in the probe
+    url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl().rstrip("/") + "/health"
     try:
         with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S):
             return
@@ -334,5 +336,5 @@ def server_refusal(exc: BaseException) -> str:
     if found[1] == "403":
         return f"the server refused user {user!r}: no permission for this (ask its admin for EDIT)"
     if not user or not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
-        return "the server wants a user: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+        return "the server refused the request (no or wrong credentials): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
     return f"the server refused user {user!r}: wrong user name or password (MLFLOW_TRACKING_PASSWORD)"
