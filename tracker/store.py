@@ -336,5 +336,8 @@ def server_refusal(exc: BaseException) -> str:
     if found[1] == "403":
         return f"the server refused user {user!r}: no permission for this (ask its admin for EDIT)"
     if not user or not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
-        return "the server refused the request (no or wrong credentials): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+        return (
+            "the server refused the request (no or wrong credentials): "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+        )
     return f"the server refused user {user!r}: wrong user name or password (MLFLOW_TRACKING_PASSWORD)"
