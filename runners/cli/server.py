@@ -108,7 +108,7 @@ def plan(args, environ: dict[str, str], workdir: str) -> ServerPlan:
         )
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers}: at least 1")
-    backend = args.backend_store_uri or "sqlite:///" + os.path.join(workdir, "mlflow.db")
+    backend = args.backend_store_uri or "sqlite:///mlflow.db"  # made absolute just below
     if backend.split(":", 1)[0].lower() in ("http", "https"):
         raise UsageError(
             f"--backend-store-uri {redact_uri(backend)} is a server; the backend is a database "
