@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from tracker.store import Store, StoreError
+from tracker.store import Store, StoreError, redact_uri
 
 T = TypeVar("T")
 LIVE_TTL_S = 2  # cache life of reads that change while runs are going
@@ -50,7 +50,7 @@ def store() -> Store:
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    text = redact_uri(str(exc)).strip().splitlines()  # never a password on the page
     return text[0] if text else type(exc).__name__
 
 
@@ -59,7 +59,7 @@ def read_or_stop(what: str, fn: Callable[..., T], *args: object) -> T:
     try:
         return fn(*args)
     except Exception as exc:  # noqa: BLE001 - one clear message on the page, never a traceback
-        st.error(f"Cannot read {what} from {store().uri}: {first_line(exc)}")
+        st.error(f"Cannot read {what} from {redact_uri(store().uri)}: {first_line(exc)}")
         st.stop()
         raise  # unreachable: st.stop() raises
 

@@ -46,6 +46,7 @@ from tracker.store import (
     Store,
     StoreError,
     Target,
+    redact_uri,
 )
 
 MAX_REVISION_CLAIMS = 50  # retries when concurrent editors race for the same revision number
@@ -266,7 +267,7 @@ def resolve_id(store: Store, idea_id: str) -> str:
             return matches[0]
         if len(matches) > 1:
             raise IdeaNotFound(f"idea id prefix {idea_id!r} is ambiguous ({len(matches)} ideas)")
-    raise IdeaNotFound(f"no idea {idea_id!r} in project {store.project!r} at {store.uri}")
+    raise IdeaNotFound(f"no idea {idea_id!r} in project {store.project!r} at {redact_uri(store.uri)}")
 
 
 def target_for(store: Store, idea: str | None) -> Target:

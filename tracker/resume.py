@@ -33,6 +33,7 @@ from tracker.store import (
     TAG_STAGE,
     Store,
     StoreError,
+    redact_uri,
 )
 
 RESUMABLE = ("KILLED", "FAILED")  # run statuses `--resume` continues without --force
@@ -82,7 +83,7 @@ def check_resumable(store: Store, run_id: str, stage: str, *, force: bool = Fals
     try:
         run = store.client.get_run(run_id)
     except Exception as exc:  # noqa: BLE001 - an unknown id is the user's to fix
-        raise StoreError(f"no run {run_id!r} in {store.uri}") from exc
+        raise StoreError(f"no run {run_id!r} in {redact_uri(store.uri)}") from exc
     tags, status = run.data.tags, run.info.status
     if run.info.experiment_id != store.experiment_id:
         raise StoreError(f"run {run_id} is not in project {store.project!r}")

@@ -50,6 +50,7 @@ from tracker.store import (
     TAG_TASK,
     Store,
     Target,
+    redact_uri,
 )
 from tracker.telemetry import TelemetryWriter
 
@@ -259,8 +260,8 @@ def end_run(
     """End a run with its reason (+ `extra` tags); an error is tagged and its traceback stored."""
     tags = {TAG_END_REASON: reason, **(extra or {})}
     if error is not None:
-        tags[TAG_ERROR] = f"{type(error).__name__}: {error}"[:5000]
-        tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        tags[TAG_ERROR] = redact_uri(f"{type(error).__name__}: {error}")[:5000]
+        tb = redact_uri("".join(traceback.format_exception(type(error), error, error.__traceback__)))
         try:
             store.client.log_text(run_id, tb, TRACEBACK_ARTIFACT)
             saved = TRACEBACK_ARTIFACT

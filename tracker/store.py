@@ -116,7 +116,7 @@ class Store:
             if exp is not None:
                 if exp.lifecycle_stage != "active":
                     raise StoreError(
-                        f"project {self.project!r} is deleted in {self.uri}; restore it "
+                        f"project {self.project!r} is deleted in {redact_uri(self.uri)}; restore it "
                         "in the MLflow UI or pick another --project"
                     )
                 return exp.experiment_id
@@ -126,7 +126,9 @@ class Store:
         except Exception as exc:  # noqa: BLE001 - surface any backend failure as one line
             if "already exists" in str(exc):  # created by a concurrent writer
                 return self.client.get_experiment_by_name(self.project).experiment_id
-            raise StoreError(f"cannot open tracking store {self.uri}: {_first_line(exc)}") from exc
+            where = redact_uri(self.uri)
+            why = server_refusal(exc) or _first_line(exc)
+            raise StoreError(f"cannot open tracking store {where}: {why}") from exc
 
     def search_all(self, filter_string: str, order_by: list[str] | None = None) -> list:
         """Every run in the project matching the filter (pages through MLflow's 1000-run limit)."""
@@ -194,14 +196,14 @@ def check_uri(uri: str, *, create: bool = False) -> None:
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if scheme.split("+")[0] not in SCHEMES:
         raise StoreError(
-            f"tracking URI {uri[:80]!r} has no known scheme; use sqlite:///PATH.db, postgresql://..., "
-            f"mysql://... or http(s)://SERVER {URI_HINT}"
+            f"tracking URI {redact_uri(uri)[:80]!r} has no known scheme; use sqlite:///PATH.db, "
+            f"postgresql://..., mysql://... or http(s)://SERVER {URI_HINT}"
         )
     module = DRIVERS.get(scheme)
     if module and importlib.util.find_spec(module) is None:
         raise StoreError(
-            f"tracking URI {uri[:80]!r} needs the Python module {module!r}, which is not installed; "
-            f"pip install {PIP_NAMES[module]}, or name an installed "
+            f"tracking URI {redact_uri(uri)[:80]!r} needs the Python module {module!r}, which is not "
+            f"installed; pip install {PIP_NAMES[module]}, or name an installed "
             "driver (postgresql+psycopg2://, mysql+pymysql://)"
         )
     path = sqlite_path(uri)
@@ -237,8 +239,10 @@ def _check_sqlite(path: str, create: bool) -> None:
 def _check_server(uri: str) -> None:
     import urllib.error
     import urllib.request
+    from urllib.parse import urlsplit
 
-    url = uri.rstrip("/") + "/health"
+    parts = urlsplit(uri)  # credentials in the URI are MLflow's to send (urllib cannot): not in the probe
+    url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl().rstrip("/") + "/health"
     try:
         with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_S):
             return
@@ -247,7 +251,7 @@ def _check_server(uri: str) -> None:
     except (OSError, ValueError) as exc:
         why = getattr(exc, "reason", None) or exc
         raise StoreError(
-            f"no tracking server answers at {uri} within {SERVER_TIMEOUT_S:g} s ({why}); "
+            f"no tracking server answers at {redact_uri(uri)} within {SERVER_TIMEOUT_S:g} s ({why}); "
             f"is it running? {URI_HINT}"
         ) from None
 
@@ -289,3 +293,51 @@ def enable_sqlite_wal(uri: str) -> bool:
     with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000) as conn:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     return str(mode).lower() == "wal"
+
+
+# -- secrets ------------------------------------------------------------------------------
+REDACTED = "***"
+_URI_USERINFO = r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#\s@]*(?:@[^/?#\s@]*)*)@"
+_PASSWORD_QUERY = r"(?i)(?P<key>[?&;\s](?:password|passwd|pwd)=)[^&;\s]*"
+
+
+def redact_uri(text: str) -> str:
+    """`text` with the password of every URI in it replaced by ***: `postgresql://u:pw@host/db`
+    → `postgresql://u:***@host/db`, `https://u:pw@host` likewise (and `https://token@host`,
+    where a lone user is a token), `?password=pw` too.
+
+    Why: a team's tracking URI may carry a database password, and idealoop records and prints
+    URIs (error lines, the board's caption, run tags and tracebacks). Everything that records
+    or prints one passes it through here; the URI itself, with its password, is only ever
+    handed to MLflow. Works on a bare URI or on any line that contains URIs.
+    """
+    import re
+
+    def userinfo(match: re.Match) -> str:
+        scheme, (user, sep, _) = match["scheme"], match["userinfo"].partition(":")
+        if not sep and scheme.lower() in ("http://", "https://"):
+            return f"{scheme}{REDACTED}@"  # a lone user name in a web URL is a token
+        return f"{scheme}{user}{':' + REDACTED if sep else ''}@"
+
+    text = re.sub(_URI_USERINFO, userinfo, str(text))
+    return re.sub(_PASSWORD_QUERY, lambda m: m["key"] + REDACTED, text)
+
+
+def server_refusal(exc: BaseException) -> str:
+    """One line for a tracking server that refused a request for who made it (HTTP 401: no or
+    wrong credentials; 403: a user without permission), else "". MLflow's own text is a
+    paragraph with a link; this says which variables to set."""
+    import re
+
+    found = re.search(r"error code (401|403)\b", str(exc))
+    if found is None:
+        return ""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+    if found[1] == "403":
+        return f"the server refused user {user!r}: no permission for this (ask its admin for EDIT)"
+    if not user or not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
+        return (
+            "the server refused the request (no or wrong credentials): "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+        )
+    return f"the server refused user {user!r}: wrong user name or password (MLFLOW_TRACKING_PASSWORD)"

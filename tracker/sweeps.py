@@ -45,6 +45,7 @@ from tracker.store import (
     TAG_TRIAL,
     Store,
     StoreError,
+    redact_uri,
 )
 
 
@@ -148,7 +149,7 @@ def sweep_info(store: Store, sweep_id: str) -> dict:
     try:
         run = store.client.get_run(sweep_id)
     except Exception as exc:  # noqa: BLE001 - an unknown id is the user's to fix
-        raise StoreError(f"no sweep run {sweep_id!r} in {store.uri}") from exc
+        raise StoreError(f"no sweep run {sweep_id!r} in {redact_uri(store.uri)}") from exc
     tags, params = run.data.tags, run.data.params
     if tags.get(TAG_KIND) != "sweep":
         raise StoreError(f"run {sweep_id} is not a sweep ({TAG_KIND}={tags.get(TAG_KIND, '')!r})")
@@ -199,7 +200,7 @@ def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], ma
         if reason == "stopped_by_asha":
             tags[TAG_ASHA_ITERATION] = str(outcome.iteration)
         if outcome is not None and outcome.error:
-            tags[TAG_ERROR] = outcome.error[:5000]  # for `killed`: how Ray says the process died
+            tags[TAG_ERROR] = redact_uri(outcome.error)[:5000]  # for `killed`: how Ray says the process died
         elif reason == "killed":
             tags[TAG_ERROR] = "the trial's process ended without ending its run (driver or node died)"
         set_tags(store, run.info.run_id, tags)

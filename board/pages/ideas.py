@@ -32,6 +32,7 @@ from tracker.estimates import (
 )
 from tracker.ideas import add_idea, update_idea
 from tracker.learning import MIN_CALIBRATION_HISTORY
+from tracker.store import redact_uri
 
 BLANK = "(blank idea)"
 TEMPLATES = {t[0]: t for t in CHECKLIST}  # the standard checklist: title -> (title, category, ...)
@@ -43,8 +44,8 @@ COLUMNS = ["rank", "link", "score", "hours", "complexity", "impact", "likelihood
 s = store()
 st.title("Ideas")
 st.caption(
-    f"Project **{md_text(s.project)}** · store `{s.uri}` · ranked by expected gain per effective hour: "
-    f"likelihood × impact ÷ (hours × (1 + {COMPLEXITY_TAX} × (complexity − 1)))"
+    f"Project **{md_text(s.project)}** · store `{redact_uri(s.uri)}` · ranked by expected gain per "
+    f"effective hour: likelihood × impact ÷ (hours × (1 + {COMPLEXITY_TAX} × (complexity − 1)))"
 )
 left, right = st.columns(2)
 calibrated = left.toggle(

@@ -50,14 +50,22 @@ def debugging(args) -> bool:
 
 
 def error_line(exc: BaseException) -> str:
-    """A foreseen error (bad input) as the one line the user reads, cut to MAX_LINE."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """A foreseen error (bad input) as the one line the user reads, cut to MAX_LINE (no password:
+    a URI in it is redacted before it is cut, so no part of one can show)."""
+    from tracker.store import redact_uri
+
+    text = " ".join(redact_uri(str(exc)).split()) or type(exc).__name__
     return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
 
 
 def failure_line(exc: BaseException) -> str:
     """One line for a failure nobody foresaw: what happened and where to look."""
-    text = str(exc).strip().splitlines()
+    from tracker.store import redact_uri, server_refusal
+
+    refused = server_refusal(exc)  # a tracking server's 401/403: which variable, or whose permission
+    if refused:
+        return refused
+    text = redact_uri(str(exc)).strip().splitlines()
     what = f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
     if len(what) > MAX_LINE:
         what = what[: MAX_LINE - 1] + "…"
@@ -90,6 +98,9 @@ def free_port(host: str, port: int) -> int:
         raise UsageError(f"--host {host!r} is not an address or a name this machine can resolve") from None
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As the servers themselves bind: a port a listener holds is refused, one in TIME_WAIT after
+        # a restart is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(address)
         except OSError as exc:

@@ -17,7 +17,7 @@ from tracker.checklist import CHECKLIST
 from tracker.estimates import Estimates
 from tracker.ideas import add_idea, list_ideas
 from tracker.runs import stage_run
-from tracker.store import TAG_DEMO, Store, Target
+from tracker.store import TAG_DEMO, Store, Target, redact_uri
 
 DEMO_IDEA = "Tune learning rate and initialization"
 BASELINE_IDEA = "Non-deep-learning baseline (logistic regression)"
@@ -25,7 +25,7 @@ BASELINE_IDEA = "Non-deep-learning baseline (logistic regression)"
 
 def run_demo(store: Store, *, progress: bool = True) -> int:
     say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    say(f"idealoop demo: project {store.project!r} in {store.uri}")
+    say(f"idealoop demo: project {store.project!r} in {redact_uri(store.uri)}")
     existing = {i.title: i.id for i in list_ideas(store)}
     added = 0
     items = CHECKLIST
@@ -71,6 +71,6 @@ def run_demo(store: Store, *, progress: bool = True) -> int:
     say(f"  idealoop idea show {idea_id}      # the idea, its revisions and runs")
     say(f"  idealoop idea outcome {idea_id}   # what the evidence says about its estimates")
     say("  idealoop board                     # the idea board, http://127.0.0.1:8501")
-    say(f"  mlflow ui --backend-store-uri {store.uri}   # the runs in MLflow's UI")
+    say(f"  mlflow ui --backend-store-uri {redact_uri(store.uri)}   # the runs in MLflow's UI")
     print(idea_id)
     return 0

@@ -147,6 +147,12 @@ def cmd_board(args) -> int:
         return 0
 
 
+def cmd_server(args) -> int:
+    from runners.cli.server import cmd_server as serve
+
+    return serve(args)
+
+
 # -- parser -------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -269,12 +275,23 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
     board.add_argument("--port", type=port_number, default=8501, help="0-65535; 0 picks a free port")
     board.set_defaults(func=cmd_board)
+
+    from runners.cli.server import add_arguments as server_arguments  # light: no MLflow until it runs
+
+    server = sub.add_parser(
+        "server", help="start the team's MLflow tracking server (database, auth, artifacts)"
+    )
+    server_arguments(server)
+    server.set_defaults(func=cmd_server)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sigterm_as_interrupt()
+    # Against a server MLflow writes "View run ... at: URL" to stdout on every run it ends: our
+    # stdout is for results (ids), and that URL would carry a password put in the tracking URI.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     try:
         return args.func(args)
     except UsageError as exc:
