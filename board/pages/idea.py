@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from board import charts, data, outcome_panel
+from board import charts, data, outcome_panel, runs_table, sweep_view
 from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
 from tracker import artifacts, keys, queries
 from tracker.ladder import ladder
@@ -110,29 +110,7 @@ def _ladder(rows: list[queries.RunRow]) -> None:
 
 
 def _runs_table(rows: list[queries.RunRow]) -> None:
-    st.subheader("Runs")
-    if not rows:
-        st.info(
-            f"No runs for this idea yet. Start with `idealoop run overfit --idea {idea_id}` "
-            "or the Launch page."
-        )
-        return
-    table = []
-    for depth, r in queries.runs_tree(rows):
-        table.append(
-            {
-                "run": ("    " * (depth - 1) + "└─ " if depth else "") + r.name,
-                "kind": r.kind,
-                "stage": r.stage,
-                "status": r.status,
-                "why it ended": r.why_ended,
-                "gates": " ".join(f"{k}={v}" for k, v in r.gates.items()),
-                "flags": ", ".join(r.flags),
-                "started": dt.datetime.fromtimestamp(r.start_time / 1000).strftime("%m-%d %H:%M:%S"),
-                "id": r.id,
-            }
-        )
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    runs_table.render(rows, idea_id)
 
 
 def _curves(run: queries.RunRow, all_rows: list[queries.RunRow], best_pool: list[queries.RunRow]) -> None:
@@ -250,6 +228,7 @@ def _evidence() -> None:
         )
     _ladder(rows)
     _runs_table(rows)
+    sweep_view.render(rows)
     plottable = [r for r in rows if r.kind in ("stage", "trial")]
     if not plottable:
         return
