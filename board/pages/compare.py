@@ -20,7 +20,7 @@ from board.common import md_text, read_or_stop, short, store
 from tracker import queries
 from tracker.keys import EPOCH, TRAIN_LOSS
 
-X_AXES = {"step": "step", EPOCH: "epoch", "time": "time"}  # column -> label of the x control
+X_AXES = {"step": "step", EPOCH: EPOCH, "time": "time"}  # column -> label of the x control
 
 s = store()
 st.title("Compare runs")
@@ -120,7 +120,7 @@ st.dataframe(
     final.style.format("{:.4g}", subset=numeric, na_rep=""),
     hide_index=True,
     width="stretch",
-    column_config={"run": st.column_config.TextColumn(width="large")},
+    column_config={"run": st.column_config.TextColumn(width="medium")},
 )
 if shared:
     st.caption(f"Same in all: {md_text(shared)}")

@@ -130,7 +130,7 @@ def test_board_in_chromium(board, shots):
             "Where the time goes",
         ):
             page.get_by_text(text).first.wait_for()
-        expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(5)
+        expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(3 + 5)  # sweep view + run
         page.screenshot(path=shots / "idea.png")
 
         open_page(page, f"{url}/idea?id={lr}&run={seeded.runs['overfit']}", "Tune learning rate")

@@ -160,9 +160,10 @@ def test_idea_page_ladder_runs_and_evidence(seeded, page):
     ]
     assert runs.loc[5, "why it ended"] == "stopped_by_asha at iteration 2"
     assert runs.loc[2, "flags"] == "exploding_grad, slow_batch"
+    # the sweep view: accuracy by lr, by width, parallel coordinates (tests/board/pages/test_sweep_view.py);
     # default run: the newest stage run (generalize): per-batch + 3 epoch charts, timing, confusion
     assert at.selectbox(key="run_pick").value == seeded.runs["generalize"]
-    assert len(at.get("vega_lite_chart")) == 5
+    assert len(at.get("vega_lite_chart")) == 3 + 5
     assert any("exploding_grad" in w.value for w in at.warning)
     assert "epoch" in [s.label for s in at.select_slider]
     assert at.get("progress")[0].proto.text == "data 25% · compute 75%"  # 0.002 s vs 0.006 s per batch
@@ -173,8 +174,8 @@ def test_idea_page_histograms_of_a_run(seeded, page):
     at = page("idea", id=seeded.ideas["Tune learning rate"], run=seeded.runs["overfit"])
     assert not at.exception
     charts = at.get("vega_lite_chart")
-    # per batch, then one heatmap per layer of the first kind (acts)
-    assert len(charts) == 1 + 2
+    # the sweep view's 3, per batch, then one heatmap per layer of the first kind (acts)
+    assert len(charts) == 3 + 1 + 2
     captions = "\n".join(c.value for c in at.caption)
     assert "**dead_activations** from step 0" in captions  # acts/2.weight (a ReLU) is 99.5% zeros
     at.segmented_control(key="hist_kind").set_value("grads").run()
@@ -213,10 +214,10 @@ def test_compare_two_runs_side_by_side(seeded, page):
     assert at.multiselect[0].value == [a, b]
     assert at.selectbox(key="compare_key").value == "train/loss"
     assert len(at.get("vega_lite_chart")) == 1
-    final = at.dataframe[0].value
-    assert len(final.columns) == 2
-    assert list(final.loc["why it ended"]) == ["completed", "stopped_by_asha at iteration 2"]
-    assert final.loc["overfit_one/final_loss"].iloc[0] == "0.004"
+    final = at.dataframe[0].value  # one row per run (tests/board/pages/test_compare.py has more)
+    assert len(final) == 2
+    assert list(final["ended"]) == ["completed", "stopped_by_asha at iteration 2"]
+    assert final["overfit_one/final_loss"].iloc[0] == 0.004
 
 
 def test_compare_with_no_runs_says_how(store, page):
