@@ -62,6 +62,11 @@ class RunRow:
     params: dict[str, str] = field(default_factory=dict)  # as logged: the config, trial.<key>, sweep.<k>
 
     @property
+    def best(self) -> float | None:
+        """Its best score on its own target metric (`best_score`); None untagged (sweeps, overfit)."""
+        return best_score(self, self.target) if self.target else None
+
+    @property
     def config(self) -> dict[str, str]:
         """The hyperparameters the run was given (`tracker.run_config.config_of`)."""
         return config_of(self.params)

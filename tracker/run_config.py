@@ -5,7 +5,8 @@ per field, plus `stage`, `device_resolved`, `model_parameters`); trials also log
 `trial.<key>` for each key their sweep set, and sweeps `sweep.<setting>`. This module
 turns those params into a config (`config_of`), writes values short (`3e-3`, not
 `0.003000000000000001`), finds the keys that differ between the runs on screen
-(`ordered_keys`: those first, since they are what tells runs apart) and names a run by
+(`differing_keys`: shown first, as columns, since they are what tells runs apart;
+`shared_settings`: the rest, said once) and names a run by
 them (`config_label`: `lr=3e-3 width=256`, also a trial's MLflow run name). Pure: no
 MLflow here, only the params' text.
 """
@@ -81,14 +82,6 @@ def differing_keys(configs: Iterable[Mapping[str, str]]) -> list[str]:
         for key, value in config.items():
             seen.setdefault(key, set()).add(short_value(value))
     return sorted((k for k, values in seen.items() if len(values) > 1), key=_rank)
-
-
-def ordered_keys(configs: Iterable[Mapping[str, str]]) -> list[str]:
-    """Every config key of the given runs, the ones that differ between them first."""
-    configs = list(configs)
-    differ = differing_keys(configs)
-    rest = sorted({k for c in configs for k in c} - set(differ), key=_rank)
-    return differ + rest
 
 
 def config_label(config: Mapping[str, object], names: Iterable[str], max_len: int = LABEL_MAX) -> str:

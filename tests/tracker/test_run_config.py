@@ -8,7 +8,6 @@ from tracker.run_config import (
     config_label,
     config_of,
     differing_keys,
-    ordered_keys,
     shared_settings,
     short_value,
     trial_name,
@@ -60,12 +59,6 @@ def test_differing_keys_ignore_missing_keys_and_equal_spellings():
     # lr, width, ..., seed first in that order (what people read first), whatever the dict order
     assert differing_keys([trial, overfit, generalize]) == ["lr", "width", "seed"]
     assert differing_keys([generalize]) == []
-
-
-def test_ordered_keys_put_what_differs_first():
-    a = {"task": "digits", "depth": "2", "lr": "0.001", "zeta": "1"}
-    b = {"task": "digits", "depth": "2", "lr": "0.01", "zeta": "2"}
-    assert ordered_keys([a, b]) == ["lr", "zeta", "depth", "task"]
 
 
 def test_config_label_is_short_and_bounded():
