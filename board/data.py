@@ -15,7 +15,7 @@ import streamlit as st
 
 from board.common import LIVE_TTL_S
 from board.curve_prep import epoch_knots, step_to_epoch
-from tracker import artifacts, curves, keys, outcomes, queries
+from tracker import artifacts, curve_axes, curves, keys, outcomes, queries
 from tracker import calibration as calib
 from tracker.estimates import best_first, score_breakdown
 from tracker.ideas import get_idea
@@ -190,3 +190,29 @@ def per_class(project: str, uri: str, run: queries.RunRow) -> pd.DataFrame:
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False, max_entries=50)
 def _per_class_rows(project: str, uri: str, run_id: str, end_time: int) -> list[dict]:
     return artifacts.load_per_class(Store(project=project, uri=uri), run_id)
+
+
+def axis_curve(project: str, uri: str, run: queries.RunRow, key: str) -> tuple[pd.DataFrame, int]:
+    """A curve with its x axes (step, epoch, time in s) as a frame, and how many points were
+    logged; `epoch` is NaN where the run logs no epochs. Re-read while the run is going."""
+    if run.running:
+        return _running_axis_curve(project, uri, run.id, key, run.start_time)
+    return _axis_curve(project, uri, run.id, key, run.start_time, run.end_time)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=200)
+def _axis_curve(project: str, uri: str, run_id: str, key: str, start: int, end_time: int):
+    return _axis_frame(project, uri, run_id, key, start)
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def _running_axis_curve(project: str, uri: str, run_id: str, key: str, start: int):
+    return _axis_frame(project, uri, run_id, key, start)
+
+
+def _axis_frame(project: str, uri: str, run_id: str, key: str, start: int) -> tuple[pd.DataFrame, int]:
+    c = curve_axes.read_axis_curve(Store(project=project, uri=uri), run_id, key, start)
+    epochs = c.epochs if c.epochs is not None else [float("nan")] * len(c.steps)
+    return pd.DataFrame(
+        {"step": c.steps, "value": c.values, keys.EPOCH: epochs, "time": c.seconds}
+    ), c.total_points

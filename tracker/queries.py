@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from tracker import keys
 from tracker.estimates import best_first
 from tracker.ideas import Idea, idea_from_run
+from tracker.run_config import config_of
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_TRIAL,
@@ -58,6 +59,17 @@ class RunRow:
     metrics: dict[str, float] = field(default_factory=dict)  # latest value of each key
     target: str = ""  # the val metric that judges the run (tag idealoop.target_metric)
     higher_is_better: bool = True  # the target's direction (tag idealoop.higher_is_better)
+    params: dict[str, str] = field(default_factory=dict)  # as logged: the config, trial.<key>, sweep.<k>
+
+    @property
+    def best(self) -> float | None:
+        """Its best score on its own target metric (`best_score`); None untagged (sweeps, overfit)."""
+        return best_score(self, self.target) if self.target else None
+
+    @property
+    def config(self) -> dict[str, str]:
+        """The hyperparameters the run was given (`tracker.run_config.config_of`)."""
+        return config_of(self.params)
 
     @property
     def running(self) -> bool:
@@ -101,6 +113,7 @@ def run_row(run) -> RunRow:
         metrics=dict(run.data.metrics),
         target=tags.get(TAG_TARGET, ""),
         higher_is_better=tags.get(TAG_HIGHER, "true") == "true",
+        params=dict(run.data.params),
     )
 
 
@@ -211,3 +224,35 @@ def project_best(rows: list[RunRow], key: str) -> tuple[float, str] | None:
     if not found:
         return None
     return min(found) if lower_is_better(key, rows) else max(found)
+
+
+def judged_by(rows: list[RunRow]) -> tuple[str, bool] | None:
+    """(target metric, higher is better) the runs are judged by: the first run tagged with one."""
+    for r in rows:
+        if r.target:
+            return r.target, r.higher_is_better
+    return None
+
+
+def best_score(row: RunRow, target: str) -> float | None:
+    """A run's best target value: `best/<target>` (generalize, scale, trials, sweeps), else its
+    latest `val/<target>` (overfit and baseline runs have neither: None)."""
+    for key in (keys.BEST_PREFIX + target, keys.VAL_PREFIX + target):
+        value = row.metrics.get(key)
+        if value is not None and value == value:
+            return value
+    return None
+
+
+def best_trial(sweep: RunRow, trials: list[RunRow], target: str, higher: bool) -> RunRow | None:
+    """The sweep's best trial: the one its tag names, else (a sweep still going, or one that
+    ended before naming it) the trial with the best score so far."""
+    mine = [t for t in trials if t.parent_id == sweep.id]
+    named = next((t for t in mine if t.id == sweep.best_trial), None)
+    if named is not None:
+        return named
+    scored = [(s, t) for t in mine if (s := best_score(t, target)) is not None]
+    if not scored:
+        return None
+    pick = max if higher else min
+    return pick(scored, key=lambda p: p[0])[1]

@@ -12,12 +12,9 @@ reloading the app; once nothing runs, the fragment stops ticking.
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pandas as pd
 import streamlit as st
 
-from board import data, idea_artifacts, idea_curves, idea_overview, outcome_panel
+from board import data, idea_artifacts, idea_curves, idea_overview, outcome_panel, runs_table, sweep_view
 from board.common import md_text, read_or_stop, short, store
 from tracker import queries
 from tracker.store import Store
@@ -64,29 +61,7 @@ def _label(r: queries.RunRow) -> str:
 
 
 def _runs_table(rows: list[queries.RunRow]) -> None:
-    st.subheader("Runs")
-    if not rows:
-        st.info(
-            f"No runs for this idea yet. Start with `idealoop run overfit --idea {idea_id}` "
-            "or the Launch page."
-        )
-        return
-    table = []
-    for depth, r in queries.runs_tree(rows):
-        table.append(
-            {
-                "run": ("    " * (depth - 1) + "└─ " if depth else "") + r.name,
-                "kind": r.kind,
-                "stage": r.stage,
-                "status": r.status,
-                "why it ended": r.why_ended,
-                "gates": " ".join(f"{k}={v}" for k, v in r.gates.items()),
-                "flags": ", ".join(r.flags),
-                "started": dt.datetime.fromtimestamp(r.start_time / 1000).strftime("%m-%d %H:%M:%S"),
-                "id": r.id,
-            }
-        )
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    runs_table.render(rows, idea_id)
 
 
 def _pick_run(rows: list[queries.RunRow]) -> queries.RunRow | None:
@@ -117,6 +92,7 @@ def _overview(found, revs, rows: list[queries.RunRow], run: queries.RunRow | Non
     outcome_panel.render(s, idea_id)
     idea_overview.ladder(rows, idea_id)
     _runs_table(rows)
+    sweep_view.render(rows)
     if run is not None:
         idea_overview.timing(s, run)
 

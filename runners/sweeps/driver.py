@@ -199,7 +199,8 @@ def _execute(
 
     store = target.store
     enable_sqlite_wal(store.uri)
-    setup = TrialSetup(target=target, sweep_id=sweep_id, stage=sweep.stage, base=base)
+    sampled = tuple(k for k, v in space.items() if isinstance(v, Dist))
+    setup = TrialSetup(target=target, sweep_id=sweep_id, stage=sweep.stage, base=base, sampled=sampled)
     trainable = tune.with_resources(
         tune.with_parameters(train_trial, setup=setup),
         {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial},

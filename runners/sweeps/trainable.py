@@ -36,6 +36,7 @@ from runners.stages.config import resolve
 from runners.tasks.base import load_task
 from runners.training import checkpoint
 from tracker import keys
+from tracker.run_config import trial_name
 from tracker.runs import StoppedEarly, stage_run
 from tracker.store import Target
 from tracker.sweeps import find_trial, trial_tags
@@ -49,6 +50,7 @@ class TrialSetup:
     sweep_id: str
     stage: str
     base: dict  # fixed config overrides (incl. epochs = the sweep's max iterations)
+    sampled: tuple[str, ...] = ()  # the keys the space samples: they name the trial's run
 
 
 class RayCheckpoints:
@@ -119,7 +121,7 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             parent_run_id=setup.sweep_id,
             extra_tags=trial_tags(setup.sweep_id, trial_id, node),
             task=cfg.task,
-            run_name=ctx.get_trial_name(),
+            run_name=trial_name(config, setup.sampled, ctx.get_trial_name()),
             run_id=find_trial(store, setup.sweep_id, trial_id),  # Ray restarted it: resume its run
             telemetry_process=False,
         ) as run:

@@ -161,6 +161,36 @@ def per_epoch(epochs: int, steps_per_epoch: int, acc0: float = 0.6, gain: float 
 
 
 OVERFIT_PARAMS = {"one_threshold": 0.01, "few_threshold": 0.02, "few_samples": 8}  # OverfitConfig fields
+# What a generalize run logs as params (runners/stages/config.py's fields), and its judge's tags.
+GENERALIZE_CONFIG = {
+    "task": "digits", "seed": 0, "lr": 0.001, "width": 128, "depth": 2, "batch_size": 64, "epochs": 3,
+    "val_batch_size": 64, "check_every": 10, "hist_every": 50, "hist_budget": 0.01, "n_samples": 16,
+    "device": "auto", "stage": "generalize", "device_resolved": "cpu", "model_parameters": 26122,
+}  # fmt: skip
+OVERFIT_CONFIG = {
+    "task": "digits", "seed": 0, "lr": 0.001, "width": 128, "depth": 2, "few_samples": 8,
+    "one_threshold": 0.01, "few_threshold": 0.02, "one_max_steps": 300, "few_max_steps": 1000,
+    "stage": "overfit", "device": "auto",
+}  # fmt: skip
+JUDGED_BY = {"idealoop.target_metric": "accuracy", "idealoop.higher_is_better": "true"}
+SEED_SPACE = {"lr": {"loguniform": [1e-4, 1e-1]}, "width": {"choice": [64, 128, 256]}, "hist_every": 0}
+
+
+def log_config(store: Store, run_id: str, params: dict) -> None:
+    store.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
+
+
+def sweep_params(space: dict, **settings: object) -> dict:
+    """A sweep run's params: `sweep.<setting>`, `sweep.space`, `sweep.base` (docs/telemetry.md)."""
+    out = {f"sweep.{k}": v for k, v in {"stage": "generalize", "num_samples": 3, **settings}.items()}
+    return {**out, "sweep.space": json.dumps(space), "sweep.base": json.dumps({"epochs": 3})}
+
+
+def trial_params(sampled: dict) -> dict:
+    """A trial's params: the stage's config with the sampled values, and `trial.<key>` for each."""
+    fixed = {k: v for k, v in SEED_SPACE.items() if not isinstance(v, dict)}
+    config = {**GENERALIZE_CONFIG, **fixed, **sampled}
+    return {**config, **{f"trial.{k}": v for k, v in {**fixed, **sampled}.items()}}
 
 
 @dataclass
@@ -209,6 +239,7 @@ def seed_board(store: Store) -> Seeded:
         start=2000,
         params=OVERFIT_PARAMS,
     )
+    log_config(store, s.runs["overfit"], OVERFIT_CONFIG)
     log_histograms(store, s.runs["overfit"], [0, 100, 200, 300], nonfinite_at=300)
     gen = {**per_batch(300), **per_epoch(3, 100)}
     gen["generalize/val_loss_start"] = [(0, 2.3)]
@@ -223,19 +254,23 @@ def seed_board(store: Store) -> Seeded:
             "idealoop.flags": "exploding_grad,slow_batch",
             "idealoop.flag.exploding_grad": "grads/0.weight at step 120: max |g| 3.2e4",
             "idealoop.flag.slow_batch": "step 7 took 2.1 s",
+            **JUDGED_BY,
         },
         start=3000,
     )
+    log_config(store, s.runs["generalize"], GENERALIZE_CONFIG)
     log_samples(store, s.runs["generalize"], [1, 2, 3])
     s.runs["sweep"] = make_run(
         store, idea_id=lr, kind="sweep", stage="generalize", name="tune_generalize", start=4000
     )
+    log_config(store, s.runs["sweep"], sweep_params(SEED_SPACE))
     trial_specs = [
-        ("completed", None, 0.05, 4100),
-        ("stopped_by_asha", "2", 0.01, 4200),
-        ("completed", None, 0.08, 4300),
+        ("completed", None, 0.05, 4100, {"lr": 0.001, "width": 128}),
+        ("stopped_by_asha", "2", 0.01, 4200, {"lr": 0.03, "width": 64}),
+        ("completed", None, 0.08, 4300, {"lr": 0.003, "width": 256}),
     ]
-    for i, (reason, rung, gain, start) in enumerate(trial_specs):
+    for i, (reason, rung, gain, start, sampled) in enumerate(trial_specs):
+        epochs = per_epoch(2 if rung else 3, 33, gain=gain)
         s.trials.append(
             make_run(
                 store,
@@ -245,14 +280,15 @@ def seed_board(store: Store) -> Seeded:
                 name=f"trial_{i}",
                 parent=s.runs["sweep"],
                 end_reason=reason,
-                tags={"idealoop.asha_iteration": rung} if rung else {},
-                metrics={**per_batch(100), **per_epoch(2 if rung else 3, 33, gain=gain)},
+                tags={**({"idealoop.asha_iteration": rung} if rung else {}), **JUDGED_BY},
+                metrics={**per_batch(100), **epochs, "best/accuracy": epochs["val/accuracy"]},
                 start=start,
             )
         )
+        log_config(store, s.trials[-1], trial_params(sampled))
     store.client.log_batch(
         s.runs["sweep"],
-        metrics=[Metric("best/val_accuracy", 0.84, T0, 0)],
+        metrics=[Metric("best/accuracy", 0.84, T0, 0)],
         tags=[RunTag("idealoop.best_trial", s.trials[2])],
     )
     s.runs["running"] = make_run(
@@ -272,3 +308,70 @@ def finish(store: Store, run_id: str, gates: dict[str, str]) -> None:
     tags = [RunTag(f"idealoop.gate.{g}", v) for g, v in gates.items()]
     store.client.log_batch(run_id, tags=[*tags, RunTag("idealoop.end_reason", "completed")])
     store.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+
+SWEEP_SPACE = {
+    "lr": {"loguniform": [1e-4, 1e-1]},
+    "width": {"choice": [64, 128, 256]},
+    "depth": {"randint": [1, 4]},
+    "batch_size": {"choice": [32, 64]},
+    "hist_every": 0,
+}
+TRAIN_SAMPLES = 2112  # the seeded sweep's training set: 66 steps an epoch at batch 32, 33 at 64
+
+
+def seed_sweep(store: Store, idea_id: str, n: int = 10, start: int = 10_000) -> tuple[str, list[str]]:
+    """A sweep of `n` trials named as `idealoop tune` names them (`lr=3e-3 width=256 depth=2
+    batch_size=64`), whose accuracy peaks near lr=3e-3 and grows with width; the batch size sets
+    the steps per epoch; every third trial is stopped by ASHA after 2 epochs. Returns (sweep id,
+    trial ids); the sweep names its best trial."""
+    import random
+
+    from tracker.run_config import trial_name
+
+    rng = random.Random(7)
+    sweep = make_run(
+        store, idea_id=idea_id, kind="sweep", stage="generalize", name="sweep-generalize", start=start
+    )
+    log_config(store, sweep, sweep_params(SWEEP_SPACE, num_samples=n))
+    trials, scores = [], []
+    for i in range(n):
+        sampled = {
+            "lr": 10 ** rng.uniform(-4, -1),
+            "width": rng.choice([64, 128, 256]),
+            "depth": rng.randint(1, 3),
+            "batch_size": rng.choice([32, 64]),
+        }
+        quality = max(0.0, 1 - abs(math.log10(sampled["lr"]) + 2.5) / 2.5)  # 1 at lr = 3e-3
+        gain = 0.02 + 0.06 * quality + 0.01 * (sampled["width"] / 256)
+        stopped = i % 3 == 2
+        n_epochs, per = (2 if stopped else 4), TRAIN_SAMPLES // sampled["batch_size"]
+        epochs = per_epoch(n_epochs, per, acc0=0.55, gain=gain)
+        epochs["val/loss"] = [(s, v * (1.4 - quality / 2)) for s, v in epochs["val/loss"]]
+        batches = per_batch(n_epochs * per)
+        decay = 2 + 4 * quality  # a good learning rate brings the loss down faster
+        batches["train/loss"] = [
+            (s, 0.01 + 2 * math.exp(-decay * s / (4 * per))) for s, _ in batches["train/loss"]
+        ]
+        run_id = make_run(
+            store,
+            idea_id=idea_id,
+            kind="trial",
+            stage="generalize",
+            name=trial_name(sampled, sampled, f"train_trial_{i:05d}"),
+            parent=sweep,
+            end_reason="stopped_by_asha" if stopped else "completed",
+            tags={**({"idealoop.asha_iteration": "2"} if stopped else {}), **JUDGED_BY},
+            metrics={**batches, **epochs, "best/accuracy": epochs["val/accuracy"]},
+            start=start + 100 * (i + 1),
+        )
+        log_config(store, run_id, {**trial_params(sampled), "epochs": 4})  # the sweep's max iterations
+        trials.append(run_id)
+        scores.append(epochs["val/accuracy"][-1][1])
+    best = max(range(n), key=lambda i: scores[i])
+    store.client.log_batch(
+        sweep,
+        metrics=[Metric("best/accuracy", scores[best], T0, 0)],
+        tags=[RunTag("idealoop.best_trial", trials[best])],
+    )
+    return sweep, trials

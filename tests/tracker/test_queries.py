@@ -78,3 +78,17 @@ def test_project_best_follows_the_runs_target_direction():
     f = row("f", "generalize", metrics={"val/l1": 0.02})
     assert queries.project_best([e, f], "val/l1") == (0.02, "f")
     assert queries.baseline_key("val/miou") == "baseline/miou"
+
+
+def test_rows_carry_their_config_and_best_score(store):
+    s = seed_board(store)
+    by_id = {r.id: r for r in queries.idea_runs(store, s.ideas["Tune learning rate"])}
+    trial = by_id[s.trials[2]]
+    assert trial.config["lr"] == "0.003" and trial.config["width"] == "256"
+    assert "trial.lr" not in trial.config and "stage" not in trial.config
+    assert trial.best == 0.84  # best/accuracy, on its own target
+    assert by_id[s.runs["overfit"]].best is None  # no target: nothing to judge
+    sweep = by_id[s.runs["sweep"]]
+    assert queries.best_score(sweep, "accuracy") == 0.84
+    assert queries.best_trial(sweep, list(by_id.values()), "accuracy", True).id == s.trials[2]
+    assert queries.judged_by(list(by_id.values())) == ("accuracy", True)

@@ -64,7 +64,7 @@ def test_idea_without_evidence_says_so(store, make_idea, page):
 def test_a_proposal_without_logged_hours_keeps_the_hours_estimate(store, judged, page):
     """The runs' few seconds are compute, not implementation time: they must not become hours."""
     idea, _ = judged
-    at = page("idea", id=idea)
+    at = page("idea", id=idea, tab="Overview")
     (proposal,) = [d.value for d in at.dataframe if "proposed" in d.value.columns]
     hours = proposal.set_index("estimate").loc["hours"]
     assert hours["proposed"] == "2 (kept)"
@@ -72,7 +72,7 @@ def test_a_proposal_without_logged_hours_keeps_the_hours_estimate(store, judged,
     at.button(key=f"accept_{idea}").click().run()
     got, revisions, _ = get_idea(store, idea)
     assert got.hours == 2 and "hours" not in revisions[-1].changes
-    at = page("idea", id=idea)
+    at = page("idea", id=idea, tab="Overview")
     at.text_input(key=f"h_{idea}").set_value("5").run()
     (proposal,) = [d.value for d in at.dataframe if "proposed" in d.value.columns]
     assert proposal.set_index("estimate").loc["hours", "proposed"] == "5"

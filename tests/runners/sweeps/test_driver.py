@@ -148,6 +148,10 @@ def test_sweep_nests_trials_records_why_each_ended_and_uses_both_nodes(
     for run in trials.values():
         assert run.info.status != "RUNNING"
         assert run.data.tags["mlflow.parentRunId"] == sweep_id and run.data.tags["idealoop.idea_id"] == idea
+    # Each trial's run is named by what the sweep sampled for it (the fixed width=16 is not named),
+    # not by Ray's `train_trial_<id>`; Ray's trial id stays in a tag.
+    assert {s: r.info.run_name for s, r in trials.items()} == {s: f"seed={s}" for s in trials}
+    assert all(r.data.tags["idealoop.trial_id"] for r in trials.values())
     reasons = {s: r.data.tags["idealoop.end_reason"] for s, r in trials.items()}
     assert reasons[13] == "failed" and trials[13].info.status == "FAILED"
     assert "boom" in trials[13].data.tags["idealoop.error"]
