@@ -80,3 +80,25 @@ def confusion_chart(labels: list[str], matrix: list[list[float]]) -> alt.LayerCh
     cells = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None))
     text = base.mark_text(fontSize=11).encode(text="count:Q")
     return alt.layer(cells, text).properties(width=260, height=260, title="confusion matrix")
+
+
+def live_chart(frame: pd.DataFrame, *, title: str = "", height: int = 150) -> alt.Chart:
+    """A small chart of a running job's loss: `value` over `step`, one line per `series` (a sweep's
+    trials), legend only when there is more than one."""
+    several = frame["series"].nunique() > 1 if "series" in frame else False
+    color = (
+        alt.Color("series:N", title=None, legend=alt.Legend(orient="right", labelLimit=200))
+        if several
+        else alt.value("#1f77b4")
+    )
+    return (
+        alt.Chart(frame, title=title)
+        .mark_line(strokeWidth=1.2, clip=True)
+        .encode(
+            x=alt.X("step:Q", title="step"),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=color,
+            tooltip=[*(["series:N"] if several else []), "step:Q", alt.Tooltip("value:Q", format=".4g")],
+        )
+        .properties(height=height)
+    )

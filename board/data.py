@@ -132,3 +132,11 @@ def sample_epochs(project: str, uri: str, run_id: str, end_time: int) -> list[in
 @st.cache_data(ttl=300, show_spinner=False, max_entries=100)
 def samples(project: str, uri: str, run_id: str, epoch: int) -> dict:
     return artifacts.load_samples(Store(project=project, uri=uri), run_id, epoch)
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def running(project: str, uri: str):
+    """The project's RUNNING stage runs, sweeps and trials, whoever started them (`board.jobs.Live`)."""
+    from board.jobs import running_runs  # board.jobs starts processes; only the Launch page needs it
+
+    return running_runs(Store(project=project, uri=uri))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runners.stages import LADDER
-from runners.stages.config import BOUNDS, ConfigError, OverfitConfig, ScaleConfig, describe, resolve
+from runners.stages.config import ConfigError, OverfitConfig, ScaleConfig, resolve
+from runners.stages.config_keys import BOUNDS, describe
 
 KEYS = [(s.config, k) for s in LADDER for k in describe(s.config)]
 
