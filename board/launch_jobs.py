@@ -137,8 +137,13 @@ def _panel(
         if job is not None and job.alive and button.button("Cancel", key=f"cancel_{job.pid}"):
             jobs.cancel(job)
             st.rerun(scope="fragment")
+        if job is not None:
+            st.code(job.cli, language="bash", wrap_lines=True)  # what ran, to rerun it from a terminal
         if run is None:
-            st.caption("starting… " + md_text(job.last_message()))
+            if job.alive:
+                st.caption("starting… " + md_text(job.last_message()))
+            elif job.returncode() != 0 and not job.cancelled:
+                st.code(job.stderr()[-2000:], language=None)  # refused before any run: the CLI's line
             return
         if run.running and job is not None and not job.alive:
             st.markdown(
