@@ -44,9 +44,11 @@ def duration(seconds: float) -> str:
 
 
 def busy(store: Store) -> bool:
-    """Whether anything runs: a job of this board, or a RUNNING run in the project."""
+    """Whether anything runs: a job of this board, or a RUNNING run that logged lately (one left
+    RUNNING by a dead process would otherwise keep every Launch tab polling every second)."""
     live = read_or_stop("running runs", data.running, store.project, store.uri)
-    return any(j.alive for j in jobs.launched(store)) or bool(live)
+    recent = time.time() * 1000 - QUIET_S * 1000
+    return any(j.alive for j in jobs.launched(store)) or any(item.last_logged > recent for item in live)
 
 
 def render(store: Store, titles: dict[str, str]) -> None:
@@ -80,7 +82,7 @@ def render(store: Store, titles: dict[str, str]) -> None:
         _panel(store, titles, job=job)
     if not finished:
         st.caption("No finished job launched from this board yet.")
-    now_busy = bool(starting or tops)
+    now_busy = busy(store)
     if st.session_state.get("launch_busy", now_busy) != now_busy:
         st.session_state["launch_busy"] = now_busy
         st.rerun(scope="app")  # the poll rate changes with it: one full render

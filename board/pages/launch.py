@@ -63,7 +63,7 @@ with st.form("launch"):
     )
     if sweep:
         st.markdown("**Sweep settings** (`idealoop tune`)")
-        space_col, samples_col, epochs_col, concurrent_col = st.columns([4, 2, 2, 2])
+        space_col, samples_col, epochs_col, concurrent_col = st.columns([3, 2, 2, 2])
         space = space_col.text_input(
             "Search space file", value=jobs.DEFAULT_SPACE, help="YAML: key → distribution (`--space`)"
         )
