@@ -26,8 +26,10 @@ from tracker.ladder import ladder
 from tracker.queries import RunRow, get_run_row
 from tracker.store import Store
 
-POLL_S = 1.0  # re-read while anything runs
-IDLE_POLL_S = 5.0  # otherwise, to notice a run started elsewhere
+# The page picks the fragment's rate when it renders (a full rerun to change it would flash the
+# whole page): every second while anything runs, else every few seconds, to notice a new run.
+POLL_S = 1.0
+IDLE_POLL_S = 5.0
 QUIET_S = 300  # a RUNNING run with no metric for this long may have lost its process
 
 
@@ -82,11 +84,6 @@ def render(store: Store, titles: dict[str, str]) -> None:
         _panel(store, titles, job=job)
     if not finished:
         st.caption("No finished job launched from this board yet.")
-    now_busy = busy(store)
-    if st.session_state.get("launch_busy", now_busy) != now_busy:
-        st.session_state["launch_busy"] = now_busy
-        st.rerun(scope="app")  # the poll rate changes with it: one full render
-    st.session_state["launch_busy"] = now_busy
 
 
 def _badge(light) -> str:
