@@ -149,8 +149,8 @@ def _panel(
                 f":red-badge[:material/error: process gone] its process (pid {job.pid}) exited with code "
                 f"{job.returncode()} but MLflow still says RUNNING: {_resume_hint(run)}"
             )
-        elif run.running and job is None and live and now - live.last_logged / 1000 > QUIET_S:
-            quiet = duration(now - live.last_logged / 1000)
+        elif run.running and job is None and now - _last_logged(live, trials) / 1000 > QUIET_S:
+            quiet = duration(now - _last_logged(live, trials) / 1000)
             st.markdown(
                 f":orange-badge[:material/schedule: nothing logged for {quiet}] its process may be gone "
                 f"(this board did not start it); if so, {_resume_hint(run)}"
@@ -166,6 +166,11 @@ def _panel(
         )
         if job is not None and job.returncode() not in (None, 0) and not job.cancelled:
             st.code(job.stderr()[-2000:], language=None)
+
+
+def _last_logged(live: jobs.Live, trials: list[jobs.Live]) -> int:
+    """When the run last logged (ms): a sweep logs little itself, its running trials count too."""
+    return max([live.last_logged, *(t.last_logged for t in trials)])
 
 
 def _status(run: RunRow, job: jobs.Job | None) -> None:

@@ -177,6 +177,11 @@ def test_every_running_run_of_the_project_is_listed_whoever_started_it(store, id
         metrics=per_batch(20),
         start=6100,
     )
+    quiet_sweep = make_run(
+        store, idea_id=curriculum, kind="sweep", stage="generalize", status="RUNNING", start=7000
+    )  # its own metrics are old, but its trial logged now: the sweep is not quiet
+    busy_trial = make_run(store, idea_id=curriculum, kind="trial", parent=quiet_sweep, status="RUNNING")
+    store.client.log_metric(busy_trial, TRAIN_LOSS, 0.9, step=1)
     at = page("launch")
     assert not at.exception
     text = markdown(at)
@@ -187,9 +192,10 @@ def test_every_running_run_of_the_project_is_listed_whoever_started_it(store, id
     assert "stage_baseline" not in text  # finished runs are not running jobs
     # the overfit run and the sweep logged nothing for years: their process may be gone; the fresh one is fine
     quiet = [m.value for m in at.markdown if "nothing logged for" in m.value]
-    assert len(quiet) == 2 and not any(fresh in q for q in quiet)
+    assert len(quiet) == 2 and not any(fresh in q or quiet_sweep in q for q in quiet)
     assert f"`idealoop tune --resume {sweep}` finishes it" in "\n".join(quiet)
-    assert len(at.get("vega_lite_chart")) == 3  # a live curve each: the sweep's is its running trial's
+    assert text.count("— running") == 4  # trials are drawn in their sweep's chart, not listed as jobs
+    assert len(at.get("vega_lite_chart")) == 4  # a live curve each: a sweep's is its running trials'
 
 
 def test_a_job_whose_process_died_says_so(store, ideas, page):
