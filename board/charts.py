@@ -304,3 +304,28 @@ def _epoch_axis(x_title: str) -> alt.Axis:
 def _natural(name: str) -> tuple:
     """Class names in natural order: 2 before 10."""
     return (0, int(name), "") if str(name).isdigit() else (1, 0, str(name))
+
+
+def live_chart(frame: pd.DataFrame, *, title: str = "", height: int = 230) -> alt.Chart:
+    """A small chart of a running job's loss: `value` over `step`, one line per `series` (a sweep's
+    trials), legend only when there is more than one; log y when the values span a decade or more."""
+    several = frame["series"].nunique() > 1 if "series" in frame else False
+    color = (
+        alt.Color("series:N", title=None, legend=alt.Legend(orient="right", labelLimit=200))
+        if several
+        else alt.value("#1f77b4")
+    )
+    low, high = frame["value"].min(), frame["value"].max()
+    log = bool(low > 0 and high / low >= 10)
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    return (
+        alt.Chart(frame, title=title + (" (log)" if log else ""))
+        .mark_line(strokeWidth=1.2, clip=True)
+        .encode(
+            x=alt.X("step:Q", title="step"),
+            y=alt.Y("value:Q", title=None, scale=scale),
+            color=color,
+            tooltip=[*(["series:N"] if several else []), "step:Q", alt.Tooltip("value:Q", format=".4g")],
+        )
+        .properties(height=height)  # the whole element: title and axes included
+    )

@@ -216,3 +216,11 @@ def _axis_frame(project: str, uri: str, run_id: str, key: str, start: int) -> tu
     return pd.DataFrame(
         {"step": c.steps, "value": c.values, keys.EPOCH: epochs, "time": c.seconds}
     ), c.total_points
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def running(project: str, uri: str):
+    """The project's RUNNING stage runs, sweeps and trials, whoever started them (`board.jobs.Live`)."""
+    from board.jobs import running_runs  # board.jobs starts processes; only the Launch page needs it
+
+    return running_runs(Store(project=project, uri=uri))

@@ -1,26 +1,26 @@
-"""Launch: run a stage or a sweep for an idea from the board, watch it, cancel it.
+"""Launch: run a stage or a sweep for an idea from the board, watch what runs, cancel it.
 
-The stage runs in a background process (`board.jobs`), so this page stays
-responsive; the jobs of this browser session are kept in `st.session_state`. The
-watch panel is a fragment that re-reads the job and its MLflow run every second
-while anything runs. The run the stage creates is nested under the idea, so it also
-appears on the idea's page.
+The idea and the stage are picked outside the form, so the form's config inputs follow
+the stage: each key of the stage's config, typed, prefilled with its default and labelled
+with what is allowed (`board.launch_form`). Only the keys changed from their defaults
+become `--set` overrides, checked as the CLI checks them before anything starts. A sweep
+shows its own settings: the stage its trials run, the search space, how many configs,
+epochs per trial and trials at once.
+
+The stage runs in a background process (`board.jobs`), so this page stays responsive.
+Below the form, a polling fragment lists everything RUNNING in the project, whoever
+started it, with a live loss curve each (`board.launch_jobs`); the run a stage creates is
+nested under its idea, so it also appears on the idea's page.
 """
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
-from board import data, jobs
-from board.common import LIGHT_STYLE, md_text, read_or_stop, short, store
+from board import data, jobs, launch_form, launch_jobs
+from board.common import read_or_stop, store
 from runners.tasks.base import BUILTIN_TASKS
-from tracker.keys import BEST_PREFIX, TRAIN_LOSS
-from tracker.ladder import ladder
 from tracker.store import Target
-
-POLL_S = 1.0
 
 s = store()
 st.title("Launch a stage or a sweep")
@@ -31,34 +31,76 @@ if ideas.empty:
 titles = dict(zip(ideas["id"], ideas["title"], strict=True))
 ids = list(ideas["id"])
 wanted = st.query_params.get("id")
+stages = list(jobs.STAGES)
+wanted_stage = st.query_params.get("stage", "overfit")  # deep link: /launch?id=ID&stage=NAME
+
+pick_idea, pick_stage, pick_trials = st.columns([3, 4, 2])
+idea_id = pick_idea.selectbox(
+    "Idea", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=lambda i: titles[i]
+)
+stage = pick_stage.selectbox(
+    "Stage",
+    stages,
+    index=stages.index(wanted_stage) if wanted_stage in stages else 0,
+    format_func=lambda k: jobs.STAGES[k][0],
+)
+sweep = stage == "tune"
+trial_stage = ""
+if sweep:
+    trial_stage = pick_trials.selectbox(
+        "Trials run", jobs.SWEEP_STAGES, help="the stage every trial of the sweep runs (`tune --stage`)"
+    )
+config = jobs.config_class(stage, trial_stage)
+keys = launch_form.offered(config, skip=("task", "epochs") if sweep else ("task",))
+scope = f"{stage}_{trial_stage}" if sweep else stage
 
 with st.form("launch"):
-    idea_id = st.selectbox(
-        "Idea", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=lambda i: titles[i]
-    )
-    stages = list(jobs.STAGES)
-    wanted_stage = st.query_params.get("stage", "overfit")  # deep link: /launch?id=ID&stage=NAME
-    stage = st.selectbox(
-        "Stage",
-        stages,
-        index=stages.index(wanted_stage) if wanted_stage in stages else 0,
-        format_func=lambda k: jobs.STAGES[k][0],
-    )
     task = st.selectbox(
         "Task",
         BUILTIN_TASKS,
         accept_new_options=True,
         help="a built-in task, or type your own as package.module:function",
     )
-    overrides = st.text_input(
-        "Config overrides (optional)", placeholder="lr=3e-4, few_samples=8", help="KEY=VALUE, comma-separated"
-    )
-    with st.expander("Sweep settings (used when the stage is *sweep*)"):
-        space = st.text_input("Search space file", value=jobs.DEFAULT_SPACE, help="YAML: key → distribution")
-        samples = st.number_input("Configs to sample", min_value=1, max_value=256, value=8)
-        iterations = st.number_input(
-            "Epochs per trial at most", min_value=0, max_value=1000, value=0, help="0: the stage's own epochs"
+    if sweep:
+        st.markdown("**Sweep settings** (`idealoop tune`)")
+        space_col, samples_col, epochs_col, concurrent_col = st.columns([3, 2, 2, 2])
+        space = space_col.text_input(
+            "Search space file", value=jobs.DEFAULT_SPACE, help="YAML: key → distribution (`--space`)"
         )
+        samples = samples_col.number_input(
+            "Configs to sample",
+            min_value=1,
+            max_value=256,
+            value=jobs.SWEEP_SAMPLES,
+            help="`--num-samples`: each grid point counts once per sample",
+        )
+        iterations = epochs_col.number_input(
+            "Epochs per trial",
+            min_value=1,
+            max_value=1000,
+            value=int(config.epochs),
+            help="`--max-iterations`: epochs of a trial ASHA never stops",
+        )
+        concurrent = concurrent_col.number_input(
+            "Max concurrent trials",
+            min_value=1,
+            max_value=64,
+            value=jobs.SWEEP_CONCURRENT,
+            help="`--max-concurrent`: trials running at once",
+        )
+        st.markdown(
+            f"**Fixed for every trial** — the `{trial_stage}` config; the space's keys vary per trial"
+        )
+    else:
+        space, samples, iterations, concurrent = "", 0, 0, 0
+        st.markdown(f"**Config of {jobs.STAGES[stage][0].split(':')[0]}** — defaults shown")
+    st.caption("Change a value to override it: only changed keys are passed, as `--set KEY=VALUE`.")
+    values = launch_form.key_inputs(keys, scope)
+    extra = st.text_input(
+        "Other overrides (optional)",
+        placeholder="task-specific or advanced: key=value, key=value",
+        help="KEY=VALUE, comma-separated; added after the keys above",
+    )
     go = st.form_submit_button("Launch", type="primary")
 st.caption(
     "The stages of `idealoop run --help`, climbed in order: baseline → overfit → generalize → scale; "
@@ -66,88 +108,22 @@ st.caption(
 )
 if go:
     try:
-        job = jobs.launch(
+        overrides = launch_form.changed(keys, values) + jobs.parse_overrides(extra)
+        jobs.launch(
             stage,
             Target(s, idea_id),  # a full id: the selectbox lists the store's own ideas
-            overrides=jobs.parse_overrides(overrides),
+            overrides=overrides,
             task=task or "",
             space=space,
             samples=int(samples),
             iterations=int(iterations),
+            concurrent=int(concurrent),
+            sweep_stage=trial_stage,
         )
     except jobs.LaunchError as exc:
         st.error(str(exc))
     else:
-        st.session_state.setdefault("jobs", []).insert(0, job)
+        data.running.clear()  # the new job's run shows on the next poll, not after the cache expires
 
-session_jobs: list[jobs.Job] = st.session_state.get("jobs", [])
-
-
-def _badge(light) -> str:
-    color, icon = LIGHT_STYLE[light.color]
-    return f":{color}-badge[{icon} {light.rung.label}: {light.verdict}]"
-
-
-def _job_panel(job: jobs.Job, i: int) -> None:
-    code = job.returncode()
-    run_id = job.run_id()
-    run = data.run_row(s.project, s.uri, run_id) if run_id else None
-    if code is None:
-        state = "running"
-    elif job.cancelled:
-        state = "cancelled"
-    else:
-        state = "done" if code == 0 else f"failed (exit {code})"
-    with st.container(border=True):
-        head, button = st.columns([5, 1])
-        what = "sweep" if job.stage == "tune" else f"stage_{job.stage}"
-        head.markdown(
-            f"**{what}** for **{md_text(titles.get(job.idea_id, job.idea_id))}** — {state} "
-            f"· {time.time() - job.started:.0f} s · pid {job.pid}"
-        )
-        if code is None and button.button("Cancel", key=f"cancel_{job.pid}"):
-            jobs.cancel(job)
-            st.rerun(scope="fragment")
-        if run is None:
-            st.caption("starting… " + md_text(job.last_message()))
-            return
-        if job.stage == "tune":  # a sweep run has no gate of its own: show its best trial's metric
-            best = {k: v for k, v in run.metrics.items() if k.startswith(BEST_PREFIX)}
-            summary = " · ".join(f"{md_text(k)} {v:.4g}" for k, v in best.items()) or "no trial reported yet"
-            st.markdown(f"MLflow sweep run `{short(run.id)}` {run.status} · {summary}")
-        else:
-            lights = [light for light in ladder([run]) if light.rung.stage == run.stage]
-            loss = run.metrics.get(TRAIN_LOSS)
-            st.markdown(
-                " ".join(_badge(light) for light in lights)
-                + f" · MLflow run `{short(run.id)}` {run.status}"
-                + (f" · last {TRAIN_LOSS} {loss:.4g}" if loss is not None else "")
-            )
-        if job.stage == "tune" and code is None:
-            st.caption(md_text(job.last_message()))  # the sweep's progress line: trials and best so far
-        if not run.running and run.end_reason:
-            st.caption(f"ended: {md_text(run.why_ended)}")
-        st.page_link(
-            "pages/idea.py",
-            label="open the idea: ladder, runs, curves",
-            query_params={"id": job.idea_id, "run": run.id},
-        )
-        if code not in (None, 0) and not job.cancelled:
-            st.code(job.stderr()[-2000:], language=None)
-
-
-def _jobs() -> None:
-    if not session_jobs:
-        st.caption("Nothing launched from this session yet.")
-        return
-    for i, job in enumerate(session_jobs):
-        _job_panel(job, i)
-    if st.session_state.get("jobs_live") and not any(j.alive for j in session_jobs):
-        st.session_state["jobs_live"] = False
-        st.rerun(scope="app")  # all done: one last full render, then stop polling
-
-
-any_alive = any(j.alive for j in session_jobs)
-st.session_state["jobs_live"] = any_alive or st.session_state.get("jobs_live", False)
-st.subheader("Launched from this session")
-st.fragment(_jobs, run_every=POLL_S if any_alive else None)()
+poll = launch_jobs.POLL_S if launch_jobs.busy(s) else launch_jobs.IDLE_POLL_S
+st.fragment(launch_jobs.render, run_every=poll)(s, titles)

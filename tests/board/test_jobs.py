@@ -7,6 +7,10 @@ import time
 import pytest
 
 from board import jobs
+from runners.stages.config import ConfigError, resolve
+from runners.sweeps.settings import SUPPORTED_STAGES, SweepSettings
+from tests.board.seed import T0, make_run
+from tracker.keys import TRAIN_LOSS
 from tracker.queries import get_run_row
 from tracker.store import Store, Target
 
@@ -59,6 +63,55 @@ def test_the_target_task_and_sweep_settings_reach_the_command_line():
         "pkg.mod:make",
     ]
     assert jobs.command("tune", ELSEWHERE, [])[11] == jobs.DEFAULT_SPACE
+    settings = jobs.command("tune", ELSEWHERE, [], iterations=4, concurrent=3, sweep_stage="scale")
+    assert settings[12:] == ["--stage", "scale", "--max-iterations", "4", "--max-concurrent", "3"]
+
+
+def test_the_sweep_defaults_the_board_shows_are_the_sweeps_own():
+    assert jobs.SWEEP_STAGES == SUPPORTED_STAGES
+    assert (jobs.SWEEP_SAMPLES, jobs.SWEEP_CONCURRENT) == (
+        SweepSettings.num_samples,
+        SweepSettings.max_concurrent,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stage", "pairs", "message"),
+    [
+        ("overfit", ["few_samples=100"], "few_samples=100 is out of range; allowed: [1, 64]"),
+        ("overfit", ["epochs=3"], "unknown config key 'epochs'; known: task, seed, lr"),
+        ("generalize", ["lr=fast"], "lr='fast' is not a valid float"),
+        ("tune", ["dropout=0.5"], "unknown config key 'dropout'"),  # trials run generalize by default
+        ("overfit", ["lr"], "override 'lr' is not KEY=VALUE"),
+    ],
+)
+def test_a_launch_the_cli_would_refuse_is_refused_with_its_line(store, stage, pairs, message):
+    with pytest.raises(jobs.LaunchError) as refused:
+        jobs.launch(stage, Target(store, "abc"), overrides=pairs)
+    assert str(refused.value).startswith(message)
+    if all("=" in p for p in pairs):
+        with pytest.raises(ConfigError) as cli:  # the check `idealoop run` makes: the same line
+            resolve(jobs.config_class(stage), None, dict(p.split("=", 1) for p in pairs))
+        assert str(cli.value) == str(refused.value)
+    assert jobs.launched(store) == []  # nothing started
+
+
+def test_a_sweep_is_checked_against_its_trials_stage_and_its_space_file(store):
+    jobs.check_overrides("tune", ["dropout=0.5"], "scale")  # a scale sweep has dropout
+    with pytest.raises(jobs.LaunchError, match="stage='overfit' cannot be swept; allowed: generalize, scale"):
+        jobs.check_overrides("tune", [], "overfit")
+    with pytest.raises(jobs.LaunchError, match="space file '/nowhere.yaml' does not exist"):
+        jobs.launch("tune", Target(store, "abc"), space="/nowhere.yaml")
+    assert jobs.launched(store) == []
+
+
+def test_runs_started_elsewhere_are_read_with_when_they_last_logged(store, make_idea):
+    idea = make_idea()
+    running = make_run(store, idea_id=idea, status="RUNNING", metrics={TRAIN_LOSS: [(0, 1.0), (5, 0.5)]})
+    make_run(store, idea_id=idea, stage="generalize")  # finished: not listed
+    (live,) = jobs.running_runs(store)
+    assert (live.row.id, live.row.stage, live.row.metrics[TRAIN_LOSS]) == (running, "overfit", 0.5)
+    assert live.last_logged == T0 + 5  # seed.log_metrics stamps step s at T0 + s
 
 
 def test_launched_stage_runs_in_the_background_under_its_idea(store, make_idea, monkeypatch):
@@ -69,6 +122,8 @@ def test_launched_stage_runs_in_the_background_under_its_idea(store, make_idea, 
     t0 = time.monotonic()
     job = jobs.launch("overfit", Target(store, idea), overrides=["few_samples=4"])
     assert time.monotonic() - t0 < 1.0 and job.alive  # the caller is not blocked by training
+    assert jobs.launched(store)[0] is job  # in the server-wide registry: every tab lists it
+    assert job.cli == f"idealoop run overfit --idea {idea} --no-progress --set few_samples=4"
     wait(lambda: not job.alive)
     assert job.returncode() == 0, job.stderr()
     run = get_run_row(store, job.run_id())

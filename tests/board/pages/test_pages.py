@@ -246,22 +246,7 @@ def test_compare_with_no_runs_says_how(store, page):
     assert "idealoop run overfit" in at.info[0].value
 
 
-# -- Launch ----------------------------------------------------------------------
-def test_launch_page_preselects_the_idea_and_overfit(seeded, page):
-    at = page("launch", id=seeded.ideas["Wider model"])
-    assert not at.exception
-    assert at.selectbox[0].value == seeded.ideas["Wider model"]
-    assert at.selectbox[1].value == "overfit"
-
-
-def test_launch_rejects_a_bad_override_and_starts_nothing(seeded, page):
-    at = page("launch")
-    at.text_input[0].set_value("lr")
-    at.button[0].click().run()
-    assert at.error[0].value == "override 'lr' is not KEY=VALUE"
-    assert "jobs" not in at.session_state
-
-
+# -- every page (the Launch page's own tests: test_launch.py) ----------------------
 @pytest.mark.parametrize("name", ["ideas", "idea", "launch", "compare"])
 def test_a_bad_uri_is_one_line_on_every_page(store, monkeypatch, name, page):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nope://nowhere")
@@ -269,16 +254,3 @@ def test_a_bad_uri_is_one_line_on_every_page(store, monkeypatch, name, page):
     assert not at.exception
     assert at.error[0].value.startswith("Cannot read ") and "nope://nowhere" in at.error[0].value
     assert "\n" not in at.error[0].value
-
-
-def test_launch_page_offers_the_whole_ladder_and_honours_the_stage_link(seeded, page):
-    at = page("launch", id=seeded.ideas["Curriculum"], stage="generalize")
-    assert not at.exception
-    stage_box = at.selectbox[1]
-    assert stage_box.options[:4] == [
-        "baseline: non-deep-learning model on the same split: the score to beat",
-        "stage_overfit: memorise 1 sample, then a few, regularization off",
-        "stage_generalize: full data, small plain model: val loss must fall",
-        "stage_scale: bigger model, tricks on: must beat generalize",
-    ]
-    assert stage_box.value == "generalize"
