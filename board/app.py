@@ -1,14 +1,14 @@
 """The idea board: a Streamlit multipage app over one idealoop project.
 
 Run with `idealoop board` (binds 127.0.0.1 unless told otherwise). This entry
-script only declares the pages; each page is a short script in `board/pages/` that
+script only declares the pages; each page is a short script in `board/views/` that
 reads and writes through `tracker/` and renders. The store is `board.common.store()`:
 MLFLOW_TRACKING_URI and IDEALOOP_PROJECT, which `idealoop board` sets to its resolved store.
 
 The Ideas page is served at `/` and at `/ideas`. Streamlit (1.67) serves the default page
 only at the root: its `url_path` is reserved but does not route, so `/ideas` said "Page not
 found". A second, hidden page runs the same script under `ideas`; links to
-`pages/ideas.py` resolve to the first page registered with it, the visible one at `/`.
+`views/ideas.py` resolve to the first page registered with it, the visible one at `/`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"
 IDEAS = PAGES / "ideas.py"
 
 st.set_page_config(page_title="idealoop", page_icon=":material/lightbulb:", layout="wide")

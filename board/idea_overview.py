@@ -3,7 +3,7 @@
 The estimates and their revision history say what was predicted; the stage ladder
 says how far the idea got (one traffic light per rung, linking the run behind it);
 "where the time goes" splits the picked run's batches into waiting for data and
-computing. The page (board/pages/idea.py) puts these together with the outcome
+computing. The page (board/views/idea.py) puts these together with the outcome
 panel and the runs table.
 """
 
@@ -61,7 +61,7 @@ def ladder(rows: list[queries.RunRow], idea_id: str) -> None:
         col.badge(light.verdict, icon=icon, color=color)
         if light.run_id:
             col.page_link(
-                "pages/idea.py",
+                "views/idea.py",
                 label=f"run {short(light.run_id)}",
                 query_params={"id": idea_id, "run": light.run_id},
             )

@@ -160,7 +160,7 @@ def _panel(
         if not run.running and run.end_reason:
             st.caption(f"ended: {md_text(run.why_ended)}")
         st.page_link(
-            "pages/idea.py",
+            "views/idea.py",
             label="open the idea: ladder, runs, curves",
             query_params={"id": idea_id, "run": run.id},
         )

@@ -12,7 +12,7 @@ APP = str(Path(__file__).resolve().parents[3] / "board" / "app.py")
 
 def open_page(name: str, **query: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page(f"pages/{name}.py")
+    at.switch_page(f"views/{name}.py")
     for k, v in query.items():
         at.query_params[k] = v
     return at.run()

@@ -144,7 +144,7 @@ else:
         )
     st.markdown("\n".join(lines))
     st.page_link(
-        "pages/idea.py",
+        "views/idea.py",
         label="Open its page: ladder, runs, curves",
         icon=":material/science:",
         query_params={"id": picked},

@@ -164,7 +164,7 @@ def test_idea_page_overview_ladder_runs_and_timing(seeded, page):
     assert [m.label for m in at.metric][:5] == ["score", "hours", "complexity", "impact", "likelihood"]
     assert at.get("progress")[0].proto.text == "data 25% · compute 75%"  # 0.002 s vs 0.006 s per batch
     # only the open tab is computed: the sweep view's 3 charts (accuracy by lr, by width, parallel
-    # coordinates; tests/board/pages/test_sweep_view.py), none of the Curves tab's
+    # coordinates; tests/board/views/test_sweep_view.py), none of the Curves tab's
     assert len(at.get("vega_lite_chart")) == 3
 
 
@@ -234,7 +234,7 @@ def test_compare_two_runs_side_by_side(seeded, page):
     assert at.multiselect[0].value == [a, b]
     assert at.selectbox(key="compare_key").value == "train/loss"
     assert len(at.get("vega_lite_chart")) == 1
-    final = at.dataframe[0].value  # one row per run (tests/board/pages/test_compare.py has more)
+    final = at.dataframe[0].value  # one row per run (tests/board/views/test_compare.py has more)
     assert len(final) == 2
     assert list(final["ended"]) == ["completed", "stopped_by_asha at iteration 2"]
     assert final["overfit_one/final_loss"].iloc[0] == 0.004
