@@ -173,42 +173,92 @@ DRIVERS = {  # SQLAlchemy's default driver module per database, and per "+driver
     "mysql+mysqldb": "MySQLdb",
     "mysql+pymysql": "pymysql",
 }
-PIP_NAMES = {
-    "psycopg": "'psycopg[binary]'",
-    "psycopg2": "psycopg2-binary",
-    "MySQLdb": "mysqlclient",
-    "pymysql": "pymysql",
+DRIVER_HINTS = {  # how to get each driver: the `team` extra has psycopg 3 and PyMySQL
+    "psycopg": "pip install 'idealoop[team]' (or 'psycopg[binary]')",
+    "psycopg2": "pip install psycopg2-binary, or write postgresql:// and pip install 'idealoop[team]'",
+    "MySQLdb": "pip install mysqlclient, or write mysql+pymysql:// and pip install 'idealoop[team]'",
+    "pymysql": "pip install 'idealoop[team]' (or pymysql)",
 }
-SERVER_TIMEOUT_S = 3.0  # a tracking server must answer /health this fast at start-up
+DATABASES = ("postgresql", "mysql")  # servers the check connects to before anything runs
+SERVER_TIMEOUT_S = 3.0  # a tracking server or database must answer this fast at start-up
 URI_HINT = "(check --tracking-uri / MLFLOW_TRACKING_URI)"
 
 
 def check_uri(uri: str, *, create: bool = False) -> None:
     """Raise StoreError, one line, if `uri` cannot be a tracking store: an unknown scheme, a
-    database driver that is not installed, a SQLite file whose directory does not exist (a
-    typo would silently start a new, empty project; `create=True` allows it) or that is not
-    a SQLite database, a tracking server that does not answer within SERVER_TIMEOUT_S."""
+    database driver that is not installed (and which pip extra has it), a database server
+    that does not answer within SERVER_TIMEOUT_S or has no such database, a SQLite file
+    whose directory does not exist (a typo would silently start a new, empty project;
+    `create=True` allows it) or that is not a SQLite database, a tracking server that does
+    not answer within SERVER_TIMEOUT_S."""
     import importlib.util
     from urllib.parse import urlsplit
 
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if scheme.split("+")[0] not in SCHEMES:
         raise StoreError(
-            f"tracking URI {uri[:80]!r} has no known scheme; use sqlite:///PATH.db, postgresql://..., "
-            f"mysql://... or http(s)://SERVER {URI_HINT}"
+            f"tracking URI {redact(uri)[:80]!r} has no known scheme; use sqlite:///PATH.db, "
+            f"postgresql://..., mysql+pymysql://... or http(s)://SERVER {URI_HINT}"
         )
     module = DRIVERS.get(scheme)
     if module and importlib.util.find_spec(module) is None:
         raise StoreError(
-            f"tracking URI {uri[:80]!r} needs the Python module {module!r}, which is not installed; "
-            f"pip install {PIP_NAMES[module]}, or name an installed "
-            "driver (postgresql+psycopg2://, mysql+pymysql://)"
+            f"tracking URI {redact(uri)[:80]!r} needs the Python module {module!r}, which is not installed: "
+            f"{DRIVER_HINTS[module]}"
         )
     path = sqlite_path(uri)
     if path is not None:
         _check_sqlite(path, create)
     if scheme in ("http", "https"):
         _check_server(uri)
+    if scheme.split("+")[0] in DATABASES:
+        _check_database(uri)
+
+
+def redact(uri: str) -> str:
+    """The URI with its password (if any) shown as ***: what a message may print."""
+    if "@" not in uri or "://" not in uri:
+        return uri
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(uri).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a database URL: cut the credentials by hand
+        head, _, rest = uri.partition("://")
+        return f"{head}://***@{rest.rpartition('@')[2]}"
+
+
+def _check_database(uri: str) -> None:
+    """Connect once (SERVER_TIMEOUT_S at most): an unreachable server or a missing database is
+    one line now, instead of MLflow's ~100 s of connection retries and a traceback."""
+    import sqlalchemy as sa
+
+    shown = redact(uri)
+    try:
+        url = sa.engine.make_url(uri)
+        timeout = {"connect_timeout": int(SERVER_TIMEOUT_S)}  # psycopg, psycopg2, pymysql, MySQLdb alike
+        if url.get_backend_name() == "mysql":  # and the handshake: a wrong port may accept, then stall
+            timeout["read_timeout"] = int(SERVER_TIMEOUT_S)
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=timeout)
+    except ImportError as exc:
+        raise StoreError(f"tracking URI {shown[:80]!r} needs a driver that is not installed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed URL, an unknown dialect
+        raise StoreError(f"{shown[:80]!r} is not a database URL: {_first_line(exc)} {URI_HINT}") from None
+    try:
+        with engine.connect():
+            return
+    except Exception as exc:  # noqa: BLE001 - whatever the driver says, one line
+        error = getattr(exc, "orig", None) or exc
+        said = _first_line(error)
+        if error.args[:1] == (1049,) or f'database "{url.database}" does not exist' in said:  # MySQL, PG
+            name = url.database
+            raise StoreError(
+                f"the database {name!r} does not exist on {redact(str(url.set(database='')))}; create it "
+                f"(CREATE DATABASE {name}) {URI_HINT}"
+            ) from None
+        raise StoreError(f"cannot reach the database {shown}: {said} {URI_HINT}") from None
+    finally:
+        engine.dispose()
 
 
 def _check_sqlite(path: str, create: bool) -> None:
