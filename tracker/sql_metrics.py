@@ -234,8 +234,7 @@ class SqlMetricSink:
             )
             stored = {key: (step, ts or 0, value) for key, step, ts, value in conn.execute(locked)}
         inserts, updates = [], []
-        for key in keys:
-            (step, ts, value), is_nan = latest[key]
+        for key, ((step, ts, value), is_nan) in latest.items():  # new rows in first-seen order, as MLflow
             if key not in stored:
                 inserts.append({"key": key, "run_uuid": run, "value": value, "timestamp": ts, "step": step,
                                 "is_nan": is_nan})  # fmt: skip

@@ -36,9 +36,8 @@ def stored(client, run_id: str) -> tuple[list, list]:
     """Every point of the run through MlflowClient.get_metric_history, and its latest metrics."""
     run = client.get_run(run_id)
     keys = sorted(run.data.metrics)
-    history = sorted(
-        repr((key, m.step, m.timestamp, m.value)) for key in keys for m in client.get_metric_history(run_id, key)
-    )
+    points = [(key, m) for key in keys for m in client.get_metric_history(run_id, key)]
+    history = sorted(repr((key, m.step, m.timestamp, m.value)) for key, m in points)
     latest = sorted(repr((m.key, m.step, m.timestamp, m.value)) for m in run.data.to_proto().metrics)
     return history, latest  # repr: NaN equals NaN, -0.0 differs from 0.0
 
