@@ -113,3 +113,42 @@ def _catch(errors: list, fn, *args) -> None:
         fn(*args)
     except BaseException as exc:  # noqa: BLE001 - handed to the test thread
         errors.append(exc)
+
+
+def test_a_deadlocked_batch_is_run_again(request, monkeypatch, tracking_dir):
+    # A real deadlock on PostgreSQL: another transaction holds the run's latest_metrics row, the
+    # writer (having inserted its metrics row) waits for it, and the other one then inserts that
+    # same metrics row. PostgreSQL aborts the writer, which waited first; the writer runs its
+    # batch again, as MLflow's own store does, instead of failing it.
+    store = _server_store(request, "postgresql", monkeypatch, tracking_dir)
+    client = store.client
+    run_id = client.create_run(store.experiment_id).info.run_id
+    sink = open_sql_sink(client, run_id)
+    sink.write([("loss", 0.0, 1000, 0)])
+    engine = sql_backend(client).engine
+    deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    with engine.connect() as watch:
+        before = watch.exec_driver_sql(deadlocks).scalar()
+        watch.rollback()
+    errors: list[BaseException] = []
+    with engine.connect() as other, engine.connect() as watch:
+        tx = other.begin()
+        other.exec_driver_sql("SELECT step FROM latest_metrics WHERE run_uuid = %s FOR UPDATE", (run_id,))
+        writer = threading.Thread(target=lambda: _catch(errors, sink.write, [("loss", 2.0, 1000, 2)]))
+        writer.start()
+        deadline = time.monotonic() + 60
+        while watch.exec_driver_sql(WAITING["postgresql"]).scalar() == 0 and time.monotonic() < deadline:
+            watch.rollback()
+            time.sleep(0.05)
+        other.exec_driver_sql(
+            "INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            ("loss", 2.0, 1000, 2, False, run_id),
+        )  # waits for the writer's row: a deadlock, which PostgreSQL breaks by aborting the writer
+        tx.commit()
+        writer.join(60)
+    assert not errors, errors
+    with engine.connect() as watch:
+        assert watch.exec_driver_sql(deadlocks).scalar() > before  # there was one
+    # Run again, the batch met the row the other transaction stored and went to log_batch's dedup.
+    assert sorted(m.step for m in client.get_metric_history(run_id, "loss")) == [0, 2]
