@@ -21,11 +21,11 @@ It writes into tables it does not own, so it trusts them only after a check at o
 (CHECKED_REVISIONS) and both tables must hold exactly the columns it fills (WRITTEN).
 On any mismatch, with `IDEALOOP_SQL_FASTPATH=0`, or against an HTTP server,
 `open_sql_sink` returns None and the writer uses `log_batch`; a mismatch is said once,
-as a warning. At write time: a batch that collides with stored points (a restored
-trial re-logging a step) goes to `log_batch`, which dedups; an error that says the
-database disagrees with the statement (a programming, data or internal error) turns
-the sink off for good and hands the batch to `log_batch`; a connection or lock error
-is raised, for `store_rows` to retry.
+as a warning. At write time any database error hands the batch to `log_batch`: a batch
+that collides with stored points (a restored trial re-logging a step) is deduped there;
+an error that says the database refused the statement itself (a column, a value) also
+turns the sink off for good, said once; if `log_batch` fails as well (a connection or
+lock error), the error is raised for `store_rows` to retry.
 """
 
 from __future__ import annotations
@@ -162,14 +162,21 @@ class SqlMetricSink:
                 if _retried(error) and attempt < DEADLOCK_RETRIES:
                     time.sleep(0.05 * 2**attempt + random.uniform(0, 0.05))  # jitter: the other goes first
                     continue
-                refused = (self._dbapi.ProgrammingError, self._dbapi.DataError, self._dbapi.InternalError,
-                           self._dbapi.NotSupportedError)  # fmt: skip
-                if not isinstance(error, refused):
-                    raise  # a connection or lock error: store_rows retries
-                self.active = False
-                warn_once(f"the SQL fast path stopped ({_first_line(error)}); metrics go through log_batch")
-                return self._log_batch(rows)
+                if not isinstance(error, self._dbapi.Error):
+                    raise
+                self._log_batch(rows)  # MLflow's own path; if it fails too, store_rows retries
+                if self._refused(error):  # the tables are not what the fast path writes: off for good
+                    self.active = False
+                    warn_once(f"the SQL fast path stopped ({_first_line(error)}); metrics go to log_batch")
+                return None
         return None
+
+    def _refused(self, error: BaseException) -> bool:
+        """The database refused the statement itself (a column, a table, a value), not the moment
+        (a lock, a connection): what a schema that changed under a running writer raises."""
+        dbapi = self._dbapi
+        kinds = (dbapi.ProgrammingError, dbapi.DataError, dbapi.InternalError, dbapi.NotSupportedError)
+        return isinstance(error, kinds) or error.args[:1] in ((1054,), (1146,), (1364,))  # MySQL's
 
     def _log_batch(self, rows: list[tuple]) -> None:
         from mlflow.entities import Metric
@@ -250,10 +257,9 @@ class SqlMetricSink:
 
 def _retried(error: BaseException) -> bool:
     """A deadlock or serialization failure: the database rolled the transaction back, run it again."""
-    code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-    if code is None and getattr(error, "args", None):
-        code = error.args[0]
-    return code in _RETRIED_CODES or "deadlock" in str(error).lower()
+    codes = [getattr(error, "sqlstate", None), getattr(error, "pgcode", None), *error.args[:1]]
+    known = any(isinstance(c, (str, int)) and c in _RETRIED_CODES for c in codes)
+    return known or "deadlock" in str(error).lower()
 
 
 def store_rows(client, sink: SqlMetricSink | None, run_id: str, rows: list[tuple], retries: int = 8):

@@ -43,7 +43,7 @@ def stored(client, run_id: str) -> tuple[list, list]:
 
 
 @settings(
-    max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(batches=BATCHES)
 def test_fast_path_reads_back_as_log_batch_stores_it(db_store, batches):
