@@ -9,7 +9,9 @@ tracker/resume.py), so a second writer is a bug to report, not to survive.
 The lock is an exclusive `flock` on a file named after the run id, in the temp folder:
 it covers every process of this machine (parent and ranks are; a sweep's trials each
 have their own run), and the kernel drops it when its process dies, however it died,
-so a run killed with -9 can be resumed at once. A writer that must let another
+so a run killed with -9 can be resumed at once. A claim held by another process is
+waited for up to CLAIM_WAIT_S first: a trial Ray restores may start while the process
+of its earlier attempt is still being torn down. A writer that must let another
 process write its run for a while lends the claim and takes it back after
 (`TelemetryWriter.handed_over`). Where `fcntl` is missing (Windows), a claim is
 checked within this process only.
@@ -21,6 +23,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 
 try:
     import fcntl
@@ -28,6 +31,7 @@ except ImportError:  # Windows: claims within this process only
     fcntl = None
 
 CLAIM_DIR = os.path.join(tempfile.gettempdir(), f"idealoop-writers-{getattr(os, 'getuid', lambda: 0)()}")
+CLAIM_WAIT_S = 30.0  # how long a claim held by another process is waited for before refusing
 _held: set[str] = set()  # runs claimed by this process (also where flock is missing)
 _lock = threading.Lock()
 
@@ -50,21 +54,34 @@ class RunClaim:
         with _lock:
             if self.run_id in _held:
                 raise RunClaimedError(self._refusal("this process"))
-            if fcntl is not None:
-                self._fd = self._flock()
             _held.add(self.run_id)
+        if fcntl is not None:
+            try:
+                self._fd = self._flock()
+            except BaseException:
+                with _lock:
+                    _held.discard(self.run_id)
+                raise
 
     def _flock(self) -> int:
         os.makedirs(CLAIM_DIR, exist_ok=True)
+        deadline = time.monotonic() + CLAIM_WAIT_S
         while True:
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
                 os.close(fd)
-                raise RunClaimedError(self._refusal("another process")) from None
+                if time.monotonic() >= deadline:
+                    where = f"another process (pid {holder}; waited {CLAIM_WAIT_S:g} s)"
+                    raise RunClaimedError(self._refusal(where)) from None
+                time.sleep(0.1)
+                continue
             try:  # the holder before us may have unlinked the file between our open and our lock
                 if os.fstat(fd).st_ino == os.stat(self._path).st_ino:
+                    os.ftruncate(fd, 0)
+                    os.write(fd, str(os.getpid()).encode())  # named in a refusal
                     return fd
             except FileNotFoundError:
                 pass

@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
+from tracker import claims
 from tracker.claims import RunClaimedError
 from tracker.telemetry import TelemetryError, TelemetryWriter
 
@@ -55,16 +57,29 @@ def test_a_second_writer_in_this_process_is_refused(store):
     assert len(store.client.get_metric_history(run_id, "train/loss")) == 2
 
 
-def test_a_writer_in_another_process_holds_the_run_until_it_dies(store):
+def test_a_writer_in_another_process_holds_the_run_until_it_dies(store, monkeypatch):
     # kill -9 runs no cleanup: the kernel drops the lock with the process, so the run can be resumed.
+    monkeypatch.setattr(claims, "CLAIM_WAIT_S", 0.5)  # a claim held elsewhere is waited for this long
     run_id = store.client.create_run(store.experiment_id).info.run_id
     holder = _other(store, run_id)
     assert holder.stdout.readline().strip() == "opened"
-    with pytest.raises(RunClaimedError, match="in another process: one writer per run"):
+    with pytest.raises(RunClaimedError, match=f"in another process \\(pid {holder.pid}; waited 0.5 s\\)"):
         TelemetryWriter(store, run_id)
     holder.send_signal(signal.SIGKILL)
     holder.wait(60)
     TelemetryWriter(store, run_id).close()
+
+
+def test_a_claim_held_by_a_process_on_its_way_out_is_waited_for(store):
+    # A trial Ray restores while its earlier attempt's process is still exiting gets the run then.
+    run_id = store.client.create_run(store.experiment_id).info.run_id
+    holder = _other(store, run_id)
+    assert holder.stdout.readline().strip() == "opened"
+    threading.Timer(1.0, holder.stdin.close).start()  # it logs a point and closes its writer
+    with TelemetryWriter(store, run_id) as writer:  # waits, then writes
+        writer.log("train/loss", 2.0, step=101)
+    holder.wait(60)
+    assert sorted(m.step for m in store.client.get_metric_history(run_id, "train/loss")) == [100, 101]
 
 
 def test_a_run_handed_over_is_written_by_the_borrower_then_taken_back(store):
