@@ -95,17 +95,25 @@ def test_latest_metrics_rows_are_locked_while_the_writer_decides(request, kind, 
         other.execute(sa.update(latest).where(mine).values(step=9, value=9.0))
         writer = threading.Thread(target=lambda: _catch(errors, sink.write, [("loss", 2.0, 1000, 7)]))
         writer.start()
-        deadline = time.monotonic() + 60
-        while watch.exec_driver_sql(WAITING[kind]).scalar() == 0 and time.monotonic() < deadline:
-            watch.rollback()  # a fresh snapshot for the next look
-            time.sleep(0.05)
-        assert writer.is_alive(), f"the writer did not wait for the row lock: {errors}"
+        assert _waits_for_a_lock(watch, kind), f"the writer never waited for the row lock: {errors}"
         tx.commit()
         writer.join(60)
     assert not errors
     got = client.get_run(run_id).data.to_proto().metrics
     assert [(m.step, m.value) for m in got] == [(9, 9.0)]  # the other transaction's row survived
     assert sorted(m.step for m in client.get_metric_history(run_id, "loss")) == [5, 7]
+
+
+def _waits_for_a_lock(watch, kind: str, timeout_s: float = 60) -> bool:
+    """Whether a transaction of this database waits for a row lock (looked for up to `timeout_s`)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        waiting = watch.exec_driver_sql(WAITING[kind]).scalar()
+        watch.rollback()  # a fresh snapshot for the next look
+        if waiting:
+            return True
+        time.sleep(0.25)  # InnoDB refreshes innodb_trx only when it was not read for 0.1 s
+    return False
 
 
 def _catch(errors: list, fn, *args) -> None:
@@ -136,10 +144,7 @@ def test_a_deadlocked_batch_is_run_again(request, monkeypatch, tracking_dir):
         other.exec_driver_sql("SELECT step FROM latest_metrics WHERE run_uuid = %s FOR UPDATE", (run_id,))
         writer = threading.Thread(target=lambda: _catch(errors, sink.write, [("loss", 2.0, 1000, 2)]))
         writer.start()
-        deadline = time.monotonic() + 60
-        while watch.exec_driver_sql(WAITING["postgresql"]).scalar() == 0 and time.monotonic() < deadline:
-            watch.rollback()
-            time.sleep(0.05)
+        assert _waits_for_a_lock(watch, "postgresql")
         other.exec_driver_sql(
             "INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
