@@ -15,7 +15,8 @@ from typing import TypeVar
 
 import streamlit as st
 
-from tracker.store import Store, StoreError, redact_uri
+from tracker.redaction import redact_uri
+from tracker.store import Store, StoreError
 
 T = TypeVar("T")
 LIVE_TTL_S = 2  # cache life of reads that change while runs are going

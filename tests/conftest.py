@@ -39,6 +39,44 @@ def store(tracking_uri, tracking_dir, monkeypatch):
     return Store(project=project, uri=tracking_uri)
 
 
+@pytest.fixture(scope="session")
+def postgres_uri():
+    """A fresh PostgreSQL database for this test session (tests/db.py), dropped at its end."""
+    from tests.db import fresh_database
+
+    with fresh_database("postgresql") as uri:
+        yield uri
+
+
+@pytest.fixture(scope="session")
+def mariadb_uri():
+    """A fresh MariaDB (MySQL) database for this test session (tests/db.py), dropped at its end."""
+    from tests.db import fresh_database
+
+    with fresh_database("mariadb") as uri:
+        yield uri
+
+
+DATABASES = ("sqlite", "postgresql", "mariadb")
+
+
+@pytest.fixture(params=DATABASES)
+def db_store(request, tracking_uri, tracking_dir, monkeypatch):
+    """`store` on each database in turn: a fresh project in the session's SQLite store, its
+    PostgreSQL database or its MariaDB one (those are made on first use, once a session)."""
+    from tracker.store import Store
+
+    uri = {"sqlite": tracking_uri, "postgresql": "postgres_uri", "mariadb": "mariadb_uri"}[request.param]
+    if request.param != "sqlite":
+        uri = request.getfixturevalue(uri)
+    project = f"test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("IDEALOOP_PROJECT", project)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.chdir(tracking_dir)  # artifacts under ./mlruns, as for `store`
+    return Store(project=project, uri=uri)
+
+
 @pytest.fixture
 def make_idea(store):
     from tracker.estimates import Estimates

@@ -10,7 +10,8 @@ Two things go wrong with the obvious read:
   kept points disappears from the chart.
 
 So the board reads `(step, value)` columns straight from the SQL tracking store
-through MLflow's own session and models (one light query on the
+through MLflow's own session and models (one light query, built and quoted by
+SQLAlchemy Core for SQLite, PostgreSQL or MySQL alike, on the
 `(run_uuid, key, step)` index, no per-point objects), and downsamples with
 `minmax_downsample`: per bucket of steps it keeps the first, the minimum, the maximum
 and the last point — every extreme survives, nothing is dropped at random. Against
@@ -25,6 +26,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import sqlalchemy as sa
 
 from tracker.sql_metrics import sql_backend
 from tracker.store import Store
@@ -106,16 +108,36 @@ def raw_query(session, sql: str, params: tuple) -> list[tuple]:
         cursor.close()
 
 
+def core_query(session, statement) -> list[tuple]:
+    """Run a SQLAlchemy Core statement on the session's DBAPI cursor and return plain tuples.
+
+    The statement is compiled for the session's database, so every identifier is quoted as
+    that database needs (`key` is reserved in MySQL); the rows skip SQLAlchemy's Row objects,
+    for the speed `raw_query` has.
+    """
+    compiled = statement.compile(dialect=session.get_bind().dialect)
+    params = compiled.construct_params()
+    args = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def read_points(store: Store, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Every logged (step, value) of one metric, ordered by step (then time)."""
     backend = sql_backend(store.client)
     if backend is not None:
+        from mlflow.store.tracking.dbmodels.models import SqlMetric
+
+        t = SqlMetric.__table__
+        query = sa.select(t.c.step, t.c.value, t.c.is_nan, t.c.timestamp).where(
+            (t.c.run_uuid == run_id) & (t.c.key == key)
+        )
         with backend.ManagedSessionMaker() as session:
-            rows = raw_query(
-                session,
-                "SELECT step, value, is_nan, timestamp FROM metrics WHERE run_uuid = {p} AND key = {p}",
-                (run_id, key),
-            )
+            rows = core_query(session, query)
         table = np.fromiter(
             rows, dtype=[("step", "i8"), ("value", "f8"), ("nan", "?"), ("ts", "i8")], count=len(rows)
         )

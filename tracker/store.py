@@ -26,6 +26,8 @@ from functools import cached_property
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from tracker.redaction import redact_uri, server_refusal
+
 DEFAULT_PROJECT = "idealoop"
 
 # Tag keys: every tag idealoop writes is named here.
@@ -175,21 +177,24 @@ DRIVERS = {  # SQLAlchemy's default driver module per database, and per "+driver
     "mysql+mysqldb": "MySQLdb",
     "mysql+pymysql": "pymysql",
 }
-PIP_NAMES = {
-    "psycopg": "'psycopg[binary]'",
-    "psycopg2": "psycopg2-binary",
-    "MySQLdb": "mysqlclient",
-    "pymysql": "pymysql",
+DRIVER_HINTS = {  # how to get each driver: the `team` extra has psycopg 3 and PyMySQL
+    "psycopg": "pip install 'idealoop[team]' (or 'psycopg[binary]')",
+    "psycopg2": "pip install psycopg2-binary, or write postgresql:// and pip install 'idealoop[team]'",
+    "MySQLdb": "pip install mysqlclient, or write mysql+pymysql:// and pip install 'idealoop[team]'",
+    "pymysql": "pip install 'idealoop[team]' (or pymysql)",
 }
-SERVER_TIMEOUT_S = 3.0  # a tracking server must answer /health this fast at start-up
+DATABASES = ("postgresql", "mysql")  # servers the check connects to before anything runs
+SERVER_TIMEOUT_S = 3.0  # a tracking server or database must answer this fast at start-up
 URI_HINT = "(check --tracking-uri / MLFLOW_TRACKING_URI)"
 
 
 def check_uri(uri: str, *, create: bool = False) -> None:
     """Raise StoreError, one line, if `uri` cannot be a tracking store: an unknown scheme, a
-    database driver that is not installed, a SQLite file whose directory does not exist (a
-    typo would silently start a new, empty project; `create=True` allows it) or that is not
-    a SQLite database, a tracking server that does not answer within SERVER_TIMEOUT_S."""
+    database driver that is not installed (and which pip extra has it), a database server
+    that does not answer within SERVER_TIMEOUT_S or has no such database, a SQLite file
+    whose directory does not exist (a typo would silently start a new, empty project;
+    `create=True` allows it) or that is not a SQLite database, a tracking server that does
+    not answer within SERVER_TIMEOUT_S."""
     import importlib.util
     from urllib.parse import urlsplit
 
@@ -197,20 +202,54 @@ def check_uri(uri: str, *, create: bool = False) -> None:
     if scheme.split("+")[0] not in SCHEMES:
         raise StoreError(
             f"tracking URI {redact_uri(uri)[:80]!r} has no known scheme; use sqlite:///PATH.db, "
-            f"postgresql://..., mysql://... or http(s)://SERVER {URI_HINT}"
+            f"postgresql://..., mysql+pymysql://... or http(s)://SERVER {URI_HINT}"
         )
     module = DRIVERS.get(scheme)
     if module and importlib.util.find_spec(module) is None:
         raise StoreError(
-            f"tracking URI {redact_uri(uri)[:80]!r} needs the Python module {module!r}, which is not "
-            f"installed; pip install {PIP_NAMES[module]}, or name an installed "
-            "driver (postgresql+psycopg2://, mysql+pymysql://)"
+            f"tracking URI {redact_uri(uri)[:80]!r} needs the Python module {module!r}, "
+            f"which is not installed: {DRIVER_HINTS[module]}"
         )
     path = sqlite_path(uri)
     if path is not None:
         _check_sqlite(path, create)
     if scheme in ("http", "https"):
         _check_server(uri)
+    if scheme.split("+")[0] in DATABASES:
+        _check_database(uri)
+
+
+def _check_database(uri: str) -> None:
+    """Connect once (SERVER_TIMEOUT_S at most): an unreachable server or a missing database is
+    one line now, instead of MLflow's ~100 s of connection retries and a traceback."""
+    import sqlalchemy as sa
+
+    shown = redact_uri(uri)
+    try:
+        url = sa.engine.make_url(uri)
+        timeout = {"connect_timeout": int(SERVER_TIMEOUT_S)}  # psycopg, psycopg2, pymysql, MySQLdb alike
+        if url.get_backend_name() == "mysql":  # and the handshake: a wrong port may accept, then stall
+            timeout["read_timeout"] = int(SERVER_TIMEOUT_S)
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=timeout)
+    except ImportError as exc:
+        raise StoreError(f"tracking URI {shown[:80]!r} needs a driver that is not installed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed URL, an unknown dialect
+        raise StoreError(f"{shown[:80]!r} is not a database URL: {_first_line(exc)} {URI_HINT}") from None
+    try:
+        with engine.connect():
+            return
+    except Exception as exc:  # noqa: BLE001 - whatever the driver says, one line
+        error = getattr(exc, "orig", None) or exc
+        said = _first_line(error)
+        if error.args[:1] == (1049,) or f'database "{url.database}" does not exist' in said:  # MySQL, PG
+            name = url.database
+            raise StoreError(
+                f"the database {name!r} does not exist on {redact_uri(str(url.set(database='')))}; create it "
+                f"(CREATE DATABASE {name}) {URI_HINT}"
+            ) from None
+        raise StoreError(f"cannot reach the database {shown}: {said} {URI_HINT}") from None
+    finally:
+        engine.dispose()
 
 
 def _check_sqlite(path: str, create: bool) -> None:
@@ -293,51 +332,3 @@ def enable_sqlite_wal(uri: str) -> bool:
     with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000) as conn:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     return str(mode).lower() == "wal"
-
-
-# -- secrets ------------------------------------------------------------------------------
-REDACTED = "***"
-_URI_USERINFO = r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#\s@]*(?:@[^/?#\s@]*)*)@"
-_PASSWORD_QUERY = r"(?i)(?P<key>[?&;\s](?:password|passwd|pwd)=)[^&;\s]*"
-
-
-def redact_uri(text: str) -> str:
-    """`text` with the password of every URI in it replaced by ***: `postgresql://u:pw@host/db`
-    → `postgresql://u:***@host/db`, `https://u:pw@host` likewise (and `https://token@host`,
-    where a lone user is a token), `?password=pw` too.
-
-    Why: a team's tracking URI may carry a database password, and idealoop records and prints
-    URIs (error lines, the board's caption, run tags and tracebacks). Everything that records
-    or prints one passes it through here; the URI itself, with its password, is only ever
-    handed to MLflow. Works on a bare URI or on any line that contains URIs.
-    """
-    import re
-
-    def userinfo(match: re.Match) -> str:
-        scheme, (user, sep, _) = match["scheme"], match["userinfo"].partition(":")
-        if not sep and scheme.lower() in ("http://", "https://"):
-            return f"{scheme}{REDACTED}@"  # a lone user name in a web URL is a token
-        return f"{scheme}{user}{':' + REDACTED if sep else ''}@"
-
-    text = re.sub(_URI_USERINFO, userinfo, str(text))
-    return re.sub(_PASSWORD_QUERY, lambda m: m["key"] + REDACTED, text)
-
-
-def server_refusal(exc: BaseException) -> str:
-    """One line for a tracking server that refused a request for who made it (HTTP 401: no or
-    wrong credentials; 403: a user without permission), else "". MLflow's own text is a
-    paragraph with a link; this says which variables to set."""
-    import re
-
-    found = re.search(r"error code (401|403)\b", str(exc))
-    if found is None:
-        return ""
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
-    if found[1] == "403":
-        return f"the server refused user {user!r}: no permission for this (ask its admin for EDIT)"
-    if not user or not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
-        return (
-            "the server refused the request (no or wrong credentials): "
-            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
-        )
-    return f"the server refused user {user!r}: wrong user name or password (MLFLOW_TRACKING_PASSWORD)"

@@ -14,21 +14,26 @@ Guarantees:
   drains everything before returning;
 - a failed write is retried with back-off (SQLite "database is locked" under
   concurrent writers); if it still fails, `close()` raises, so a lost point is
-  never silent.
+  never silent;
+- one writer per run: a second writer on a run that has an open one, in this process or
+  another on this machine, refuses loudly at open (tracker/claims.py); a process that lends its
+  run to another one for a while (the data-parallel parent to rank 0) uses `handed_over`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracker.claims import RunClaim
 from tracker.shipper import ProcessSink
 from tracker.sql_metrics import MAX_BATCH, open_sql_sink, store_rows
 from tracker.store import Store
@@ -62,12 +67,17 @@ class TelemetryWriter:
         retries: int = 8,  # attempts per batch before giving up
         process: bool | None = None,  # write from a shipper process; default: see `use_process`
     ) -> None:
+        self._claim = RunClaim(run_id)  # first: a second writer on the run refuses before doing anything
         self._client = client = store.client
         self._run_id = run_id
-        self._sql = open_sql_sink(client, run_id)
-        if process is None:
-            process = use_process(self._sql is not None)
-        self._sink = ProcessSink(store, run_id, retries) if process else None
+        try:
+            self._sql = open_sql_sink(client, run_id)
+            if process is None:
+                process = use_process(self._sql is not None)
+            self._sink = ProcessSink(store, run_id, retries) if process else None
+        except BaseException:
+            self._claim.release()
+            raise
         self._buf: deque = deque()
         self._max = max_queue
         self._cv = threading.Condition()
@@ -102,6 +112,8 @@ class TelemetryWriter:
     def _extend(self, items: list) -> None:
         """Queue points with one deque call (atomic under the GIL); wake the writer when a
         full batch is waiting; wait (never drop) while the buffer is full."""
+        if self._claim.lent:
+            raise TelemetryError(f"run {self._run_id} is handed over to another writer: this one may not log")
         if len(self._buf) >= self._max:
             self._wait_for_room()
         before = len(self._buf)
@@ -141,10 +153,28 @@ class TelemetryWriter:
             except (BrokenPipeError, OSError) as exc:  # the shipper died: close() reports it
                 self._error = self._error or exc
 
+    @contextlib.contextmanager
+    def handed_over(self) -> Iterator[None]:
+        """Lend the run to another process's writer (the data-parallel rank 0) for the block:
+        everything queued is stored first, this writer refuses points meanwhile, and takes
+        the run back after (raising if the other writer still holds it)."""
+        self.flush()
+        self._claim.lend()
+        try:
+            yield
+        finally:
+            self._claim.take_back()
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        try:
+            self._finish()
+        finally:
+            self._claim.release()  # after the shipper too: it writes the run until its report
+
+    def _finish(self) -> None:
         with self._cv:
             self._stop = True
             self._cv.notify_all()
@@ -258,6 +288,9 @@ class NullWriter:
         pass
 
     log_series = log_dict = log_artifact = log_json = flush = close = log
+
+    def handed_over(self):
+        return contextlib.nullcontext()
 
     def __enter__(self) -> NullWriter:
         return self

@@ -32,7 +32,7 @@ from tracker.estimates import (
 )
 from tracker.ideas import add_idea, update_idea
 from tracker.learning import MIN_CALIBRATION_HISTORY
-from tracker.store import redact_uri
+from tracker.redaction import redact_uri
 
 BLANK = "(blank idea)"
 TEMPLATES = {t[0]: t for t in CHECKLIST}  # the standard checklist: title -> (title, category, ...)

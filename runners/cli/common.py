@@ -52,7 +52,7 @@ def debugging(args) -> bool:
 def error_line(exc: BaseException) -> str:
     """A foreseen error (bad input) as the one line the user reads, cut to MAX_LINE (no password:
     a URI in it is redacted before it is cut, so no part of one can show)."""
-    from tracker.store import redact_uri
+    from tracker.redaction import redact_uri
 
     text = " ".join(redact_uri(str(exc)).split()) or type(exc).__name__
     return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
@@ -60,7 +60,7 @@ def error_line(exc: BaseException) -> str:
 
 def failure_line(exc: BaseException) -> str:
     """One line for a failure nobody foresaw: what happened and where to look."""
-    from tracker.store import redact_uri, server_refusal
+    from tracker.redaction import redact_uri, server_refusal
 
     refused = server_refusal(exc)  # a tracking server's 401/403: which variable, or whose permission
     if refused:

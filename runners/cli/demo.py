@@ -16,8 +16,9 @@ import sys
 from tracker.checklist import CHECKLIST
 from tracker.estimates import Estimates
 from tracker.ideas import add_idea, list_ideas
+from tracker.redaction import redact_uri
 from tracker.runs import stage_run
-from tracker.store import TAG_DEMO, Store, Target, redact_uri
+from tracker.store import TAG_DEMO, Store, Target
 
 DEMO_IDEA = "Tune learning rate and initialization"
 BASELINE_IDEA = "Non-deep-learning baseline (logistic regression)"

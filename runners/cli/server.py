@@ -84,7 +84,8 @@ class ServerPlan:
 
 def plan(args, environ: dict[str, str], workdir: str) -> ServerPlan:
     """Check the request and build the command; raises UsageError (one line) on anything missing."""
-    from tracker.store import check_uri, redact_uri  # MLflow's import: only once the command runs
+    from tracker.redaction import redact_uri
+    from tracker.store import check_uri  # MLflow's import: only once the command runs
 
     auth = not args.no_auth
     if auth and importlib.util.find_spec("flask_wtf") is None:
@@ -195,7 +196,7 @@ def cmd_server(args) -> int:
 
 
 def _pump(stream, tail, echo) -> None:
-    from tracker.store import redact_uri
+    from tracker.redaction import redact_uri
 
     for raw in iter(stream.readline, b""):
         line = redact_uri(raw.decode(errors="replace").rstrip())

@@ -7,6 +7,10 @@ same weights. Only rank 0 talks to MLflow (the telemetry writer, samples,
 histograms); the others log nothing. The parent process, which owns the stage run,
 gets rank 0's results back through a file and decides the gate.
 
+One writer per run (tracker/claims.py): while the ranks train, the parent's writer is
+handed over (everything it queued is stored first, it logs nothing meanwhile), so rank
+0's writer is the run's only one; the parent takes the run back when the ranks are done.
+
 Each rank trains `scale_recipe.train_scale`, as the single-process stage does. Its
 `WorkerSpec` (pickled to a file) carries the run's `Target` whole: the absolute URI,
 the project and the idea, as the parent resolved them.
@@ -115,20 +119,22 @@ def run_data_parallel(cfg: ScaleConfig, run: StageRun, task: Task) -> FitResult:
         with open(spec, "wb") as f:
             pickle.dump(WorkerSpec(world, _free_port(), cfg, run.target, run.run_id, out), f)
         logs = [open(os.path.join(tmp, f"rank{r}.log"), "w+") for r in range(world)]
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "runners.stages.parallel", spec, str(r)],
-                stdout=logs[r],
-                stderr=subprocess.STDOUT,
-            )
-            for r in range(world)
-        ]
-        try:
-            failed = _wait(procs)
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
+        with run.writer.handed_over():  # rank 0 writes the run meanwhile: one writer at a time
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "runners.stages.parallel", spec, str(r)],
+                    stdout=logs[r],
+                    stderr=subprocess.STDOUT,
+                )
+                for r in range(world)
+            ]
+            try:
+                failed = _wait(procs)
+            finally:
+                for p in procs:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()  # its claim on the run goes with the process
         if failed is not None:
             logs[failed].seek(0)
             tail = logs[failed].read().strip().splitlines()[-1:] or ["(no output)"]

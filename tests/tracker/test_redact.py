@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.store import StoreError, check_uri, redact_uri
+from tracker.redaction import redact_uri
+from tracker.store import StoreError, check_uri
 
 
 @pytest.mark.parametrize(

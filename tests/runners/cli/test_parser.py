@@ -159,7 +159,11 @@ def test_an_unforeseen_failure_is_one_line_and_debug_prints_the_traceback(tmp_pa
         ("foo://bar", "has no known scheme"),
         ("sqlite:////nonexistent-folder/x.db", "the SQLite store /nonexistent-folder/x.db does not exist"),
         ("http://127.0.0.1:1", "no tracking server answers at http://127.0.0.1:1 within 3 s"),
-        ("postgresql://root@/db", "needs the Python module 'psycopg', which is not installed"),
+        ("mysql://root@127.0.0.1/db", "needs the Python module 'MySQLdb', which is not installed: pip"),
+        (
+            "postgresql://postgres:s3cret@127.0.0.1:1/db",
+            "cannot reach the database postgresql://postgres:***@",
+        ),
     ],
 )
 def test_a_bad_tracking_uri_is_one_line_at_once(tmp_path, capsys, uri, says):
