@@ -51,9 +51,29 @@ def build_store(folder: Path) -> tuple[str, dict]:
     idealoop("tune", "--idea", demo["id"], "--space", space, "--num-samples", "6",
              "--max-iterations", "3", "--storage-path", str(folder / "ray"), uri=uri)  # fmt: skip
     idealoop("idea", "outcome", demo["id"], "--hours", "3", "--accept", uri=uri)
+    decide_a_few(uri)
     facts = {"idea": demo["id"]}
     facts_file.write_text(json.dumps(facts))
     return uri, facts
+
+
+DECIDED = [  # title, likelihood said, succeeded, hours logged: for the Calibration page
+    ("Label smoothing 0.1", 0.6, True, 2.0),
+    ("Mixup on digits", 0.5, False, 6.0),
+    ("Cosine learning-rate decay", 0.7, True, 1.5),
+]
+
+
+def decide_a_few(uri: str) -> None:
+    """Three ideas decided the way an accepted outcome leaves them, so calibration has data."""
+    from tests.tracker.decided import decide
+    from tracker.store import Store
+
+    store = Store(project="idealoop", uri=uri)
+    for title, likelihood, succeeded, hours in DECIDED:
+        args = ("--hours", "2", "--complexity", "1", "--impact", "0.01", "--likelihood", str(likelihood))
+        idea = idealoop("idea", "add", "--title", title, *args, uri=uri).strip()
+        decide(store, idea, succeeded=succeeded, actual_hours=hours)
 
 
 def serve(uri: str, log: Path) -> tuple[subprocess.Popen, str]:
