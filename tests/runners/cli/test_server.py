@@ -70,7 +70,9 @@ class Server:
         self.port = int(self.url.rsplit(":", 1)[1])
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
+        # SIGTERM, which idealoop takes as Ctrl-C: a job started in the background (a CI script)
+        # inherits SIGINT ignored, so a SIGINT would never stop it.
+        self.proc.send_signal(signal.SIGTERM)
         assert self.proc.wait(timeout=60) == 0
 
     def client_env(self, project: str, user: str = "admin", password: str | None = None) -> dict[str, str]:
