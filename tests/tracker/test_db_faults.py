@@ -12,8 +12,10 @@ import threading
 import uuid
 
 import pytest
+from mlflow.exceptions import MlflowException
 
 from tests.tracker.db_proxy import DatabaseProxy
+from tracker.retry import unreachable
 from tracker.store import Store
 
 OUTAGE_S = 10
@@ -38,6 +40,9 @@ def test_writer_stores_every_point_through_a_10_s_postgres_outage(proxy, postgre
     writer.log_series("train/loss", [float(i) for i in range(500)], first_step=0)
     writer.flush()  # stored before the outage
     proxy.cut()
+    with pytest.raises(MlflowException) as refused:  # MLflow's own calls fail at once, no retry
+        store.client.set_tag(run_id, "outage", "yes")
+    assert unreachable(refused.value)  # and the writer knows this error as "wait it out"
     writer.log_series("train/loss", [float(i) for i in range(500, 2500)], first_step=500)
     restore = threading.Timer(OUTAGE_S, proxy.restore)
     restore.start()
