@@ -11,10 +11,16 @@ makes its own project there. The ways to store the same metric points:
            and through the shipper process (the default against a server); the shipper's
            start-up (a Python that imports mlflow, ~2 s once per run) is also timed alone
            and taken out
+  async    MlflowClient.log_metric(..., synchronous=False) per point (MLflow's own async
+           logging, its default buffering unless MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS is
+           set), timed until every returned operation has finished
   sync     MlflowClient.log_metric per point (the naive way)
-Targets: fast >= 5 x direct on each database; writer >= 0.9 x direct, and >= 30 x sync.
+Targets: fast >= 5 x direct on each database; writer >= 0.9 x direct, and >= 30 x sync;
+through a tracking server (`--tracking-uri http://...`, credentials from MLflow's
+variables) the writer >= 0.8 x direct log_batch to the same server.
 
-    python bench/writer_throughput.py [--points 20000] [--sync-points 500] [--tracking-uri URI]
+    python bench/writer_throughput.py [--points 20000] [--sync-points 500] [--async-points 5000]
+                                      [--tracking-uri URI]
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mlflow.entities import Metric  # noqa: E402
 
 from tracker.sql_metrics import open_sql_sink  # noqa: E402
-from tracker.store import Store, absolute_uri, check_uri, redact  # noqa: E402
+from tracker.store import Store, absolute_uri, check_uri, redact_uri  # noqa: E402
 from tracker.telemetry import TelemetryWriter  # noqa: E402
 
 
@@ -40,6 +46,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=20_000)
     ap.add_argument("--sync-points", type=int, default=500)
+    ap.add_argument("--async-points", type=int, default=5000)
     ap.add_argument("--tracking-uri", help="store to measure (default: a new SQLite file)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="idealoop-bench-")
@@ -102,7 +109,18 @@ def main() -> None:
         client.log_metric(run, "train/loss", float(j), step=j)
     sync = args.sync_points / (time.perf_counter() - t0)
 
-    print(f"store: {redact(store.uri)}")
+    run = new_run()
+    t0 = time.perf_counter()
+    ops = [
+        client.log_metric(run, "train/loss", float(j), step=j, synchronous=False)
+        for j in range(args.async_points)
+    ]
+    for op in ops:
+        op.wait()
+    async_rate = args.async_points / (time.perf_counter() - t0)
+    assert len(client.get_metric_history(run, "train/loss")) == args.async_points, "async logging lost points"
+
+    print(f"store: {redact_uri(store.uri)}")
     print(f"direct log_batch : {direct:10,.0f} points/s  ({args.points:,} points)")
     if fast is None:
         print("fast path        :        off  (no SQL store, IDEALOOP_SQL_FASTPATH=0, or unchecked tables)")
@@ -113,11 +131,17 @@ def main() -> None:
     print(f"writer, shipper  : {proc_rate:10,.0f} points/s  (blocked {proc_us:.1f} us/point; "
           f"includes {proc_start:.2f} s shipper start-up, once per run)")  # fmt: skip
     print(f"  ... steady     : {proc_steady:10,.0f} points/s  (start-up taken out)")
+    print(
+        f"async log_metric : {async_rate:10,.0f} points/s  ({args.async_points:,} points, synchronous=False)"
+    )
     print(f"sync log_metric  : {sync:10,.0f} points/s  ({args.sync_points:,} points)")
     if fast is not None:
         print(f"fast / direct    : {fast / direct:.1f}x  (target >= 5x)")
     print(f"thread / direct  : {thread_rate / direct:.2f}   (target >= 0.9)")
     print(f"shipper steady / direct : {proc_steady / direct:.2f}")
+    print(
+        f"thread / async   : {thread_rate / async_rate:.1f}x   shipper / async: {proc_rate / async_rate:.1f}x"
+    )
     print(f"thread / sync    : {thread_rate / sync:.1f}x  (target >= 30x)")
     print(f"shipper / sync   : {proc_rate / sync:.1f}x")
 

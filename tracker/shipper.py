@@ -17,10 +17,11 @@ trial flushes before each report: ASHA may tear its process down right after). O
 end of input it writes what is left, prints the JSON report
 `{"written": n, "lost": m, "error": "..."}` and exits.
 
-A tracking server that goes away (restarted, a proxy reloading) costs no point: a batch is
-kept and sent again, with MLflow's own per-request back-off inside, for up to
-IDEALOOP_SERVER_PATIENCE_S (600 s); past that its points are reported lost and the writer's
-close() raises, so the run fails loudly rather than missing a stretch of its curves.
+A tracking server (or database) that goes away (restarted, a proxy reloading) costs no point:
+a batch is kept and sent again, with MLflow's own per-request back-off inside, for up to
+IDEALOOP_SERVER_PATIENCE_S (600 s, tracker/retry.py); past that its points are reported lost
+and the writer's close() raises, so the run fails loudly rather than missing a stretch of its
+curves.
 """
 
 from __future__ import annotations
@@ -33,33 +34,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
+from tracker.retry import Patience, store_rows
 from tracker.store import Store
 
 _HEADER = struct.Struct("!I")
-PATIENCE_ENV = "IDEALOOP_SERVER_PATIENCE_S"
-PATIENCE_S = 600.0  # how long a batch waits for a tracking server that is down (a restart: ~15-60 s)
-RETRY_PAUSE_S = 2.0
-_TRANSIENT = (  # how a server that is not there shows in MLflow's errors (lower case)
-    "connection", "max retries exceeded", "timed out", "remote end closed",
-    "error code 502", "error code 503", "error code 504", "too many 502", "too many 503", "too many 504",
-)  # fmt: skip
-
-
-def server_patience_s() -> float:
-    """Seconds a batch may wait for the tracking server to come back (IDEALOOP_SERVER_PATIENCE_S);
-    past that the points count as lost and the run fails loudly at close."""
-    try:
-        return max(0.0, float(os.environ.get(PATIENCE_ENV, PATIENCE_S)))
-    except ValueError:
-        return PATIENCE_S
-
-
-def _transient(error: BaseException) -> bool:
-    """The server did not answer (down, restarting, a gateway error), as opposed to refusing."""
-    text = f"{type(error).__name__}: {error}".lower()
-    return isinstance(error, (ConnectionError, TimeoutError)) or any(t in text for t in _TRANSIENT)
 
 
 class ProcessSink:
@@ -124,18 +103,10 @@ def _read(stream):
         yield pickle.loads(stream.read(size))
 
 
-def _log_batch(client, sql, run_id: str, rows: list[tuple], report: dict, retries: int = 8) -> None:
-    from tracker.sql_metrics import store_rows
-
-    deadline = time.monotonic() + server_patience_s()
-    while True:
-        error = store_rows(client, sql, run_id, rows, retries)
-        # A tracking server restarting (or a proxy in front of it) refuses connections or answers
-        # 502/503 for a while: keep the batch and try again until the patience is spent. Any
-        # other error (a bad point, a deleted run, 401/403) is not waited out.
-        if error is None or sql is not None or not _transient(error) or time.monotonic() >= deadline:
-            break
-        time.sleep(RETRY_PAUSE_S)
+def _log_batch(client, sql, run_id: str, rows: list[tuple], report: dict, retries: int, patience) -> None:
+    # A store that is down (a tracking server restarting, a proxy reloading, a database failing
+    # over) is waited out by store_rows for up to IDEALOOP_SERVER_PATIENCE_S (tracker/retry.py).
+    error = store_rows(client, sql, run_id, rows, retries, patience)
     if error is None:
         report["written"] += len(rows)
     else:
@@ -146,6 +117,7 @@ def _log_batch(client, sql, run_id: str, rows: list[tuple], report: dict, retrie
 def main(stream) -> None:
     from tracker.sql_metrics import MAX_BATCH, open_sql_sink
 
+    patience = Patience()  # one outage is waited out once, not once a batch
     messages = _read(stream)
     opening = next(messages, None)
     if opening is None or opening[0] != "s":
@@ -158,18 +130,18 @@ def main(stream) -> None:
     for message in messages:
         if message[0] == "f":
             if pending:
-                _log_batch(client, sql, run_id, pending, report, retries)
+                _log_batch(client, sql, run_id, pending, report, retries, patience)
                 pending = []
             print(json.dumps(report), flush=True)
             continue
         if message[0] == "m":
             pending.extend(message[1])
             while len(pending) >= MAX_BATCH:
-                _log_batch(client, sql, run_id, pending[:MAX_BATCH], report, retries)
+                _log_batch(client, sql, run_id, pending[:MAX_BATCH], report, retries, patience)
                 pending = pending[MAX_BATCH:]
             continue
         if pending:  # metrics queued before the artifact go first
-            _log_batch(client, sql, run_id, pending, report, retries)
+            _log_batch(client, sql, run_id, pending, report, retries, patience)
             pending = []
         _, artifact_file, payload = message
         try:
@@ -182,7 +154,7 @@ def main(stream) -> None:
             report["lost"] += 1
             report["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
     if pending:
-        _log_batch(client, sql, run_id, pending, report, retries)
+        _log_batch(client, sql, run_id, pending, report, retries, patience)
     print(json.dumps(report), flush=True)
 
 

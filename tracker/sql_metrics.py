@@ -25,7 +25,7 @@ as a warning. At write time any database error hands the batch to `log_batch`: a
 that collides with stored points (a restored trial re-logging a step) is deduped there;
 an error that says the database refused the statement itself (a column, a value) also
 turns the sink off for good, said once; if `log_batch` fails as well (a connection or
-lock error), the error is raised for `store_rows` to retry.
+lock error), the error is raised for the caller to retry (tracker/retry.py).
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class SqlMetricSink:
                     continue
                 if not isinstance(error, self._dbapi.Error):
                     raise
-                self._log_batch(rows)  # MLflow's own path; if it fails too, store_rows retries
+                self._log_batch(rows)  # MLflow's own path; if it fails too, the caller retries
                 if self._refused(error):  # the tables are not what the fast path writes: off for good
                     self.active = False
                     warn_once(f"the SQL fast path stopped ({_first_line(error)}); metrics go to log_batch")
@@ -283,29 +283,6 @@ def _retried(error: BaseException) -> bool:
     codes = [getattr(error, "sqlstate", None), getattr(error, "pgcode", None), *error.args[:1]]
     known = any(isinstance(c, (str, int)) and c in _RETRIED_CODES for c in codes)
     return known or "deadlock" in str(error).lower()
-
-
-def store_rows(client, sink: SqlMetricSink | None, run_id: str, rows: list[tuple], retries: int = 8):
-    """Store (key, value, timestamp_ms, step) rows: the bulk path when there is one, else
-    `log_batch`. Retried with back-off (SQLite "database is locked" under concurrent
-    writers, a dropped connection); returns None once stored, or the last error after
-    `retries` attempts."""
-    from mlflow.entities import Metric
-
-    delay, attempts, error = 0.05, max(retries, 1), None
-    for attempt in range(attempts):
-        try:
-            if sink is not None:
-                sink.write(rows)
-            else:
-                client.log_batch(run_id, metrics=[Metric(*row) for row in rows], synchronous=True)
-            return None
-        except Exception as exc:  # noqa: BLE001 - retried, then returned to the caller to report
-            error = exc
-            if attempt < attempts - 1:
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-    return error
 
 
 def sql_backend(client):

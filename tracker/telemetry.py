@@ -13,8 +13,9 @@ Guarantees:
   than discarding; `close()` (also on an exception, via the context manager)
   drains everything before returning;
 - a failed write is retried with back-off (SQLite "database is locked" under
-  concurrent writers); if it still fails, `close()` raises, so a lost point is
-  never silent;
+  concurrent writers), and a database or server that is down is waited out for up
+  to 10 minutes (tracker/retry.py); if it still fails, `close()` raises, so a lost
+  point is never silent;
 - one writer per run: a second writer on a run that has an open one, in this process or
   another on this machine, refuses loudly at open (tracker/claims.py); a process that lends its
   run to another one for a while (the data-parallel parent to rank 0) uses `handed_over`.
@@ -34,8 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker.claims import RunClaim
+from tracker.retry import Patience, store_rows
 from tracker.shipper import ProcessSink
-from tracker.sql_metrics import MAX_BATCH, open_sql_sink, store_rows
+from tracker.sql_metrics import MAX_BATCH, open_sql_sink
 from tracker.store import Store
 
 
@@ -83,6 +85,7 @@ class TelemetryWriter:
         self._cv = threading.Condition()
         self._flush_interval = flush_interval_s
         self._retries = retries
+        self._patience = Patience()  # one outage is waited out once, not once a batch
         self._error: BaseException | None = None
         self._lost = 0
         self.written = 0
@@ -257,7 +260,7 @@ class TelemetryWriter:
                 self._error = self._error or exc
                 self._lost += len(rows)
             return
-        error = store_rows(self._client, self._sql, self._run_id, rows, self._retries)
+        error = store_rows(self._client, self._sql, self._run_id, rows, self._retries, self._patience)
         if error is None:
             self.written += len(rows)
         else:  # reported at close(), never silent
