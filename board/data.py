@@ -140,12 +140,6 @@ def samples(project: str, uri: str, run_id: str, epoch: int) -> dict:
     return artifacts.load_samples(Store(project=project, uri=uri), run_id, epoch)
 
 
-@st.cache_data(ttl=60, show_spinner=False, max_entries=100)
-def run_params(project: str, uri: str, run_id: str) -> dict[str, str]:
-    """A run's params (written once, at its start): e.g. the overfit stage's loss thresholds."""
-    return dict(Store(project=project, uri=uri).client.get_run(run_id).data.params)
-
-
 def is_per_class(key: str) -> bool:
     """`val/<metric>/<class>` (val/f1/3, val/iou/road): one value per class, not a run-level metric."""
     return key.startswith(keys.VAL_PREFIX) and "/" in key[len(keys.VAL_PREFIX) :]

@@ -48,7 +48,7 @@ def render(s: Store, run: queries.RunRow, project_rows: list[queries.RunRow]) ->
     knots = None
     if keys.EPOCH in run.metrics:
         knots = epoch_knots(data.live_curve(s.project, s.uri, run, keys.EPOCH)[0])
-    params = data.run_params(s.project, s.uri, run.id) if run.stage == "overfit" else {}
+    params = run.params if run.stage == "overfit" else {}  # RunRow carries the params
     curves, once = epoch_metrics(s, run, knots)
     numbers = results(run, once)
     if numbers:
