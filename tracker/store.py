@@ -44,6 +44,7 @@ TAG_STATUS = "idealoop.status"  # an idea's status
 TAG_CATEGORY = "idealoop.category"
 TAG_TITLE = "idealoop.title"
 TAG_GATE_PREFIX = "idealoop.gate."  # idealoop.gate.<name> = passed | failed
+TAG_CHECK_PREFIX = "idealoop.check."  # stage_check: idealoop.check.<name> = the check's one-line reason
 TAG_END_REASON = "idealoop.end_reason"  # completed | failed | nan_loss | killed | stopped_by_asha
 TAG_ERROR = "idealoop.error"  # the exception that ended a run
 TAG_ASHA_ITERATION = "idealoop.asha_iteration"  # trials: the iteration (rung) ASHA stopped it at

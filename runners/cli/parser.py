@@ -61,6 +61,10 @@ def cmd_run_stage(args) -> int:
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
     if hasattr(cfg, "check_task"):
         cfg.check_task(task)  # e.g. critic=true on a segmentation task: also before any run
+    if stage.name != "check":  # stage_check records these as gates; the others stop here, in seconds
+        from runners.stages.check import preflight_stage
+
+        preflight_stage(cfg, task)
     run_fn = stage.function()
     name = stage.entry_point
     with stage_run(target, stage=stage.name, run_name=name, task=cfg.task, run_id=args.resume or None) as run:
@@ -301,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         say("idealoop: interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - one error path: every failure is one line
-        if _is_user_error(exc):
+        if _is_user_error(exc) and not getattr(exc, "idealoop_run_id", None):  # else: a run recorded it
             say(f"idealoop: error: {error_line(exc)}")
             return EXIT_USAGE
         if debugging(args):

@@ -69,6 +69,9 @@ def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | No
     space = load_space(space_file, cls, base)
     cfg = resolve(cls, None, base)
     task_obj = load_task(cfg.task, seed=cfg.seed)
+    from runners.stages.check import preflight_stage
+
+    preflight_stage(cfg, task_obj)  # a broken task: one line in seconds, not a minute inside Ray
     return sweep, space, base, task_obj, target_for(store, idea)
 
 
