@@ -47,9 +47,9 @@ def shape_problem(task: Task, out: torch.Tensor, y: torch.Tensor) -> str | None:
         return f"{what}: not one output per sample"
     if task.kind == "classification":
         soft = y.shape == out.shape and y.is_floating_point()
-        if out.dim() != 2 or not (soft or (y.dim() == 1 and not y.is_floating_point())):
+        if out.dim() != 2 or out.shape[1] < 2 or not (soft or (y.dim() == 1 and not y.is_floating_point())):
             hint = "; a regression? set kind='regression'" if y.is_floating_point() else ""
-            return f"{what}: kind classification needs outputs (N, C) and integer targets (N,){hint}"
+            return f"{what}: kind classification needs outputs (N, C >= 2) and integer targets (N,){hint}"
         if not soft and len(y) and (int(y.min()) < 0 or int(y.max()) >= out.shape[1]):
             return f"{what}: target classes run {int(y.min())}..{int(y.max())}, outputs have {out.shape[1]}"
     elif task.kind == "segmentation":
