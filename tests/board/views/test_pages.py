@@ -139,9 +139,10 @@ def test_edit_rejects_a_bad_value_and_writes_nothing(store, seeded, page):
 def test_idea_page_overview_ladder_runs_and_timing(seeded, page):
     at = page("idea", id=seeded.ideas["Tune learning rate"], tab="Overview")
     assert not at.exception
-    # one badge per rung, in ladder order: baseline, overfit 1, overfit few, generalize, scale
+    # one badge per rung, in ladder order: check, baseline, overfit 1, overfit few, generalize, scale
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     assert badges == [
+        ":gray-badge[:material/radio_button_unchecked: not run]",
         ":green-badge[:material/check_circle: recorded]",
         ":green-badge[:material/check_circle: passed]",
         ":green-badge[:material/check_circle: passed]",
