@@ -30,6 +30,7 @@ from tracker.store import (
     TAG_PARENT,
     TAG_STAGE,
     TAG_TARGET,
+    TAG_TASK,
     TAG_TITLE,
     Store,
 )
@@ -61,6 +62,7 @@ class RunRow:
     target: str = ""  # the val metric that judges the run (tag idealoop.target_metric)
     higher_is_better: bool = True  # the target's direction (tag idealoop.higher_is_better)
     params: dict[str, str] = field(default_factory=dict)  # as logged: the config, trial.<key>, sweep.<k>
+    task: str = ""  # the task it trained on (tag idealoop.task)
     check_reason: str = ""  # stage_check: the first failed check and its reason ("" when none failed)
 
     @property
@@ -116,6 +118,7 @@ def run_row(run) -> RunRow:
         target=tags.get(TAG_TARGET, ""),
         higher_is_better=tags.get(TAG_HIGHER, "true") == "true",
         params=dict(run.data.params),
+        task=tags.get(TAG_TASK, ""),
         check_reason=failed_check(tags),
     )
 

@@ -271,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)
 
+    from runners.cli.project import add_arguments as project_arguments  # light: no MLflow until it runs
+
+    project_arguments(sub.add_parser("project", help="the project's target and its weak classes"), common)
+
     demo = sub.add_parser("demo", parents=[common], help="example ideas + one stage_overfit run")
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(func=cmd_demo)
@@ -320,9 +324,11 @@ def _is_user_error(exc: Exception) -> bool:
     from runners.tasks.base import TaskError
     from tracker.estimates import EstimateError
     from tracker.ideas import IdeaNotFound
+    from tracker.project import TargetError
     from tracker.store import StoreError
 
-    return isinstance(exc, (ConfigError, TaskError, EstimateError, IdeaNotFound, StoreError, SweepError))
+    known = (ConfigError, TaskError, EstimateError, IdeaNotFound, StoreError, SweepError, TargetError)
+    return isinstance(exc, known)
 
 
 if __name__ == "__main__":
