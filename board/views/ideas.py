@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from board import data
+from board import data, project_panel
 from board.common import md_text, read_or_stop, store, wrote
 from tracker.calibration import describe
 from tracker.checklist import CHECKLIST
@@ -77,6 +77,7 @@ if "flash" in st.session_state:  # the outcome of the write that triggered this 
         for f in ("title", "category", "description", *FIELDS):
             st.session_state[f"add_{f}"] = ""
         st.session_state["template"] = BLANK
+        st.session_state["add_open"] = False
 
 if table.empty:
     st.info(
@@ -150,6 +151,9 @@ else:
         query_params={"id": picked},
     )
 
+# -- the finish line: target, progress, weak classes (their buttons prefill the Add form) ----
+project_panel.render(s, ranked)
+
 # -- add -------------------------------------------------------------------------
 
 
@@ -169,7 +173,7 @@ def _apply_template() -> None:
     )
 
 
-with st.expander(":material/add: Add an idea", expanded=table.empty):
+with st.expander(":material/add: Add an idea", expanded=table.empty or st.session_state.get("add_open", False)):
     st.selectbox(
         "Start from the standard checklist",
         [BLANK, *TEMPLATES],

@@ -72,19 +72,14 @@ def cmd_target(args) -> int:
 
 
 def _checked(task_spec: str, metric: str, value: str) -> dict:
-    from runners.tasks.base import load_task
+    from runners.tasks.base import target_direction
 
     try:
         number = float(value)
     except ValueError:
         raise UsageError(f"--value {value!r} is not a number") from None
-    task = load_task(task_spec)
-    if metric != task.target_metric:
-        raise UsageError(
-            f"--metric {metric!r}: task {task_spec!r} is judged by {task.target_metric!r}; "
-            "the target is set in that metric (what every run's best/<metric> holds)"
-        )
-    return {"task": task_spec, "metric": metric, "value": number, "higher_is_better": task.higher_is_better}
+    higher = target_direction(task_spec, metric)
+    return {"task": task_spec, "metric": metric, "value": number, "higher_is_better": higher}
 
 
 def cmd_weak(args) -> int:

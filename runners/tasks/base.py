@@ -169,3 +169,14 @@ def _working_directory_importable() -> None:
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if cwd not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([cwd, *[p for p in paths if p]])
+
+
+def target_direction(spec: str, metric: str) -> bool:
+    """Whether higher is better for a project target on task `spec` in `metric` (its target metric)."""
+    task = load_task(spec)
+    if metric != task.target_metric:
+        raise TaskError(
+            f"metric {metric!r}: task {spec!r} is judged by {task.target_metric!r}; "
+            "the target is set in that metric (what every run's best/<metric> holds)"
+        )
+    return task.higher_is_better
