@@ -75,7 +75,9 @@ def target_section(s: Store, ideas: pd.DataFrame) -> None:
     best = project.best_so_far(rows, current)
     remaining = project.gap(best[0] if best else None, current)
     c1, c2, c3 = st.columns(3)
-    c1.metric("target", current.describe(), help=f"revision {current.revision}, set by {current.author or '?'}")
+    arrow = "≥" if current.higher_is_better else "≤"
+    c1.metric(f"target · {current.task} · val {current.metric}", f"{arrow} {current.value:g}",
+              help=f"revision {current.revision}, set by {current.author or '?'}")  # fmt: skip
     if best is None:
         c2.metric("best so far", "—", help="no run on this task has the metric yet")
         c3.metric("remaining gap", "—")
