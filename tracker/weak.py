@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracker import artifacts
+from tracker import artifacts, keys
 from tracker.store import Store
 
 TOP = 3  # weak classes shown
@@ -53,9 +53,9 @@ def from_per_class(rows: list[dict], top: int = TOP) -> list[Weak]:
     """Weak classes from per-class rows of the last epoch (one metric: the first one seen). Pure."""
     if not rows:
         return []
-    last = max(r["epoch"] for r in rows)
-    metric = next(r["metric"] for r in rows if r["epoch"] == last)
-    values = {r["class"]: r["value"] for r in rows if r["epoch"] == last and r["metric"] == metric}
+    last = max(r[keys.EPOCH] for r in rows)
+    metric = next(r["metric"] for r in rows if r[keys.EPOCH] == last)
+    values = {r["class"]: r["value"] for r in rows if r[keys.EPOCH] == last and r["metric"] == metric}
     values = {k: v for k, v in values.items() if v == v}
     if not values:
         return []

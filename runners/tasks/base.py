@@ -177,6 +177,6 @@ def target_direction(spec: str, metric: str) -> bool:
     if metric != task.target_metric:
         raise TaskError(
             f"metric {metric!r}: task {spec!r} is judged by {task.target_metric!r}; "
-            "the target is set in that metric (what every run's best/<metric> holds)"
+            "the target is set in that metric (the one every run's best score is kept in)"
         )
     return task.higher_is_better
