@@ -24,6 +24,7 @@ worst case, never a lost point.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 PATIENCE_ENV = "IDEALOOP_SERVER_PATIENCE_S"
@@ -71,8 +72,15 @@ class Patience:
         """After an `unreachable` error: pause and say True (try again), or False once spent
         (`limit`, if given and shorter, caps the wait for this call)."""
         now = time.monotonic()
-        self._since = now if self._since is None else self._since
         seconds = self.seconds if limit is None else min(self.seconds, limit)
+        if self._since is None:  # a new outage: say so once, someone may be watching a silent console
+            self._since = now
+            print(
+                f"idealoop: the tracking store does not answer; retrying for up to {seconds:.0f} s "
+                f"({PATIENCE_ENV})",
+                file=sys.stderr,
+                flush=True,
+            )
         if now - self._since >= seconds:
             return False
         time.sleep(RETRY_PAUSE_S)

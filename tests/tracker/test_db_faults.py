@@ -65,7 +65,7 @@ def test_writer_stores_every_point_through_a_10_s_postgres_outage(proxy, postgre
     assert direct.get_run(run_id).data.tags["outage"] == "waited"
 
 
-def test_a_read_gives_up_sooner_and_a_refusal_is_not_waited_out(proxy, monkeypatch):
+def test_a_read_gives_up_sooner_and_a_refusal_is_not_waited_out(proxy, monkeypatch, capsys):
     # A broken PatientClient: waits out reads as long as writes (a board pointed at a store that
     # is down hangs for ten minutes), or waits out errors that are not an outage.
     import tracker.retry as retry
@@ -83,3 +83,7 @@ def test_a_read_gives_up_sooner_and_a_refusal_is_not_waited_out(proxy, monkeypat
     with pytest.raises(MlflowException) as down:
         store.client.get_run(run_id)
     assert unreachable(down.value) and 3.0 <= time.monotonic() - t0 < 10
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("idealoop:")]
+    assert said == [
+        "idealoop: the tracking store does not answer; retrying for up to 3 s (IDEALOOP_SERVER_PATIENCE_S)"
+    ]
