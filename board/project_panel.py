@@ -37,8 +37,10 @@ def progress_chart(points: list[dict], target: project.ProjectTarget) -> alt.Lay
     frame = pd.DataFrame(points)
     frame["day"] = pd.to_datetime(frame["day"])
     y = alt.Y("best:Q", title=f"val {target.metric}", scale=alt.Scale(zero=False))
-    best = alt.Chart(frame).mark_line(interpolate="step-after", point=True).encode(
-        x=alt.X("day:T", title="day"), y=y, tooltip=["day:T", "best:Q", "day_best:Q"]
+    best = (
+        alt.Chart(frame)
+        .mark_line(interpolate="step-after", point=True)
+        .encode(x=alt.X("day:T", title="day"), y=y, tooltip=["day:T", "best:Q", "day_best:Q"])
     )
     days = alt.Chart(frame).mark_point(color="gray", opacity=0.6).encode(x="day:T", y="day_best:Q")
     rule = alt.Chart(pd.DataFrame({"target": [target.value]})).mark_rule(color="red", strokeDash=[6, 3])
@@ -54,7 +56,9 @@ def _set_target_form(s: Store, current: project.ProjectTarget | None) -> None:
         if st.form_submit_button("Set target"):
             try:
                 higher = target_direction(task, metric)
-                new = project.set_target(s, task=task, metric=metric, value=float(value), higher_is_better=higher)
+                new = project.set_target(
+                    s, task=task, metric=metric, value=float(value), higher_is_better=higher
+                )
             except (TaskError, ValueError) as exc:
                 st.error(first_line(exc))
             else:
@@ -68,7 +72,9 @@ def target_section(s: Store, ideas: pd.DataFrame) -> None:
     history = read_or_stop("the project's target", target_history, s.project, s.uri)
     current = history[-1] if history else None
     if current is None:
-        st.caption("No target yet: the score that is sufficient for this project (`idealoop project target`).")
+        st.caption(
+            "No target yet: the score that is sufficient for this project (`idealoop project target`)."
+        )
         _set_target_form(s, None)
         return
     rows, _ = read_or_stop("runs", data.project_runs, s.project, s.uri)

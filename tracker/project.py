@@ -44,7 +44,9 @@ class ProjectTarget:
         return f"{self.task}: val {self.metric} {arrow} {self.value:g}"
 
 
-def set_target(store: Store, *, task: str, metric: str, value: float, higher_is_better: bool) -> ProjectTarget:
+def set_target(
+    store: Store, *, task: str, metric: str, value: float, higher_is_better: bool
+) -> ProjectTarget:
     """Append a revision of the project's target; returns it."""
     import math
 
@@ -52,9 +54,13 @@ def set_target(store: Store, *, task: str, metric: str, value: float, higher_is_
         raise TargetError(f"--value {value} is not a finite number")
     history = target_history(store)
     revision = (history[-1].revision if history else 0) + 1
-    target = ProjectTarget(task, metric, float(value), higher_is_better, int(time.time() * 1000), _author(), revision)
+    target = ProjectTarget(
+        task, metric, float(value), higher_is_better, int(time.time() * 1000), _author(), revision
+    )
     body = asdict(target)
-    store.client.set_experiment_tag(store.experiment_id, f"{TAG_PROJECT_TARGET_PREFIX}{revision:04d}", json.dumps(body))
+    store.client.set_experiment_tag(
+        store.experiment_id, f"{TAG_PROJECT_TARGET_PREFIX}{revision:04d}", json.dumps(body)
+    )
     return target
 
 

@@ -1,4 +1,4 @@
-"""Weak slices as idea seeds: the classes the project's best run gets wrong most, and what fixing them is worth.
+"""Weak slices as idea seeds: the classes the best run gets most wrong, and what fixing them is worth.
 
 The method: look where the model is weak (classes, slices, the data) for the next ideas.
 From the project's best trained run (`source_run`: generalize, scale, trials; else a baseline):
@@ -42,7 +42,15 @@ def from_confusion(labels: list[str], matrix: list[list[int]], top: int = TOP) -
     recall = {i: matrix[i][i] / rows[i] for i in present}
     mean = sum(recall.values()) / len(recall)
     weak = [
-        Weak(str(labels[i]), "recall", recall[i], mean, rows[i] / total, rows[i] / total * (mean - recall[i]), rows[i])
+        Weak(
+            str(labels[i]),
+            "recall",
+            recall[i],
+            mean,
+            rows[i] / total,
+            rows[i] / total * (mean - recall[i]),
+            rows[i],
+        )
         for i in present
         if recall[i] < mean
     ]
@@ -75,7 +83,7 @@ def source_run(rows: list, target) -> tuple[float, object] | None:
 
 
 def weak_of_run(store: Store, run_id: str, top: int = TOP) -> tuple[str, list[Weak]]:
-    """(where the figures come from, weak classes) of one run: its last confusion matrix, else per-class rows."""
+    """(source of the figures, weak classes) of a run: its last confusion matrix, else per-class rows."""
     epochs = artifacts.sample_epochs(store, run_id)
     for epoch in reversed(epochs):
         conf = artifacts.load_samples(store, run_id, epoch).get("confusion")
@@ -92,7 +100,8 @@ def idea_seed(weak: Weak, metric: str) -> dict:
         "category": "weak class",
         "description": (
             f"Class {weak.name} is {weak.share:.0%} of the val data with {weak.metric} {weak.value:.3f} "
-            f"(mean {weak.mean:.3f}). More or cleaner data for it, class weights, or augmentation aimed at it; "
+            f"(mean {weak.mean:.3f}). More or cleaner data for it, class weights, or augmentation "
+            "aimed at it; "
             f"raising it to the mean would add ~{weak.gain:.4f} {metric}."
         ),
         "impact": round(max(weak.gain, 1e-4), 4),

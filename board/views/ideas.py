@@ -173,7 +173,9 @@ def _apply_template() -> None:
     )
 
 
-with st.expander(":material/add: Add an idea", expanded=table.empty or st.session_state.get("add_open", False)):
+with st.expander(
+    ":material/add: Add an idea", expanded=table.empty or st.session_state.get("add_open", False)
+):
     st.selectbox(
         "Start from the standard checklist",
         [BLANK, *TEMPLATES],

@@ -1,8 +1,8 @@
 """`idealoop demo`: a first board full of ideas, the baseline, and one idea up the ladder.
 
 The baseline idea gets its `baseline` run (the score to beat); the learning-rate idea
-climbs from stage 0, `stage_check`, through `stage_overfit` to `stage_generalize`, so the board has gates, curves,
-histograms and samples to show, and `idealoop idea outcome` has evidence to judge.
+climbs from stage 0, `stage_check`, through `stage_overfit` to `stage_generalize`, so the
+board has gates, curves, histograms and samples to show, and `idealoop idea outcome` has evidence to judge.
 
 The ideas are the standard checklist every researcher should consider (from the
 method's source article), with plausible estimates for the `digits` task. Running

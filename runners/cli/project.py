@@ -44,7 +44,9 @@ def cmd_target(args) -> int:
         say(f"project {store.project!r}: target {new.describe()} (revision {new.revision})")
     target = project.current_target(store)
     if target is None:
-        raise UsageError("no target set; set one: idealoop project target --task digits --metric accuracy --value 0.99")
+        raise UsageError(
+            "no target set; set one: idealoop project target --task digits --metric accuracy --value 0.99"
+        )
     from tracker.queries import project_runs
 
     rows, _ = project_runs(store)
@@ -98,9 +100,12 @@ def cmd_weak(args) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr is for our lines
     source, found = weak.weak_of_run(store, best[1].id, args.top)
     if args.json:
-        print(json.dumps({"run": best[1].id, "source": source, "weak": [w.__dict__ for w in found]}, indent=2))
+        print(
+            json.dumps({"run": best[1].id, "source": source, "weak": [w.__dict__ for w in found]}, indent=2)
+        )
         return 0
-    print(f"weakest classes of run {best[1].id} ({best[1].name}, {target.metric} {best[0]:.4g}), from its {source}:")
+    run = f"run {best[1].id} ({best[1].name}, {target.metric} {best[0]:.4g})"
+    print(f"weakest classes of {run}, from its {source}:")
     if not found:
         print("  none below the mean")
     for w in found:
@@ -109,5 +114,8 @@ def cmd_weak(args) -> int:
             f"  {w.name:>10}  {w.metric} {w.value:.3f} vs mean {w.mean:.3f}, {w.share:.1%} of val{support}: "
             f"impact ~{w.gain:.4f} {target.metric} if it rose to the mean"
         )
-    print("turn one into an idea on the board (Ideas page, Weak spots) or with `idealoop idea add`", file=sys.stderr)
+    print(
+        "turn one into an idea on the board (Ideas page, Weak spots) or with `idealoop idea add`",
+        file=sys.stderr,
+    )
     return 0

@@ -37,7 +37,9 @@ STAGE = "check"
 
 def spec_of(cfg: object) -> ModelSpec:
     """The model a stage's config asks for (its width, depth, dropout, batchnorm where it has them)."""
-    return ModelSpec(**{k: getattr(cfg, k) for k in ("width", "depth", "dropout", "batchnorm") if hasattr(cfg, k)})
+    return ModelSpec(
+        **{k: getattr(cfg, k) for k in ("width", "depth", "dropout", "batchnorm") if hasattr(cfg, k)}
+    )
 
 
 def preflight_stage(cfg: object, task: Task) -> None:

@@ -287,8 +287,8 @@ class SweepFailed(RuntimeError):
 
 def _fail_alike(store, sweep_id: str, same) -> None:
     """The trials a tripped fail-fast stopped end `failed` with the common reason; then say it."""
-    from tracker.sweeps import fail_stopped, find_trial
     from tracker.runs import TRACEBACK_ARTIFACT
+    from tracker.sweeps import fail_stopped, find_trial
 
     fail_stopped(store, sweep_id, f"stopped with the sweep: {same.line()}")
     run_id = find_trial(store, sweep_id, same.first_failed()) or "?"

@@ -142,8 +142,12 @@ def load_task(spec: str, seed: int = 0) -> Task:
         raise TaskError(f"task {spec!r}: building it failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(task, Task):
         got = type(task).__name__
-        hint = " (build it with Task(name, train, val, test, build_model, loss, ...))" if got == "dict" else ""
-        raise TaskError(f"task {spec!r}: {attr_of(spec)} returned a {got}, not a runners.tasks.base.Task{hint}")
+        hint = (
+            " (build it with Task(name, train, val, test, build_model, loss, ...))" if got == "dict" else ""
+        )
+        raise TaskError(
+            f"task {spec!r}: {attr_of(spec)} returned a {got}, not a runners.tasks.base.Task{hint}"
+        )
     missing = [part for part in REQUIRED if getattr(task, part, None) is None]
     if missing:
         raise TaskError(f"task {spec!r} lacks {', '.join(missing)}; a Task needs {', '.join(REQUIRED)}")

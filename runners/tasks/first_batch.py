@@ -125,7 +125,9 @@ def preflight(task: Task, spec: ModelSpec | None = None) -> None:
         out = model(batch.x)
     except Exception as exc:  # noqa: BLE001
         line = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-        raise TaskCheckError(f"task {task.name!r}: the model fails on a batch {shown(batch.x)}: {line}") from exc
+        raise TaskCheckError(
+            f"task {task.name!r}: the model fails on a batch {shown(batch.x)}: {line}"
+        ) from exc
     try:
         check_first_batch(task, task.loss, out, batch.y)
     except TaskCheckError:

@@ -48,12 +48,16 @@ def outputs(task: Task, model: nn.Module, batch: Split) -> CheckResult:
     loss, problem = first_batch_problem(task, task.loss, out, batch.y)
     if problem is None:
         loss.backward()
-        bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+        bad = [
+            n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()
+        ]
         problem = f"non-finite gradients in {_names(bad)}" if bad else None
     values = {keys.CHECK_FIRST_LOSS: float(loss.detach())} if loss is not None and loss.numel() == 1 else {}
     if problem:
         return CheckResult("outputs", False, problem, values)
-    return CheckResult("outputs", True, f"outputs {tuple(out.shape)} fit targets {tuple(batch.y.shape)}", values)
+    return CheckResult(
+        "outputs", True, f"outputs {tuple(out.shape)} fit targets {tuple(batch.y.shape)}", values
+    )
 
 
 def perfect_outputs(task: Task, y: torch.Tensor, n_classes: int) -> torch.Tensor | None:
@@ -91,7 +95,9 @@ def target_metric(task: Task, model: nn.Module, batch: Split) -> CheckResult:
             f"({init[target]:.4g}) with {direction} is better: check higher_is_better and the metric",
             values,
         )  # fmt: skip
-    return CheckResult("target_metric", True, f"{target}: untrained {init[target]:.4g}, perfect {best:.4g}", values)
+    return CheckResult(
+        "target_metric", True, f"{target}: untrained {init[target]:.4g}, perfect {best:.4g}", values
+    )
 
 
 @torch.no_grad()
@@ -133,7 +139,9 @@ def gradients(task: Task, model: nn.Module, batch: Split, lr: float) -> CheckRes
         parts += [f"unchanged by a step: {_names(extra)}"] if extra else []
         return CheckResult("gradients", False, f"{len(set(frozen + dead + unchanged))} of {len(named)} "
                            f"parameter tensors do not learn; " + "; ".join(parts), values)  # fmt: skip
-    return CheckResult("gradients", True, f"all {len(named)} parameter tensors get gradients and move", values)
+    return CheckResult(
+        "gradients", True, f"all {len(named)} parameter tensors get gradients and move", values
+    )
 
 
 def batch_independence(task: Task, model: nn.Module, batch: Split) -> CheckResult:
@@ -160,7 +168,9 @@ def batch_independence(task: Task, model: nn.Module, batch: Split) -> CheckResul
     if leak > 1e-6:
         why = f"sample outputs depend on other samples of the batch (leak {leak:.3g}): a reshape or a "
         return CheckResult("batch_independence", False, why + "reduction across the batch dimension?", values)
-    return CheckResult("batch_independence", True, "each sample's output depends on that sample alone", values)
+    return CheckResult(
+        "batch_independence", True, "each sample's output depends on that sample alone", values
+    )
 
 
 def custom_layers(task: Task) -> CheckResult:
@@ -184,12 +194,14 @@ def custom_layers(task: Task) -> CheckResult:
             failed.append(name)
     values = {keys.CHECK_GRADCHECK_FAILED: len(failed)}
     if failed:
-        return CheckResult("gradcheck", False, f"backward disagrees with finite differences: {_names(failed)}",
-                           values)  # fmt: skip
+        why = f"backward disagrees with finite differences: {_names(failed)}"
+        return CheckResult("gradcheck", False, why, values)
     return CheckResult("gradcheck", True, f"{len(layers)} custom layer(s) pass gradcheck", values)
 
 
-def determinism(task: Task, build: Callable[[], nn.Module], batch: Split, seed: int, steps: int = 3) -> CheckResult:
+def determinism(
+    task: Task, build: Callable[[], nn.Module], batch: Split, seed: int, steps: int = 3
+) -> CheckResult:
     """The same seed gives the same first losses: two seeded runs of `steps` Adam steps agree."""
 
     def losses() -> list[float]:

@@ -58,8 +58,8 @@ def test_finished_run_turns_the_light(store, make_idea):
 
 
 def test_stage_0_check_comes_first_and_a_failed_check_says_which_and_why():
-    tags = {"idealoop.gate.check_outputs": "passed", "idealoop.gate.check_gradients": "failed",
-            "idealoop.gate.check": "failed", "idealoop.check.gradients": "no gradient: side.weight"}  # fmt: skip
+    tags = {"idealoop.gate.check_outputs": "passed", "idealoop.gate.check_gradients": "failed"}
+    tags |= {"idealoop.gate.check": "failed", "idealoop.check.gradients": "no gradient: side.weight"}
     failed = row("k", "check", gates={"check": "failed"}, check_reason=queries.failed_check(tags))
     light = ladder([failed])[0]
     assert (light.rung.label, light.color) == ("check", "red")

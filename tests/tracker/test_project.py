@@ -28,13 +28,23 @@ def test_target_revisions_are_kept_and_the_newest_is_the_target(store):
 
 def test_progress_is_the_best_up_to_each_day_and_other_tasks_do_not_count():
     target = project.ProjectTarget("digits", "accuracy", 0.99, True)
-    rows = [run("a", 0.90, 3), run("b", 0.95, 3), run("c", 0.93, 5), run("d", 0.97, 6), run("x", 1.0, 6, task="shapes")]
+    rows = [
+        run("a", 0.90, 3),
+        run("b", 0.95, 3),
+        run("c", 0.93, 5),
+        run("d", 0.97, 6),
+        run("x", 1.0, 6, task="shapes"),
+    ]
     points = project.progress(rows, target)
     assert [(p["day_best"], p["best"]) for p in points] == [(0.95, 0.95), (0.93, 0.95), (0.97, 0.97)]
     value, best = project.best_so_far(rows, target)
     assert (value, best.id) == (0.97, "d")
     assert project.gap(value, target) == pytest.approx(0.02)
-    assert project.covers_gap(0.03, 0.02) and not project.covers_gap(0.01, 0.02) and not project.covers_gap(1, -0.01)
+    assert (
+        project.covers_gap(0.03, 0.02)
+        and not project.covers_gap(0.01, 0.02)
+        and not project.covers_gap(1, -0.01)
+    )
 
 
 def test_a_lower_is_better_target_measures_its_gap_downwards():

@@ -31,7 +31,10 @@ def test_target_gap_progress_and_weak_classes_on_the_board_and_the_cli(store, ma
     assert "best    0.95 by run" in out and "0.04 to go" in out
     assert main(["project", "weak", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
-    assert found["run"] == run_id and [w["name"] for w in found["weak"]] == ["0", "1"]  # 8/10, 17/20 below mean
+    assert found["run"] == run_id and [w["name"] for w in found["weak"]] == [
+        "0",
+        "1",
+    ]  # 8/10, 17/20 below mean
 
     at = page("ideas")
     assert not at.exception

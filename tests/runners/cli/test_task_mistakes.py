@@ -41,9 +41,16 @@ def test_each_task_mistake_is_one_line_exit_2_and_no_run(store, capsys, stage, n
     assert store.search_all("") == []  # nothing half-written
 
 
-@pytest.mark.parametrize(("name", "says"), [("shape_later", "RuntimeError: The size of tensor"),
-                                            ("nan_later", "NonFiniteLoss: train loss became nan")])  # fmt: skip
-def test_a_failure_inside_training_is_one_line_with_step_run_and_traceback_artifact(store, capsys, name, says):
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("shape_later", "RuntimeError: The size of tensor"),
+        ("nan_later", "NonFiniteLoss: train loss became nan"),
+    ],
+)
+def test_a_failure_inside_training_is_one_line_with_step_run_and_traceback_artifact(
+    store, capsys, name, says
+):
     code = main(["run", "generalize", "--task", f"{BROKEN}:{name}", "--no-progress", "--set", "batch_size=8"])
     lines, err = _lines(capsys)
     (run,) = store.search_all("")
@@ -68,8 +75,8 @@ def test_tune_refuses_a_broken_task_before_ray_starts(store, make_idea, tmp_path
 def test_mlflow_run_says_the_same_one_line(store, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "IDEALOOP_DEBUG": ""}
     env.pop("MLFLOW_RUN_ID", None)
-    cmd = [sys.executable, "-m", "mlflow", "run", str(ROOT), "-e", "stage_generalize", "--env-manager", "local",
-           "--experiment-name", store.project, "-P", f"task={BROKEN}:wide_output"]  # fmt: skip
+    cmd = [sys.executable, "-m", "mlflow", "run", str(ROOT), "-e", "stage_generalize", "--env-manager"]
+    cmd += ["local", "--experiment-name", store.project, "-P", f"task={BROKEN}:wide_output"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("idealoop:")]
     assert done.returncode != 0 and len(lines) == 1 and "outputs (8, 3) float32" in lines[0], done.stderr
@@ -79,8 +86,18 @@ def test_stage_check_records_each_check_as_a_gate_with_its_reason(store, capsys)
     assert main(["run", "check", "--no-progress"]) == 0
     (run,) = store.search_all("")
     tags, metrics = run.data.tags, run.data.metrics
-    names = ["outputs", "target_metric", "init_loss", "gradients", "batch_independence", "gradcheck", "determinism"]
-    assert {f"idealoop.gate.check_{n}" for n in names} <= set(tags) and tags["idealoop.gate.check"] == "passed"
+    names = [
+        "outputs",
+        "target_metric",
+        "init_loss",
+        "gradients",
+        "batch_independence",
+        "gradcheck",
+        "determinism",
+    ]
+    assert {f"idealoop.gate.check_{n}" for n in names} <= set(tags) and tags[
+        "idealoop.gate.check"
+    ] == "passed"
     assert "expected 2.303" in tags["idealoop.check.init_loss"]  # ln 10 for the ten digits
     assert metrics["check/batch_leak"] == 0 and metrics["check/params_without_grad"] == 0
 

@@ -456,7 +456,9 @@ def test_mlflow_run_tune_entry_point_sweeps_stage_scale(cluster, store, make_ide
     assert all(r.data.params["lr_decay"] == "cosine" for r in trials)
 
 
-def test_a_sweep_whose_trials_all_fail_alike_stops_early_with_one_line(cluster, store, make_idea, tmp_path, capsys):
+def test_a_sweep_whose_trials_all_fail_alike_stops_early_with_one_line(
+    cluster, store, make_idea, tmp_path, capsys
+):
     # The task passes the first-batch checks (it breaks at step 3), so Ray starts; every trial
     # fails the same way. Before: 6 trials ran, Ray printed each traceback, and the trials a
     # stopped sweep left were tagged stopped_by_asha.

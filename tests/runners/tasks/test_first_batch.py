@@ -18,7 +18,10 @@ BROKEN = "tests.runners.tasks.broken_tasks"
     ("name", "says"),
     [
         ("as_dict", "as_dict() returned a dict, not a runners.tasks.base.Task"),
-        ("unknown_kind", "unknown kind 'regresion'; known: classification, segmentation, image2image, regression"),
+        (
+            "unknown_kind",
+            "unknown kind 'regresion'; known: classification, segmentation, image2image, regression",
+        ),
     ],
 )
 def test_loading_names_the_real_problem(name, says):
@@ -33,8 +36,14 @@ def test_loading_names_the_real_problem(name, says):
     ("name", "says"),
     [
         ("missing_metric", "target metric 'rmse' is not among the metrics the task computes (mse, mae, r2)"),
-        ("wide_output", "outputs (8, 3) float32, targets (8, 1) float32: kind regression needs outputs of the"),
-        ("default_kind", "kind classification needs outputs (N, C >= 2) and integer targets (N,); a regression?"),
+        (
+            "wide_output",
+            "outputs (8, 3) float32, targets (8, 1) float32: kind regression needs outputs of the",
+        ),
+        (
+            "default_kind",
+            "kind classification needs outputs (N, C >= 2) and integer targets (N,); a regression?",
+        ),
     ],
 )
 def test_preflight_catches_each_mistake_in_one_line(name, says):

@@ -18,7 +18,8 @@ torch.manual_seed(0)
 X, Y = torch.randn(48, 6), torch.randint(0, 3, (48,))
 
 
-def mlp(spec: ModelSpec = ModelSpec(width=16)) -> nn.Module:
+def mlp(spec: ModelSpec | None = None) -> nn.Module:
+    spec = spec or ModelSpec(width=16)
     return nn.Sequential(nn.Linear(6, spec.width), nn.ReLU(), nn.Linear(spec.width, 3))
 
 
