@@ -116,5 +116,5 @@ def test_the_other_built_in_tasks_pass_every_check(name):
     from runners.stages.config import CheckConfig
     from runners.tasks.base import load_task
 
-    results = run_all(CheckConfig(task=name, width=32), load_task(name))
+    results = run_all(CheckConfig(task=name, width=16, batch_size=8), load_task(name))
     assert [(r.name, r.reason) for r in results if not r.passed] == []
