@@ -1,0 +1,169 @@
+"""Several people's estimates of one idea pooled into the one the score uses (pure logic).
+
+Who said what comes from the idea's revisions (`voices`): each revision that sets an estimate
+is its author's estimate of that field, and a person's latest value stands until they give a
+new one. An accepted outcome (a revision with source `evidence`) replaces everyone's earlier
+numbers for the fields it sets: they were said before the evidence. People who estimate
+after it join the evidence's value as one more voice.
+
+How the voices become one number (`pool`):
+- likelihood: the (weighted) mean of the log-odds, times an optional extremizing factor
+  (> 1 pushes the pool away from 50%: independent forecasters each hold part of the
+  evidence, so their plain average is under-confident — Good Judgment Project). One voice is
+  taken as it is. Log-odds are computed on [0.01, 0.99] so one "0" or "1" cannot veto the rest.
+- hours and impact: the (weighted) geometric mean. Their errors are ratios ("took twice as
+  long", "a third of the gain"), the score divides one by the other, and the planning factor
+  is a geometric mean too; unlike the median it takes weights, and with two people it does not
+  side with the larger number as the median of two (their arithmetic mean) does.
+- complexity: the (weighted) upper median, an integer 1-5: the middle opinion, and on a tie
+  the more complex one (complexity taxes every later idea, so a tie is settled on the cost side).
+
+Weights (`tracker.person_calibration.person_weights`) come from each person's calibration
+record; without weights everyone counts the same. `disagreement` is how far apart the
+people's own scores are: a reason to talk before spending a week on the idea.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from tracker.estimates import FIELDS, score
+
+EVIDENCE = "evidence"  # the voice of an accepted outcome (a revision with source `evidence`)
+LOGIT_CLIP = 0.01  # likelihoods are pooled on [LOGIT_CLIP, 1 - LOGIT_CLIP]
+DISAGREEMENT_FLAG = 3.0  # people's own scores this many times apart: flagged on the Ideas page
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How voices are pooled: per-person weights (missing people count 1) and extremizing."""
+
+    weights: Mapping[str, float] = field(default_factory=dict)
+    extremize: float = 1.0  # multiplies the pooled log-odds; 1 = none
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.extremize) and 0.5 <= self.extremize <= 3.0):
+            raise ValueError(f"extremize={self.extremize!r} is out of range; allowed: [0.5, 3]")
+        bad = {k: w for k, w in self.weights.items() if not (math.isfinite(w) and w > 0)}
+        if bad:
+            raise ValueError(f"weights must be positive numbers; got {bad}")
+
+    def weight(self, person: str) -> float:
+        return self.weights.get(person, 1.0)
+
+
+def voices(revisions: Iterable) -> dict[str, dict[str, float]]:
+    """{field: {person: latest value}} from revisions oldest first (objects with `author`,
+    `source`, `changes` and `damaged`, as `tracker.records.Revision`)."""
+    out: dict[str, dict[str, float]] = {f: {} for f in FIELDS}
+    for rev in revisions:
+        if rev.damaged:
+            continue
+        for name, value in rev.changes.items():
+            if name not in out or not isinstance(value, (int, float)):
+                continue
+            if rev.source == EVIDENCE:
+                out[name] = {EVIDENCE: float(value)}  # said before the evidence: replaced
+            else:
+                out[name][rev.author or "?"] = float(value)
+    return out
+
+
+def people(by_field: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """The same voices by person: {person: {field: value}} (the evidence's voice left out)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, said in by_field.items():
+        for person, value in said.items():
+            if person != EVIDENCE:
+                out.setdefault(person, {})[name] = value
+    return dict(sorted(out.items()))
+
+
+def logit(p: float) -> float:
+    p = min(1 - LOGIT_CLIP, max(LOGIT_CLIP, p))
+    return math.log(p / (1 - p))
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+def pool_likelihood(values: Mapping[str, float], settings: PoolSettings = PoolSettings()) -> float:
+    """Weighted mean log-odds, extremized (see the module docstring); one voice as it is."""
+    if len(values) == 1:
+        return next(iter(values.values()))
+    w = {p: settings.weight(p) for p in values}
+    mean = sum(w[p] * logit(v) for p, v in values.items()) / sum(w.values())
+    return sigmoid(settings.extremize * mean)
+
+
+def geometric_mean(values: Mapping[str, float], settings: PoolSettings = PoolSettings()) -> float:
+    """Weighted geometric mean of positive values."""
+    w = {p: settings.weight(p) for p in values}
+    return math.exp(sum(w[p] * math.log(v) for p, v in values.items()) / sum(w.values()))
+
+
+def upper_median(values: Mapping[str, float], settings: PoolSettings = PoolSettings()) -> float:
+    """Weighted median; on a tie (exactly half the weight on each side) the larger value."""
+    ordered = sorted(values.items(), key=lambda pv: pv[1])
+    total = sum(settings.weight(p) for p, _ in ordered)
+    below = 0.0
+    for person, value in ordered:
+        below += settings.weight(person)
+        if below > total / 2 + 1e-12:
+            return value
+    return ordered[-1][1]
+
+
+POOLERS = {"likelihood": pool_likelihood, "hours": geometric_mean, "impact": geometric_mean,
+           "complexity": upper_median}  # fmt: skip
+
+
+def pool(by_field: Mapping[str, Mapping[str, float]], settings: PoolSettings = PoolSettings()) -> dict:
+    """{field: pooled value} for every field somebody estimated."""
+    return {name: POOLERS[name](said, settings) for name, said in by_field.items() if said}
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How far apart the people are on one field: lowest, highest and, for hours and impact,
+    their ratio (a factor), for likelihood and complexity their difference."""
+
+    low: float
+    high: float
+    n: int
+
+    def describe(self, name: str) -> str:
+        if self.n < 2:
+            return "one voice"
+        if name in ("hours", "impact"):
+            return f"{self.low:.3g}–{self.high:.3g} ({self.high / self.low:.2g}× apart)"
+        return f"{self.low:.3g}–{self.high:.3g} (±{(self.high - self.low) / 2:.2g})"
+
+
+def spreads(by_field: Mapping[str, Mapping[str, float]]) -> dict[str, Spread]:
+    return {
+        name: Spread(min(said.values()), max(said.values()), len(said))
+        for name, said in by_field.items()
+        if said
+    }
+
+
+def personal_scores(by_field: Mapping[str, Mapping[str, float]], pooled: Mapping[str, float]) -> dict:
+    """Each person's own score: their numbers, the pool's where they gave none; likelihoods
+    clipped as for pooling, so a "0" is a very low score, not a zero."""
+    out = {}
+    for person, said in people(by_field).items():
+        values = {**pooled, **said}
+        if all(f in values for f in FIELDS):
+            values["likelihood"] = min(1 - LOGIT_CLIP, max(LOGIT_CLIP, values["likelihood"]))
+            out[person] = score(**{f: values[f] for f in FIELDS})
+    return out
+
+
+def disagreement(by_field: Mapping[str, Mapping[str, float]], pooled: Mapping[str, float]) -> float:
+    """Highest ÷ lowest of the people's own scores (1 = they agree); NaN with fewer than two."""
+    scores = [s for s in personal_scores(by_field, pooled).values() if s > 0]
+    return max(scores) / min(scores) if len(scores) >= 2 else math.nan
