@@ -254,11 +254,14 @@ def target_for(store: Store, idea: str | None) -> Target:
     return Target(store, resolve_id(store, idea) if idea else "")
 
 
-def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
-    """One idea, its revisions (oldest first) and the runs made for it (oldest first)."""
+def get_idea(
+    store: Store, idea_id: str, pool: pooling.PoolSettings | None = None
+) -> tuple[Idea, list[Revision], list]:
+    """One idea (its estimates pooled with `pool`), its revisions (oldest first) and the runs
+    made for it (oldest first)."""
     run_id = resolve_id(store, idea_id)
     run = store.client.get_run(run_id)
     linked = store.search_all(f"tags.`{TAG_IDEA}` = '{run_id}'", order_by=["start_time ASC"])
-    idea = idea_from_run(run, [r.info.run_id for r in linked])
+    idea = idea_from_run(run, [r.info.run_id for r in linked], pool)
     revisions = records.revisions(run.data.params)
     return idea, revisions, linked

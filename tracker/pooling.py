@@ -6,21 +6,25 @@ new one. An accepted outcome (a revision with source `evidence`) replaces everyo
 numbers for the fields it sets: they were said before the evidence. People who estimate
 after it join the evidence's value as one more voice.
 
-How the voices become one number (`pool`):
-- likelihood: the (weighted) mean of the log-odds, times an optional extremizing factor
-  (> 1 pushes the pool away from 50%: independent forecasters each hold part of the
-  evidence, so their plain average is under-confident — Good Judgment Project). One voice is
-  taken as it is. Log-odds are computed on [0.01, 0.99] so one "0" or "1" cannot veto the rest.
-- hours and impact: the (weighted) geometric mean. Their errors are ratios ("took twice as
-  long", "a third of the gain"), the score divides one by the other, and the planning factor
-  is a geometric mean too; unlike the median it takes weights, and with two people it does not
-  side with the larger number as the median of two (their arithmetic mean) does.
-- complexity: the (weighted) upper median, an integer 1-5: the middle opinion, and on a tie
-  the more complex one (complexity taxes every later idea, so a tie is settled on the cost side).
+How the voices become one number (`pool`); one voice is always taken as it is:
+- likelihood: the mean of the people's log-odds, each times the person's weight, times an
+  optional extremizing factor (> 1 pushes the pool away from 50%: independent forecasters
+  each hold part of the evidence, so their plain average is under-confident — Good Judgment
+  Project). Log-odds are taken on [0.01, 0.99] so one "0" or "1" cannot veto the rest.
+- hours and impact: the geometric mean. Their errors are ratios ("took twice as long", "a
+  third of the gain"), the score divides one by the other, and the planning factor is a
+  geometric mean too; with two people the median would be their arithmetic mean, which sides
+  with the larger number, and one wild guess moves a geometric mean less than a plain one.
+- complexity: the upper median, an integer 1-5: the middle opinion, and on a tie the more
+  complex one (complexity taxes every later idea, so a tie is settled on the cost side).
 
 Weights (`tracker.person_calibration.person_weights`) come from each person's calibration
-record; without weights everyone counts the same. `disagreement` is how far apart the
-people's own scores are: a reason to talk before spending a week on the idea.
+record: a weight multiplies the person's log-odds, so it is a recalibration of their
+likelihoods — below 1 for someone whose record shows over-confidence, above 1 for someone
+under-confident, 1 for anyone without enough decided ideas (and without weights). The mean
+divides by the number of voices, not by the sum of weights: a team of over-confident people
+is pulled back towards 50%, not merely re-weighted among itself. `disagreement` is how far
+apart the people's own scores are: a reason to talk before spending a week on the idea.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ DISAGREEMENT_FLAG = 3.0  # people's own scores this many times apart: flagged on
 
 @dataclass(frozen=True)
 class PoolSettings:
-    """How voices are pooled: per-person weights (missing people count 1) and extremizing."""
+    """How voices are pooled: per-person likelihood weights (missing people count 1), extremizing."""
 
     weights: Mapping[str, float] = field(default_factory=dict)
     extremize: float = 1.0  # multiplies the pooled log-odds; 1 = none
@@ -91,30 +95,20 @@ def sigmoid(x: float) -> float:
 
 
 def pool_likelihood(values: Mapping[str, float], settings: PoolSettings = PoolSettings()) -> float:
-    """Weighted mean log-odds, extremized (see the module docstring); one voice as it is."""
-    if len(values) == 1:
-        return next(iter(values.values()))
-    w = {p: settings.weight(p) for p in values}
-    mean = sum(w[p] * logit(v) for p, v in values.items()) / sum(w.values())
+    """sigmoid(extremize × mean of weight × log-odds) (see the module docstring)."""
+    mean = sum(settings.weight(p) * logit(v) for p, v in values.items()) / len(values)
     return sigmoid(settings.extremize * mean)
 
 
 def geometric_mean(values: Mapping[str, float], settings: PoolSettings = PoolSettings()) -> float:
-    """Weighted geometric mean of positive values."""
-    w = {p: settings.weight(p) for p in values}
-    return math.exp(sum(w[p] * math.log(v) for p, v in values.items()) / sum(w.values()))
+    """Geometric mean of positive values (weights are for likelihoods only)."""
+    return math.exp(sum(math.log(v) for v in values.values()) / len(values))
 
 
 def upper_median(values: Mapping[str, float], settings: PoolSettings = PoolSettings()) -> float:
-    """Weighted median; on a tie (exactly half the weight on each side) the larger value."""
-    ordered = sorted(values.items(), key=lambda pv: pv[1])
-    total = sum(settings.weight(p) for p, _ in ordered)
-    below = 0.0
-    for person, value in ordered:
-        below += settings.weight(person)
-        if below > total / 2 + 1e-12:
-            return value
-    return ordered[-1][1]
+    """The median; of an even number, the upper of the two middle values."""
+    ordered = sorted(values.values())
+    return ordered[len(ordered) // 2]
 
 
 POOLERS = {"likelihood": pool_likelihood, "hours": geometric_mean, "impact": geometric_mean,
@@ -122,8 +116,13 @@ POOLERS = {"likelihood": pool_likelihood, "hours": geometric_mean, "impact": geo
 
 
 def pool(by_field: Mapping[str, Mapping[str, float]], settings: PoolSettings = PoolSettings()) -> dict:
-    """{field: pooled value} for every field somebody estimated."""
-    return {name: POOLERS[name](said, settings) for name, said in by_field.items() if said}
+    """{field: pooled value} for every field somebody estimated; one voice is taken as it is
+    (exactly: exp(log(5)) is 4.999999999999999)."""
+    return {
+        name: POOLERS[name](said, settings) if len(said) > 1 else next(iter(said.values()))
+        for name, said in by_field.items()
+        if said
+    }
 
 
 @dataclass(frozen=True)
