@@ -26,7 +26,7 @@ from tracker.learning import calibration_weight, reliability
 from tracker.pooling import logit, sigmoid
 
 SLOPE_RANGE = (0.25, 4.0)  # a fitted slope outside this is a tiny or separable record, not a person
-RIDGE = 0.5  # pulls (a, b) towards (0, 1): a record where every forecast "was right" stays finite
+RIDGE = 0.1  # pulls (a, b) towards (0, 1): a record where every forecast "was right" stays finite
 
 
 def brier_decomposition(predicted: list[float], outcomes: list[bool], bins: int = 5) -> dict:
