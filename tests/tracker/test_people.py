@@ -39,7 +39,8 @@ def test_three_people_estimate_from_the_cli_and_the_pool_is_right_by_hand(store,
     idea = capsys.readouterr().out.strip()
     monkeypatch.setenv("IDEALOOP_USER", "bob")
     assert main(["idea", "estimate", idea, "--likelihood", "0.8", "--hours", "8"]) == 0
-    assert main(["idea", "estimate", idea, "--likelihood", "0.5", "--complexity", "3", "--author", "carol"]) == 0
+    carol = ["--likelihood", "0.5", "--complexity", "3", "--author", "carol"]
+    assert main(["idea", "estimate", idea, *carol]) == 0
     assert main(["idea", "estimate", idea, "--author", "carol"]) == 2  # nothing given: one line
     assert main(["idea", "estimate", idea, "--likelihood", "2", "--author", "carol"]) == 2
     assert "likelihood=2 is out of range" in capsys.readouterr().err
@@ -56,9 +57,11 @@ def test_three_people_estimate_from_the_cli_and_the_pool_is_right_by_hand(store,
         "bob": {"hours": 8, "likelihood": 0.8},
         "carol": {"complexity": 3, "likelihood": 0.5},
     }  # each person's own numbers survive the others'
-    assert [r["author"] for r in shown["revisions"]] == ["alice", "bob", "carol"]  # the failed ones wrote nothing
-    assert [(c["author"], c["text"]) for c in shown["comments"]] == [("bob", "**bold** <b>x</b>\nsecond line")]
-    # alice's own score 0.2·0.01/2, bob's 0.8·0.01/(8·1.5), carol's 0.5·0.01/(4·1.5): 2.4× apart
+    # the failed estimates wrote nothing
+    assert [r["author"] for r in shown["revisions"]] == ["alice", "bob", "carol"]
+    comments = [(c["author"], c["text"]) for c in shown["comments"]]
+    assert comments == [("bob", "**bold** <b>x</b>\nsecond line")]
+    # alice's own score 0.2·0.01/2, bob's 0.8·0.01/(8·1.5), carol's 0.5·0.01/(4·1.5): 1.5× apart
     assert shown["disagreement"] == pytest.approx(0.001 / (0.8 * 0.01 / 12))
     assert main(["idea", "show", idea]) == 0
     out = capsys.readouterr().out
