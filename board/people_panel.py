@@ -20,7 +20,7 @@ from board.common import md_text, wrote
 from tracker.comments import add_comment
 from tracker.estimates import BOUNDS, FIELDS, EstimateError, check_field
 from tracker.ideas import update_idea
-from tracker.pooling import spreads
+from tracker.pooling import DISAGREEMENT_FLAG, spreads
 from tracker.store import Store
 
 HIDE_KEY = "hide_others"  # session key of the "hide until I've entered mine" switch
@@ -113,3 +113,19 @@ def _comments(s: Store, idea, comments: list) -> None:
             else:
                 wrote()
                 st.rerun(scope="app")
+
+
+def disagreements(ranked: pd.DataFrame, top: int = 3) -> None:
+    """The Ideas page's flag: the ideas whose people's own scores are furthest apart."""
+    split = ranked[ranked["disagreement"] >= DISAGREEMENT_FLAG].nlargest(top, "disagreement")
+    if split.empty:
+        return
+    lines = [
+        f"- **{md_text(r.title)}**: {r.people} people, their own scores {r.disagreement:.2g}× apart"
+        for r in split.itertuples()
+    ]
+    st.warning(
+        "**The team disagrees most on** (talk before spending a week on it; the Idea page shows "
+        "who said what):\n" + "\n".join(lines),
+        icon=":material/forum:",
+    )
