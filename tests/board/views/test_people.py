@@ -4,6 +4,7 @@ mine, an estimate and a comment from the page, the disagreement flag, one person
 from __future__ import annotations
 
 import pytest
+import streamlit as st
 
 from tests.tracker.decided import decide
 from tracker.comments import add_comment
@@ -47,11 +48,15 @@ def test_idea_page_shows_each_person_the_spread_and_the_pool_unless_hidden(store
     assert [m.label for m in at.metric][:1] == ["score"]  # his own given, the numbers are back
 
 
-def test_ideas_page_flags_disagreement_and_calibration_shows_one_person(three, page):
+def test_ideas_page_flags_disagreement_and_calibration_shows_one_person(store, three, page):
     at = page("ideas")
     assert not at.exception
     # alice's own score 0.2·0.01/2 = 0.001, bob's 0.8·0.01/8 = 0.001, carol's 0.5·0.01/4: 1.25×
     assert not at.warning  # below the 3× flag
+    update_idea(store, three, changes={"likelihood": 0.05}, author="erin")  # 0.05·0.01/4, carol's 0.5·0.01/4
+    st.cache_data.clear()  # as the board does after its own writes
+    at = page("ideas")
+    assert "**split**: 4 people, their own scores 10× apart" in at.warning[0].value
     at = page("calibration", person="alice")
     assert not at.exception
     assert [m.label for m in at.metric] == ["Brier score", "reliability", "resolution", "planning factor",
