@@ -64,12 +64,14 @@ def _estimates(s: Store, idea) -> None:
         st.caption(f"Estimated by {who} so far: add yours below, the pool then combines them.")
     else:
         by_field = {f: {p: v[f] for p, v in idea.people.items() if f in v} for f in FIELDS}
-        rows = [{"person": p, **{f: v.get(f) for f in FIELDS}} for p, v in idea.people.items()]
+        rows = [
+            {"person": p, **{f: f"{v[f]:g}" if f in v else "" for f in FIELDS}}
+            for p, v in idea.people.items()
+        ]
         spread = spreads(by_field)
         rows.append({"person": "spread", **{f: spread[f].describe(f) if f in spread else "" for f in FIELDS}})
         rows.append({"person": "pooled", **{f: f"{getattr(idea, f):.3g}" for f in FIELDS}})
-        table = pd.DataFrame(rows).astype(str).replace({"None": "", "nan": ""})
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         st.caption(
             f"Their own scores differ **{idea.disagreement:.2g}×**. Pooled: likelihood by mean log-odds, "
             "hours and impact by geometric mean, complexity by upper median."

@@ -20,7 +20,9 @@ from tracker.person_calibration import describe_person, person_summary
 def render(rows: list[dict], person: str) -> None:
     s = person_summary(rows, person)
     lines = describe_person(s)
-    st.caption(f"How well **{md_text(person)}**'s own estimates predicted what happened: {lines['decided']}.")
+    n = s["decided"]
+    st.caption(f"How well **{md_text(person)}**'s own estimates predicted what happened, over the "
+               f"{n} decided idea{'' if n == 1 else 's'} they gave a likelihood for.")  # fmt: skip
     cols = st.columns(5)
     for col, (name, label, fmt, why) in zip(
         cols,
@@ -49,9 +51,7 @@ def render(rows: list[dict], person: str) -> None:
         alt.Chart(rel)
         .mark_circle(color="#1f77b4")
         .encode(
-            x=alt.X(
-                "predicted:Q", title=f"{person}'s likelihood (mean of bin)", scale=alt.Scale(domain=[0, 1])
-            ),
+            x=alt.X("predicted:Q", title="their likelihood (mean of bin)", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("observed:Q", title="fraction that succeeded", scale=alt.Scale(domain=[0, 1])),
             size=alt.Size("count:Q", title="ideas", legend=alt.Legend(format="d", tickMinStep=1)),
             tooltip=["bin", "predicted", "observed", "count"],
