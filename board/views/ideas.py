@@ -158,9 +158,6 @@ else:
         query_params={"id": picked},
     )
 
-# -- the finish line: target, progress, weak classes (their buttons prefill the Add form) ----
-project_panel.render(s, ranked)
-
 # -- add -------------------------------------------------------------------------
 
 
@@ -266,3 +263,6 @@ if not ranked.empty:
                     st.session_state.pop("edit_for", None)  # reload the form from the store
                     st.session_state["flash"] = f"Saved a revision of {row['title']!r}."
                     st.rerun()
+
+# -- the finish line: target, progress, weak classes (their buttons prefill the Add form above) --
+project_panel.render(s, ranked)
