@@ -183,6 +183,12 @@ def after_start(frame: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     return trained, float(frame.loc[frame[keys.EPOCH] <= 0, "value"].iloc[-1])
 
 
+def _trained(rows: pd.DataFrame) -> pd.DataFrame:
+    """The trained epochs of per-class rows, when two or more: epoch 0 would squash the band."""
+    trained = rows[rows[keys.EPOCH] > 0]
+    return trained if trained[keys.EPOCH].nunique() >= 2 else rows
+
+
 def _epochs(s, run, curves: dict[str, pd.DataFrame], knots, project_rows) -> None:
     per_class = data.per_class(s.project, s.uri, run)
     if not curves and per_class.empty:
@@ -204,11 +210,18 @@ def _epochs(s, run, curves: dict[str, pd.DataFrame], knots, project_rows) -> Non
         cols = st.columns(2)
         for col, key in zip(cols, first, strict=False):
             draw(col, key, charts.BIG_HEIGHT)
-    for metric, rows in per_class.groupby("metric", sort=True):
-        title = f"{keys.VAL_PREFIX}{metric} per class"
-        trained = rows[rows[keys.EPOCH] > 0]
-        shown = trained if trained[keys.EPOCH].nunique() >= 2 else rows
-        st.altair_chart(charts.per_class_chart(shown, title=title), width="stretch")
+    is_slice = per_class["metric"].str.startswith(keys.SLICE_PREFIX)
+    for metric, rows in per_class[~is_slice].groupby("metric", sort=True):
+        st.altair_chart(charts.per_class_chart(_trained(rows), title=f"{keys.VAL_PREFIX}{metric} per class"),
+                        width="stretch")  # fmt: skip
+    # The task's slices (Task.slices): one small chart per metric; a slice's share of the val data
+    # is the same every epoch, no curve to read.
+    sliced = per_class[is_slice & (per_class["metric"] != keys.SLICE_PREFIX + keys.SLICE_SHARE)]
+    cols = st.columns(3) if len(sliced) else []
+    for i, (metric, rows) in enumerate(sliced.groupby("metric", sort=True)):
+        title = f"{keys.VAL_PREFIX}{metric.removeprefix(keys.SLICE_PREFIX)} per slice"
+        chart = charts.per_class_chart(_trained(rows), title=title, height=charts.SMALL_HEIGHT)
+        cols[i % 3].altair_chart(chart, width="stretch")
     rest = [k for k in curves if k not in first]
     if rest:
         cols = st.columns(3)

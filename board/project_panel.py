@@ -1,12 +1,13 @@
-"""The Ideas page's finish line: the project's target, progress toward it, and weak classes as idea seeds.
+"""The Ideas page's finish line: the project's target, progress toward it, and weak spots as idea seeds.
 
 - **Target**: the best result so far against the target (`tracker.project`), the remaining
   gap, a chart of the project's best per day with the target as a line, and the ideas whose
   impact estimate covers the gap; a form sets a new target revision (checked as the CLI's
   `idealoop project target` checks it).
 - **Weak spots**: the weakest classes of the project's best trained run (`tracker.weak`),
-  each with a "Turn into an idea" button that prefills the Add form below it (title,
-  category, description, impact) and opens it.
+  and below them its weakest slices where the task defines some (`Task.slices`), each with a
+  "Turn into an idea" button that prefills the Add form (title, category, description,
+  impact) and opens it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def target_history(project_name: str, uri: str) -> list[project.ProjectTarget]:
 @st.cache_data(ttl=30, show_spinner=False)
 def weak_of_run(project_name: str, uri: str, run_id: str, end_time: int) -> tuple[str, list[weak.Weak]]:
     return weak.weak_of_run(Store(project=project_name, uri=uri), run_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def weak_slices_of_run(
+    project_name: str, uri: str, run_id: str, end_time: int, metric: str, higher: bool
+) -> list[weak.Weak] | None:
+    return weak.weak_slices_of_run(Store(project=project_name, uri=uri), run_id, metric, higher)
 
 
 def progress_chart(points: list[dict], target: project.ProjectTarget) -> alt.LayerChart:
@@ -120,6 +128,8 @@ def weak_section(s: Store) -> None:
         return
     run = found[1]
     source, weakest = read_or_stop("weak classes", weak_of_run, s.project, s.uri, run.id, run.end_time)
+    slices = read_or_stop("weak slices", weak_slices_of_run, s.project, s.uri, run.id, run.end_time,
+                          current.metric, current.higher_is_better)  # fmt: skip
     st.subheader("Weak spots")
     st.caption(
         f"From run {short(run.id)} ({md_text(run.name)}, {current.metric} {found[0]:.4g}), its {source}. "
@@ -127,7 +137,6 @@ def weak_section(s: Store) -> None:
     )
     if not weakest:
         st.caption("No class falls below the mean.")
-        return
     for i, w in enumerate(weakest):
         c1, c2 = st.columns([4, 1])
         support = f", {w.support} samples" if w.support else ""
@@ -136,6 +145,22 @@ def weak_section(s: Store) -> None:
             f"{w.share:.1%} of val{support} · impact ≈ **{w.gain:.4f}** {current.metric}"
         )
         c2.button("Turn into an idea", key=f"weak_{i}", on_click=_seed_add_form,
+                  args=(weak.idea_seed(w, current.metric),))  # fmt: skip
+    if slices is None:
+        return
+    st.caption(
+        "**Slices** (the task's own, `Task.slices`), against the whole val set: impact = the target's "
+        "gain if the slice matched the whole set, weighted by its share of the data."
+    )
+    if not slices:
+        st.caption("No slice scores worse than the whole val set.")
+    for i, w in enumerate(slices):
+        c1, c2 = st.columns([4, 1])
+        c1.markdown(
+            f"**slice {md_text(w.name)}** · {w.metric} {w.value:.3f} vs {w.mean:.3f} overall · "
+            f"{w.share:.1%} of val · impact ≈ **{w.gain:.4f}** {current.metric}"
+        )
+        c2.button("Turn into an idea", key=f"weak_slice_{i}", on_click=_seed_add_form,
                   args=(weak.idea_seed(w, current.metric),))  # fmt: skip
 
 

@@ -5,7 +5,8 @@ Formats are docs/telemetry.md's:
   {"<kind>/<name>": {"edges", "counts", "mean", "std", "min", "max", "frac_zero",
   "frac_nonfinite"}}}`;
 - `samples/epoch_{epoch:04d}.png`, `samples/confusion_epoch_{epoch:04d}.json|.png`;
-- `metrics/per_class.jsonl`: one `{"epoch", "metric", "class", "value"}` a line.
+- `metrics/per_class.jsonl`: one `{"epoch", "metric", "class", "value"}` a line (a task's
+  slices too: metric `slice/<metric>`, class the slice's name).
 
 Why artifacts and not metrics: MLflow's own UI lists every metric key of a run as a
 column and a chart, so a run's few headline metrics (losses, the target, timings)
@@ -191,10 +192,19 @@ class PerClassFile:
         """The per-class values of one epoch, named `<metric>/<class>` (`split_per_class`'s second half)."""
         rows = []
         for name, value in per_class.items():
-            metric, _, cls = name.partition("/")
-            row = dict(zip(_ROW_FIELDS, (int(epoch), self.prefix + metric, cls, float(value)), strict=True))
+            metric, cls = self.row_name(name)
+            row = dict(zip(_ROW_FIELDS, (int(epoch), metric, cls, float(value)), strict=True))
             rows.append(json.dumps(row))
         self._epochs[int(epoch)] = rows
+
+    def row_name(self, name: str) -> tuple[str, str]:
+        """(metric, class) of a row: `f1/7` -> (`val/f1`, `7`); a slice's `slice/<name>/<metric>`
+        -> (`slice/<metric>`, `<name>`), so a slice reads like a class (its name may hold a slash)."""
+        if name.startswith(keys.SLICE_PREFIX):
+            part, _, metric = name[len(keys.SLICE_PREFIX) :].rpartition("/")
+            return keys.SLICE_PREFIX + metric, part
+        metric, _, cls = name.partition("/")
+        return self.prefix + metric, cls
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self._epochs.values())

@@ -26,6 +26,12 @@ TRAIN_WASSERSTEIN = "train/wasserstein"  # critic's estimate E[D(real)] - E[D(ou
 TRAIN_ADV_LOSS = "train/adv_loss"  # generator's adversarial term -E[D(output)], before weighting
 VAL_PREFIX = "val/"  # full-pass val metrics: val/<metric> (val/miou, ...); per-class values are
 # not metrics but rows of the artifact metrics/per_class.jsonl (tracker/artifacts.py), metric "val/f1"
+# A task's slices (Task.slices, runners/tasks/slices.py), each full val pass of a training run: the
+# key slice/<name>/<metric> for each headline metric and the loss on the slice's samples, and
+# slice/<name>/share, its fraction of the val samples. Breakdowns, like per-class values: rows of
+# metrics/per_class.jsonl with metric slice/<metric> and class <name>, not MLflow metrics.
+SLICE_PREFIX = "slice/"
+SLICE_SHARE = "share"  # slice/<name>/share
 # Logged no more (per-tensor summaries live in histograms/step_*.json): older runs carry it, readers skip it.
 HIST_PREFIX = "hist/"  # hist/<weights|grads|acts>/<tensor>/<mean|std|frac_zero|frac_nonfinite>
 GENERALIZE_VAL_LOSS_START = "generalize/val_loss_start"  # full-pass val loss before training

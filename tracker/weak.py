@@ -6,8 +6,14 @@ From the project's best trained run (`source_run`: generalize, scale, trials; el
   row / total; a class below the mean recall is weak, and its impact estimate is the
   accuracy gained if its recall rose to the mean, `share × (mean − recall)`: figures
   anyone can check against the matrix by hand;
-- otherwise from the per-class file (`f1/<class>`, `iou/<class>`, `slice/<name>` rows of
-  `metrics/per_class.jsonl`, last epoch): each class weighs 1/C, gain `(mean − value) / C`.
+- otherwise from the per-class file (`f1/<class>`, `iou/<class>` rows of
+  `metrics/per_class.jsonl`, last epoch): each class weighs 1/C, gain `(mean − value) / C`;
+- a task's slices (`Task.slices`, rows `slice/<metric>` of the same file, with each slice's
+  `share`): a slice worse than the whole val set in the target metric is weak, gain
+  `share × (whole − value)` (signed by the metric's direction). The reference is the whole
+  set, not the mean over slices: slices may overlap, need not cover the data, and a task with
+  one slice must still be judged. For a metric that is a mean over samples (accuracy, mse,
+  l1) the gain is exactly what the whole set gains if the slice matched it.
 The weakest come first (largest gain). `idea_seed` turns one into the fields of a new idea.
 """
 
@@ -24,12 +30,13 @@ TOP = 3  # weak classes shown
 @dataclass(frozen=True)
 class Weak:
     name: str  # the class (or slice)
-    metric: str  # recall | f1 | iou | ...
+    metric: str  # recall | f1 | iou | ... (a slice: the target metric)
     value: float
-    mean: float  # the mean over classes the value falls short of
+    mean: float  # what the value falls short of: the mean over classes; a slice: the whole val set
     share: float  # of the val data
     gain: float  # impact estimate: the target's gain if this class rose to the mean
     support: int = 0  # val samples of the class (confusion matrix only)
+    kind: str = "class"  # class | slice
 
 
 def from_confusion(labels: list[str], matrix: list[list[int]], top: int = TOP) -> list[Weak]:
@@ -59,6 +66,7 @@ def from_confusion(labels: list[str], matrix: list[list[int]], top: int = TOP) -
 
 def from_per_class(rows: list[dict], top: int = TOP) -> list[Weak]:
     """Weak classes from per-class rows of the last epoch (one metric: the first one seen). Pure."""
+    rows = [r for r in rows if not r["metric"].startswith(keys.SLICE_PREFIX)]
     if not rows:
         return []
     last = max(r[keys.EPOCH] for r in rows)
@@ -70,6 +78,25 @@ def from_per_class(rows: list[dict], top: int = TOP) -> list[Weak]:
     mean, n = sum(values.values()) / len(values), len(values)
     name = metric.split("/", 1)[-1]
     weak = [Weak(k, name, v, mean, 1 / n, (mean - v) / n) for k, v in values.items() if v < mean]
+    return sorted(weak, key=lambda w: -w.gain)[:top]
+
+
+def from_slices(
+    rows: list[dict], metric: str, whole: float, higher_is_better: bool = True, top: int = TOP
+) -> list[Weak]:
+    """Slices worse than the whole val set (`whole`) in `metric`, last epoch, largest gain first. Pure."""
+    rows = [r for r in rows if r["metric"].startswith(keys.SLICE_PREFIX)]
+    if not rows or whole != whole:
+        return []
+    last = [r for r in rows if r[keys.EPOCH] == max(r[keys.EPOCH] for r in rows)]
+    values = {r["class"]: r["value"] for r in last if r["metric"] == keys.SLICE_PREFIX + metric}
+    shares = {r["class"]: r["value"] for r in last if r["metric"] == keys.SLICE_PREFIX + keys.SLICE_SHARE}
+    sign = 1 if higher_is_better else -1
+    weak = [
+        Weak(k, metric, v, whole, shares.get(k, 0.0), shares.get(k, 0.0) * sign * (whole - v), kind="slice")
+        for k, v in values.items()
+        if v == v and sign * (whole - v) > 0
+    ]
     return sorted(weak, key=lambda w: -w.gain)[:top]
 
 
@@ -93,8 +120,32 @@ def weak_of_run(store: Store, run_id: str, top: int = TOP) -> tuple[str, list[We
     return "per-class values of the last epoch", from_per_class(rows, top)
 
 
+def weak_slices_of_run(
+    store: Store, run_id: str, metric: str, higher_is_better: bool = True, top: int = TOP
+) -> list[Weak] | None:
+    """The run's weak slices (`from_slices`), against its last whole-val value of `metric`;
+    None when the run scored no slices (its task defines none, or it is a baseline)."""
+    rows = artifacts.load_per_class(store, run_id)
+    if not any(r["metric"].startswith(keys.SLICE_PREFIX) for r in rows):
+        return None
+    whole = store.client.get_run(run_id).data.metrics.get(keys.VAL_PREFIX + metric, float("nan"))
+    return from_slices(rows, metric, whole, higher_is_better, top)
+
+
 def idea_seed(weak: Weak, metric: str) -> dict:
-    """The prefilled fields of an idea that would lift this class: title, category, impact."""
+    """The prefilled fields of an idea that would lift this class (or slice): title, category, impact."""
+    if weak.kind == "slice":
+        return {
+            "title": f"Improve slice {weak.name} ({weak.metric} {weak.value:.2f} vs {weak.mean:.2f} overall)",
+            "category": "weak slice",
+            "description": (
+                f"Slice {weak.name} is {weak.share:.0%} of the val data with {weak.metric} {weak.value:.3f} "
+                f"(whole val set {weak.mean:.3f}). Look at its samples; more or cleaner data like them, "
+                "augmentation that makes them, or a loss weighted toward them; "
+                f"matching the whole set would add ~{weak.gain:.4f} {metric}."
+            ),
+            "impact": round(max(weak.gain, 1e-4), 4),
+        }
     return {
         "title": f"Improve class {weak.name} ({weak.metric} {weak.value:.2f} vs mean {weak.mean:.2f})",
         "category": "weak class",

@@ -2,7 +2,7 @@
 
     idealoop project target --task digits --metric accuracy --value 0.99   # set (a new revision)
     idealoop project target                                                # show, with history and gap
-    idealoop project weak [--json]                                         # weakest classes of the best run
+    idealoop project weak [--json]                                         # weakest classes and slices
 
 The target's metric must be the task's target metric (the one every run's `best/<metric>`
 holds), and its direction is the task's: both come from loading the task, once, here.
@@ -25,8 +25,10 @@ def add_arguments(p, common) -> None:
     target.add_argument("--value", help="the score that is sufficient, e.g. 0.99")
     target.add_argument("--json", action="store_true")
     target.set_defaults(func=cmd_target)
-    weak = sub.add_parser("weak", parents=[common], help="the best run's weakest classes, as idea seeds")
-    weak.add_argument("--top", type=int, default=3, help="classes listed (default 3)")
+    weak = sub.add_parser(
+        "weak", parents=[common], help="the best run's weakest classes and slices, as idea seeds"
+    )
+    weak.add_argument("--top", type=int, default=3, help="classes (and slices) listed (default 3)")
     weak.add_argument("--json", action="store_true")
     weak.set_defaults(func=cmd_weak)
 
@@ -99,10 +101,11 @@ def cmd_weak(args) -> int:
         raise UsageError(f"no run on task {target.task!r} has {target.metric!r} yet")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr is for our lines
     source, found = weak.weak_of_run(store, best[1].id, args.top)
+    slices = weak.weak_slices_of_run(store, best[1].id, target.metric, target.higher_is_better, args.top)
     if args.json:
-        print(
-            json.dumps({"run": best[1].id, "source": source, "weak": [w.__dict__ for w in found]}, indent=2)
-        )
+        out = {"run": best[1].id, "source": source, "weak": [w.__dict__ for w in found]}
+        out["weak_slices"] = None if slices is None else [w.__dict__ for w in slices]
+        print(json.dumps(out, indent=2))
         return 0
     run = f"run {best[1].id} ({best[1].name}, {target.metric} {best[0]:.4g})"
     print(f"weakest classes of {run}, from its {source}:")
@@ -113,6 +116,15 @@ def cmd_weak(args) -> int:
         print(
             f"  {w.name:>10}  {w.metric} {w.value:.3f} vs mean {w.mean:.3f}, {w.share:.1%} of val{support}: "
             f"impact ~{w.gain:.4f} {target.metric} if it rose to the mean"
+        )
+    if slices is not None:
+        print("weakest slices (the task's own), against the whole val set:")
+        if not slices:
+            print("  none scores worse than the whole val set")
+    for w in slices or []:
+        print(
+            f"  {w.name:>10}  {w.metric} {w.value:.3f} vs {w.mean:.3f} overall, {w.share:.1%} of val: "
+            f"impact ~{w.gain:.4f} {target.metric} if it matched the whole set"
         )
     print(
         "turn one into an idea on the board (Ideas page, Weak spots) or with `idealoop idea add`",

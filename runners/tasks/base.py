@@ -51,8 +51,9 @@ class Task:
     Required: the three splits, `build_model(ModelSpec) -> nn.Module` and
     `loss(outputs, targets) -> scalar`. Optional parts have defaults chosen by `kind`:
     `metrics(outputs, targets) -> {name: value}` (names without the `val/` prefix),
-    `render_samples(x, outputs, targets) -> PIL.Image`, and `baseline(task, seed)
-    -> {name: value}`, a non-deep-learning model scored on the val split.
+    `render_samples(x, outputs, targets) -> PIL.Image`, `baseline(task, seed)
+    -> {name: value}`, a non-deep-learning model scored on the val split, and
+    `slices(x, y) -> {name: bool mask}`, subsets of the val data scored apart.
     """
 
     name: str
@@ -79,6 +80,9 @@ class Task:
     custom_layers: dict[str, tuple[Callable, object]] | None = None
     # Extra checks: check(task, model) -> (passed, one-line reason); each becomes a gate `check_<name>`.
     checks: list[Callable] | None = None
+    # slices(x, y) -> {name: bool mask of len(x)}: subsets scored apart on each val pass
+    # (runners/tasks/slices.py), e.g. {"faint": x.sum((1, 2, 3)) < 18}; weak ones become idea seeds.
+    slices: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]] | None = None
 
     def __post_init__(self) -> None:
         default = KIND_TARGETS.get(self.kind, ("", True))

@@ -2,7 +2,8 @@
 
 It ships inside scikit-learn, so it needs no download, and it is small enough that
 every stage finishes in seconds on a CPU. The split is fixed by the seed:
-70% train, 15% val, 15% test, stratified by class.
+70% train, 15% val, 15% test, stratified by class. Two slices by ink, `faint` and `bold`,
+are scored apart on every val pass (`slice/faint/accuracy`, ...).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def augment(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[tor
     return (shifted + 0.05 * torch.randn(x.shape, generator=gen)).clamp(0, 1), y
 
 
+FAINT_INK, BOLD_INK = 18.0, 21.0  # total ink (pixel sum, 0..64): about the val split's lower / upper quarter
+
+
+def ink_slices(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Digits drawn with little or much ink, scored apart (Task.slices): thin strokes lose pixels."""
+    ink = x.flatten(1).sum(1)
+    return {"faint": ink < FAINT_INK, "bold": ink > BOLD_INK}
+
+
 def split_indices(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, val, test) indices: 70/15/15 per class, fixed by the seed (`denoise` shares it)."""
     rng = np.random.default_rng(seed)
@@ -70,4 +80,5 @@ def make_task(seed: int = 0) -> Task:
         kind="classification",
         class_names=[str(i) for i in range(N_CLASSES)],
         augment=augment,
+        slices=ink_slices,
     )

@@ -8,7 +8,8 @@ when a loss broadcasts. These checks turn each into one line naming what to fix:
 - `check_first_batch(task, loss_fn, outputs, targets)`: called by the trainer on its first
   step (so on every stage run and sweep trial) and by `preflight`;
 - `preflight(task, spec)`: builds the model and runs one training batch on the CPU, before
-  any run is created (`idealoop run`, `mlflow run`, `idealoop tune`'s driver before Ray).
+  any run is created (`idealoop run`, `mlflow run`, `idealoop tune`'s driver before Ray);
+  a task's `slices` are computed and scored on that batch too.
 
 `shape_problem` is the kind's contract: classification (N, C) outputs with integer (N,)
 targets (or soft (N, C) ones); segmentation (N, C, *S) with (N, *S); image2image and
@@ -24,6 +25,7 @@ import torch
 
 from runners.tasks import kinds
 from runners.tasks.base import ModelSpec, Task, TaskError
+from runners.tasks.slices import masks_of, slice_metrics
 
 BATCH = 8  # samples in the preflight batch: enough for batch statistics, cheap on any model
 
@@ -135,3 +137,14 @@ def preflight(task: Task, spec: ModelSpec | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the loss or the metrics crashed on the batch
         line = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         raise TaskCheckError(f"task {task.name!r}: the loss fails on the first batch: {line}") from exc
+    if task.slices is not None:  # a broken slices() fails here, not after the first epoch
+        try:
+            with torch.no_grad():
+                slice_metrics(task, out.detach().float(), batch.y, masks_of(task, batch))
+        except TaskError as exc:
+            raise TaskCheckError(str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - scoring a slice crashed on the batch
+            line = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            raise TaskCheckError(
+                f"task {task.name!r}: scoring its slices fails on the first batch: {line}"
+            ) from exc

@@ -3,7 +3,8 @@
 `fit()` evaluates once before training (epoch 0: the bar the generalize gate must
 clear), then per epoch: shuffled train batches through `Trainer.step` (per-batch
 telemetry), a full val pass (headline `val/*` metrics; per-class values such as `f1/7`
-into the `metrics/per_class.jsonl` artifact, tracker/artifacts.py), sample PNGs and, for classification,
+and the task's slices, `slice/<name>/<metric>`, into the `metrics/per_class.jsonl` artifact,
+tracker/artifacts.py), sample PNGs and, for classification,
 a confusion matrix, `best/<target>` so far, and a checkpoint (`checkpoints.save`, see
 `runners/training/checkpoint.py`; a sweep trial's reports to Ray there, and may be stopped
 there). A run with a checkpoint to continue from (`checkpoints.load`) skips the epochs it
@@ -25,6 +26,7 @@ import torch
 
 from runners.tasks import kinds, samples
 from runners.tasks.base import Split, Task
+from runners.tasks.slices import masks_of, slice_metrics
 from runners.training.checkpoint import Checkpoints, epoch_state, restore
 from runners.training.trainer import Trainer
 from tracker import keys
@@ -34,8 +36,14 @@ from tracker.telemetry import TelemetryWriter
 
 
 @torch.no_grad()
-def evaluate(model, task: Task, split: Split, device, batch_size: int = 512) -> tuple[dict, torch.Tensor]:
-    """Full pass over a split, never augmented: ({'loss': …, metric: …}, outputs on CPU)."""
+def evaluate(
+    model, task: Task, split: Split, device, batch_size: int = 512, masks: dict | None = None
+) -> tuple[dict, torch.Tensor]:
+    """Full pass over a split, never augmented: ({'loss': …, metric: …}, outputs on CPU).
+
+    With `masks` (the task's slices of this split, `slices.masks_of`), the metrics of each
+    slice too, as `slice/<name>/<metric>`: computed from the outputs already in hand.
+    """
     model.eval()
     outs, total, n = [], 0.0, 0
     for i in range(0, len(split), batch_size):
@@ -47,6 +55,8 @@ def evaluate(model, task: Task, split: Split, device, batch_size: int = 512) -> 
         outs.append(out.float().cpu())
     outputs = torch.cat(outs)
     metrics = {"loss": total / n, **kinds.metrics_fn(task)(outputs, split.y)}
+    if masks:
+        metrics.update(slice_metrics(task, outputs, split.y, masks))
     return metrics, outputs
 
 
@@ -132,8 +142,9 @@ def fit(
     target, higher = task.target_metric, task.higher_is_better
     state = checkpoints.load() if checkpoints is not None else None
     per_class = PerClassFile()
+    masks = masks_of(task, task.val)  # once: the val split does not change between epochs
     if state is None:
-        start, _ = evaluate(trainer.model, task, task.val, device)
+        start, _ = evaluate(trainer.model, task, task.val, device, masks=masks)
         log_val(writer, start, 0, 0, per_class)
         result, done = FitResult(start=start), 0
     else:  # continued from a checkpoint: epoch 0 and the epochs done are logged already
@@ -156,7 +167,7 @@ def fit(
             lr = trainer.opt.param_groups[0]["lr"]
             if scheduler is not None:
                 scheduler.step()
-            metrics, outputs = evaluate(trainer.model, task, task.val, device)
+            metrics, outputs = evaluate(trainer.model, task, task.val, device, masks=masks)
             log_val(writer, metrics, epoch, trainer.step_count, per_class)
             writer.log(keys.TRAIN_LR, lr, trainer.step_count)
             if n_samples > 0:

@@ -74,3 +74,18 @@ def test_weak_classes_from_per_class_rows_use_the_last_epoch():
             {"epoch": 2, "metric": "val/iou", "class": "square", "value": 0.9}]  # fmt: skip
     (w,) = weak.from_per_class(rows)
     assert (w.name, w.metric, w.value, w.gain) == ("circle", "iou", 0.5, pytest.approx(0.2 / 2))
+
+
+def test_weak_slices_are_judged_against_the_whole_val_set_in_the_targets_direction():
+    rows = [{"epoch": 2, "metric": m, "class": c, "value": v} for m, c, v in [
+        ("slice/mse", "night", 0.50), ("slice/share", "night", 0.2),
+        ("slice/mse", "day", 0.10), ("slice/share", "day", 0.7),
+        ("val/f1", "x", 0.1)]]  # fmt: skip
+    # mse is lower-is-better: night (0.50 against 0.30 overall) is weak, day is not.
+    (w,) = weak.from_slices(rows, "mse", 0.30, higher_is_better=False)
+    assert (w.name, w.kind, w.value, w.share) == ("night", "slice", 0.50, 0.2)
+    assert w.gain == pytest.approx(0.2 * 0.20)  # what the whole set's mse drops if night matched it
+    assert weak.from_slices(rows, "mse", 0.30, higher_is_better=True)[0].name == "day"
+    # The slices are not classes: the per-class reading ignores them.
+    assert [c.name for c in weak.from_per_class(rows)] == []
+    assert weak.idea_seed(w, "mse")["category"] == "weak slice"

@@ -1,19 +1,29 @@
-"""The finish line on the Ideas page and in `idealoop project`: target, gap, progress, weak classes."""
+"""The finish line on the Ideas page and in `idealoop project`: target, gap, progress, weak spots."""
 
 from __future__ import annotations
 
 import json
 
 from runners.cli import main
+from tracker.artifacts import PER_CLASS_FILE, PerClassFile
 from tracker.store import TAG_IDEA, TAG_KIND, TAG_PARENT, TAG_STAGE, TAG_TASK
 
 MATRIX = {"labels": ["0", "1", "2"], "matrix": [[8, 1, 1], [1, 17, 2], [0, 0, 10]]}
+# The task's slices at the last epoch (Task.slices): faint is a quarter of val at 0.80, bold 0.97;
+# the whole val set scores 0.92, so only faint is weak, worth 0.25 * (0.92 - 0.80) = 0.03.
+SLICES = {"slice/faint/accuracy": 0.80, "slice/faint/share": 0.25, "slice/bold/accuracy": 0.97,
+          "slice/bold/share": 0.30}  # fmt: skip
 
 
 def best_run(store, idea: str, accuracy: float) -> str:
     tags = {TAG_KIND: "stage", TAG_STAGE: "generalize", TAG_TASK: "digits", TAG_IDEA: idea, TAG_PARENT: idea}
     run_id = store.client.create_run(store.experiment_id, run_name="stage_generalize", tags=tags).info.run_id
     store.client.log_metric(run_id, "best/accuracy", accuracy)
+    store.client.log_metric(run_id, "val/accuracy", 0.92)
+    per_class = PerClassFile()
+    per_class.add(1, {k: v - 0.1 for k, v in SLICES.items()})  # an earlier epoch: not the one read
+    per_class.add(3, SLICES)
+    store.client.log_text(run_id, per_class.payload().decode(), PER_CLASS_FILE)
     store.client.log_dict(run_id, MATRIX, "samples/confusion_epoch_0003.json")
     store.client.log_text(run_id, "png", "samples/epoch_0003.png")
     store.client.set_terminated(run_id)
@@ -35,6 +45,9 @@ def test_target_gap_progress_and_weak_classes_on_the_board_and_the_cli(store, ma
         "0",
         "1",
     ]  # 8/10, 17/20 below mean
+    (faint,) = found["weak_slices"]
+    assert (faint["name"], faint["kind"], faint["share"], faint["mean"]) == ("faint", "slice", 0.25, 0.92)
+    assert round(faint["gain"], 6) == 0.03
 
     at = page("ideas")
     assert not at.exception
@@ -46,3 +59,11 @@ def test_target_gap_progress_and_weak_classes_on_the_board_and_the_cli(store, ma
     assert at.text_input(key="add_title").value.startswith("Improve class 0 (recall 0.80")
     assert at.text_input(key="add_category").value == "weak class"
     assert float(at.text_input(key="add_impact").value) == round(0.25 * ((0.8 + 0.85 + 1) / 3 - 0.8), 4)
+    # The weak slice beside the classes, with its share; its button prefills a "weak slice" idea.
+    line = next(m.value for m in at.markdown if "slice faint" in m.value)
+    assert "accuracy 0.800 vs 0.920 overall" in line and "25.0% of val" in line and "0.0300" in line
+    assert not any("slice bold" in m.value for m in at.markdown)
+    at.button(key="weak_slice_0").click().run()
+    assert at.text_input(key="add_title").value.startswith("Improve slice faint (accuracy 0.80 vs 0.92")
+    assert at.text_input(key="add_category").value == "weak slice"
+    assert float(at.text_input(key="add_impact").value) == 0.03

@@ -52,8 +52,17 @@ def test_generalize_passes_logs_the_contract_and_reports_the_baseline_gap(
     assert set(got.data.metrics) == HEADLINE
     # One row per class per full val pass (epoch 0 = before training), each value the pass's own.
     rows = stored.load_per_class(store, run.run_id)
+    sliced = {
+        (r["epoch"], r["metric"], r["class"]): r["value"] for r in rows if r["metric"].startswith("slice/")
+    }
+    rows = [r for r in rows if not r["metric"].startswith("slice/")]
     per_epoch = {e: {r["class"]: r["value"] for r in rows if r["epoch"] == e} for e in (0, 1, 2)}
     assert {r["metric"] for r in rows} == {"val/f1"} and len(rows) == 30
+    # digits' slices (faint, bold ink), every val pass, as rows of the same file: 4 values each.
+    ink = task.val.x.flatten(1).sum(1)
+    assert len(sliced) == 3 * 2 * 4
+    assert sliced[(2, "slice/share", "faint")] == pytest.approx(float((ink < 18).float().mean()))
+    assert sliced[(2, "slice/accuracy", "bold")] == pytest.approx(result.history[-1]["slice/bold/accuracy"])
     assert all(sorted(per_epoch[e]) == [str(c) for c in range(10)] for e in per_epoch)
     last = result.history[-1]
     assert per_epoch[2] == {str(c): pytest.approx(last[f"f1/{c}"]) for c in range(10)}
