@@ -83,7 +83,7 @@ def test_a_run_interrupted_mid_epoch_resumes_from_its_checkpoint_as_if_never_sto
     # The per-class file too: every epoch once (a broken resume drops epochs 0-2 or repeats one).
     resumed, whole = load_per_class(store, killed), load_per_class(store, straight)
     assert [(r["epoch"], r["class"]) for r in resumed] == [(r["epoch"], r["class"]) for r in whole]
-    assert len(whole) == 5 * 10
+    assert len(whole) == 5 * (10 + 2 * 4)  # 10 classes and 2 slices (accuracy, f1_macro, loss, share)
     assert [r["value"] for r in resumed] == pytest.approx([r["value"] for r in whole], rel=1e-5)
     reference = store.client.get_run(straight)
     assert set(got.data.metrics) == set(reference.data.metrics)
