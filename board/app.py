@@ -24,7 +24,8 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from tracker.records import author  # noqa: E402 - after the path fix above
+from board.people_panel import HIDE_KEY  # noqa: E402 - after the path fix above
+from tracker.records import author  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "views"
 IDEAS = PAGES / "ideas.py"
@@ -37,6 +38,13 @@ if "me" not in st.session_state:
         None, os.environ.get("MLFLOW_TRACKING_URI", "")
     )
 st.sidebar.text_input("You are", key="me", help="your name on the estimates and comments you give here")
+# On every page, so the Ideas table and the Idea page hide alike (board/people_panel.py: hidden).
+st.sidebar.toggle(
+    "Hide the others' numbers until I've entered mine",
+    key=HIDE_KEY,
+    help="Anchoring is the known failure of group estimates: give yours before you see theirs. "
+    "Ideas you have not estimated show no pooled numbers, spread or score, here and on their page.",
+)
 navigation = st.navigation(
     [
         # served at `/`; its url_path only has to be unique (see the module docstring)

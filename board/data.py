@@ -57,12 +57,13 @@ def ideas_frame(project: str, uri: str, calibrated: bool = False, weighted: bool
                 "id": i.id,
                 "description": i.description,
                 "people": len(i.people),
+                "estimated by": tuple(i.people),  # whose estimates the pool holds (hiding, people_panel)
                 "disagreement": i.disagreement,
             }
         )
     columns = ["rank", "title", "score", "expected gain", "effective hours", "hours", "complexity"]
     columns += ["impact", "likelihood", "status", "category", "runs", "link", "id", "description"]
-    columns += ["people", "disagreement"]
+    columns += ["people", "estimated by", "disagreement"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -3,9 +3,10 @@
 Who is speaking is the sidebar's "You are" (`me`): the board's default is the same
 `tracker.records.author` the CLI uses, changeable per browser tab. A person's estimate is
 a revision by them (`tracker.ideas.update_idea(author=...)`): it replaces their own earlier
-numbers, nobody else's. "Hide the others' numbers until I've entered mine" hides every
-number that could anchor them — the other people's, the spread, the pool and the score —
-until they have given their own. Comments are shown as typed, inert: every Markdown and
+numbers, nobody else's. "Hide the others' numbers until I've entered mine" (the sidebar's
+switch, board/app.py) hides every number that could anchor them — the other people's, the
+spread, the pool and the score — until they have given their own: here, and for each such
+idea on the Ideas page (`hide_unestimated`). Comments are shown as typed, inert: every Markdown and
 HTML character escaped, line breaks kept.
 """
 
@@ -31,9 +32,29 @@ def me() -> str:
     return st.session_state.get("me", "").strip()
 
 
+def hiding() -> bool:
+    """Is the sidebar's "hide the others' numbers until I've entered mine" switch on?"""
+    return bool(st.session_state.get(HIDE_KEY, False))
+
+
 def hidden(idea) -> bool:
     """Are the others' numbers hidden from me on this idea (switch on, no estimate of mine yet)?"""
-    return bool(st.session_state.get(HIDE_KEY, False)) and me() not in idea.people
+    return hiding() and me() not in idea.people
+
+
+# The Ideas table's columns that come from the people's estimates (pooled, or their spread).
+POOLED_COLUMNS = ("score", "expected gain", "effective hours", *FIELDS, "disagreement")
+
+
+def hide_unestimated(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The Ideas frame with the pooled numbers blanked on the ideas I have not estimated, while
+    the switch is on, and which rows those are. The rank (the order) stays: it is the ranking."""
+    mask = pd.Series(False, index=frame.index)
+    if hiding() and len(frame):
+        mask = frame["estimated by"].map(lambda people: me() not in people)
+        frame = frame.astype({c: "float64" for c in POOLED_COLUMNS})
+        frame.loc[mask, list(POOLED_COLUMNS)] = float("nan")
+    return frame, mask
 
 
 def inert(text: str) -> str:
@@ -51,11 +72,6 @@ def render(s: Store, idea, comments: list) -> None:
 
 
 def _estimates(s: Store, idea) -> None:
-    st.toggle(
-        "Hide the others' numbers until I've entered mine",
-        key=HIDE_KEY,
-        help="Anchoring is the known failure of group estimates: give yours before you see theirs.",
-    )
     if hidden(idea):
         st.info(f"Give your estimate first, **{md_text(me() or '?')}**: the other people's numbers, "
                 "the spread and the pooled estimate are hidden until you do.")  # fmt: skip

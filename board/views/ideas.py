@@ -41,6 +41,32 @@ TEMPLATES = {t[0]: t for t in CHECKLIST}  # the standard checklist: title -> (ti
 COLUMNS = ["rank", "link", "score", "hours", "complexity", "impact", "likelihood", "status", "category",
            "runs"]  # fmt: skip
 
+
+def _why_lines(row, ranked: pd.DataFrame) -> list[str]:
+    """The parts of one idea's score, and what the idea ranked above it has that it lacks."""
+    factor = 1 + COMPLEXITY_TAX * (row["complexity"] - 1)
+    lines = [
+        f"- **expected gain** = likelihood {row['likelihood']:g} × impact {row['impact']:g} "
+        f"= **{row['expected gain']:.4g}**",
+        f"- **effective hours** = {row['hours']:g} h × complexity tax {factor:g} "
+        f"(complexity {row['complexity']:g}) = **{row['effective hours']:.4g} h**",
+        f"- **score** = {row['expected gain']:.4g} ÷ {row['effective hours']:.4g} = **{row['score']:.4g}** "
+        f"→ rank **{row['rank']}** of {len(ranked)}",
+    ]
+    if row["rank"] > 1:
+        above = ranked[ranked["rank"] == row["rank"] - 1].iloc[0]
+        if pd.isna(above["score"]):  # hidden from me: no numbers of the others' to compare with
+            lines.append(f"- below **{md_text(above['title'])}** (its numbers hidden until you estimate it)")
+        else:
+            gain = above["expected gain"] / row["expected gain"] if row["expected gain"] else float("inf")
+            cost = row["effective hours"] / above["effective hours"]
+            lines.append(
+                f"- below **{md_text(above['title'])}** (score {above['score']:.4g}): it expects "
+                f"{gain:.2g}× the gain at {1 / cost:.2g}× the cost"
+            )
+    return lines
+
+
 s = store()
 st.title("Ideas")
 st.caption(
@@ -76,6 +102,8 @@ if calibrated:
 # The ranking answers "what next?": decided ideas leave it (and its rank numbers) unless asked for.
 ranked = table if decided_too else table[~table["status"].isin(DECIDED)]
 ranked = ranked.assign(rank=range(1, len(ranked) + 1))
+# The sidebar's "hide the others' numbers": the ideas I have not estimated show no pooled numbers.
+ranked, unseen = people_panel.hide_unestimated(ranked)
 hidden = len(table) - len(ranked)
 if "flash" in st.session_state:  # the outcome of the write that triggered this rerun
     st.success(st.session_state.pop("flash"))
@@ -99,6 +127,14 @@ else:
     categories = sorted(ranked["category"].unique())
     chosen_cat = right.multiselect("Category", categories, default=categories)
     shown = ranked[ranked["status"].isin(chosen_status) & ranked["category"].isin(chosen_cat)]
+    if unseen.any():
+        st.info(
+            f"**{int(unseen.sum())}** of these ideas show no numbers: you "
+            f"(**{md_text(people_panel.me() or '?')}**) have not estimated them yet, and the others' "
+            "are hidden until you do (the sidebar's switch). Give yours on the idea's page, or under "
+            "Edit below; the rank still orders them by the pooled score.",
+            icon=":material/visibility_off:",
+        )
     st.dataframe(
         shown.drop(columns=["description"]),
         hide_index=True,
@@ -133,23 +169,11 @@ else:
     labels = {r.id: f"#{r.rank} · {r.title}" for r in ranked.itertuples()}
     picked = st.selectbox("Idea", ids, format_func=labels.get, key="picked")
     row = ranked[ranked["id"] == picked].iloc[0]
-    factor = 1 + COMPLEXITY_TAX * (row["complexity"] - 1)
-    lines = [
-        f"- **expected gain** = likelihood {row['likelihood']:g} × impact {row['impact']:g} "
-        f"= **{row['expected gain']:.4g}**",
-        f"- **effective hours** = {row['hours']:g} h × complexity tax {factor:g} "
-        f"(complexity {row['complexity']}) = **{row['effective hours']:.4g} h**",
-        f"- **score** = {row['expected gain']:.4g} ÷ {row['effective hours']:.4g} = **{row['score']:.4g}** "
-        f"→ rank **{row['rank']}** of {len(ranked)}",
-    ]
-    if row["rank"] > 1:
-        above = ranked[ranked["rank"] == row["rank"] - 1].iloc[0]
-        gain = above["expected gain"] / row["expected gain"] if row["expected gain"] else float("inf")
-        cost = row["effective hours"] / above["effective hours"]
-        lines.append(
-            f"- below **{md_text(above['title'])}** (score {above['score']:.4g}): it expects "
-            f"{gain:.2g}× the gain at {1 / cost:.2g}× the cost"
-        )
+    if unseen[ranked["id"] == picked].any():
+        st.info("Its numbers are hidden until you give your estimate (the sidebar's switch).")
+        lines = [f"- rank **{row['rank']}** of {len(ranked)}"]
+    else:
+        lines = _why_lines(row, ranked)
     st.markdown("\n".join(lines))
     st.page_link(
         "views/idea.py",
@@ -157,6 +181,7 @@ else:
         icon=":material/science:",
         query_params={"id": picked},
     )
+
 
 # -- add -------------------------------------------------------------------------
 
@@ -212,16 +237,18 @@ with st.expander(
 if not ranked.empty:
     with st.expander(":material/edit: Edit the idea picked above"):
         row = ranked[ranked["id"] == picked].iloc[0]
-        if st.session_state.get("edit_for") != picked:  # load the picked idea's values into the form
+        # Hidden numbers load blank (NaN): what this editor types there becomes their estimate.
+        loaded_for = f"{picked}:{pd.isna(row['score'])}"
+        if st.session_state.get("edit_for") != loaded_for:  # load the picked idea's values into the form
             st.session_state.update(
-                edit_for=picked,
+                edit_for=loaded_for,
                 edit_title=row["title"],
                 edit_category=row["category"],
                 edit_description=row["description"],
                 edit_status=row["status"],
                 edit_note="",
                 edit_loaded={f: row[f] for f in ("title", "category", "description", "status", *FIELDS)},
-                **{f"edit_{f}": f"{row[f]:g}" for f in FIELDS},
+                **{f"edit_{f}": "" if pd.isna(row[f]) else f"{row[f]:g}" for f in FIELDS},
             )
         with st.form("edit"):
             e_title = st.text_input("Title", key="edit_title")
@@ -241,7 +268,9 @@ if not ranked.empty:
                 loaded = st.session_state["edit_loaded"]
                 edited = lambda name, value: value if value != loaded[name] else None  # noqa: E731
                 try:
-                    checked = {f: check_field(f, v) for f, v in e_raw.items()}
+                    checked = {
+                        f: check_field(f, v) for f, v in e_raw.items() if v.strip() or not pd.isna(loaded[f])
+                    }
                     changes = {
                         f: v for f, v in checked.items() if pd.isna(loaded[f]) or v != float(loaded[f])
                     }
@@ -255,6 +284,7 @@ if not ranked.empty:
                         description=edited("description", e_description),
                         source="board",
                         note=e_note,
+                        author=people_panel.me() or None,  # the sidebar's "You are": their estimate
                     )
                 except EstimateError as exc:
                     st.error(str(exc))

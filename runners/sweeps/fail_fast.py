@@ -54,6 +54,21 @@ class SameFailure:
         return next(iter(self.ended), "")
 
 
+def recorded_error(trial) -> str:
+    """`ExcType: message` of the error Ray recorded for an errored trial (`tracker.sweeps.trial_error`)."""
+    from tracker.sweeps import trial_error
+
+    error = None
+    path = trial.pickled_error_file  # the driver's local copy: the storage copy is synced later
+    try:
+        if path and os.path.exists(path):
+            with open(path, "rb") as f:
+                error = cloudpickle.load(f)
+    except Exception:  # noqa: BLE001 - an error that cannot be unpickled still failed the trial
+        error = None
+    return trial_error(error) if error is not None else "the trial failed"
+
+
 class FailFast(Callback, Stopper):
     """The Tune side of `SameFailure`: hears trial ends, stops the experiment once it trips."""
 
@@ -64,17 +79,7 @@ class FailFast(Callback, Stopper):
         self.same.end(trial.trial_id)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        from tracker.sweeps import trial_error
-
-        error = None
-        path = trial.pickled_error_file  # the driver's local copy: the storage copy is synced later
-        try:
-            if path and os.path.exists(path):
-                with open(path, "rb") as f:
-                    error = cloudpickle.load(f)
-        except Exception:  # noqa: BLE001 - an error that cannot be unpickled still failed the trial
-            error = None
-        self.same.end(trial.trial_id, trial_error(error) if error is not None else "the trial failed")
+        self.same.end(trial.trial_id, recorded_error(trial))
 
     def __call__(self, trial_id, result) -> bool:
         return False

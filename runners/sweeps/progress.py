@@ -5,6 +5,11 @@ starts, ends or beats the best, and at most every `every_s` seconds otherwise, e
 
     [  42s] 8 trials: 2 running, 3 pending, 2 stopped, 1 done, 0 failed | best val/accuracy 0.962 (lr=0.003…)
 
+A trial whose process was killed under it (SIGKILL, the OOM killer, a lost node: Ray's
+process-death errors, `tracker.sweeps.killed_from_outside`) is counted `killed`, apart from
+`failed` (its code raised): the run is tagged `killed` too, and the sweep goes on
+(`…, 1 failed, 1 killed`; the count shows once a trial was killed).
+
 Ray's own verbose table is switched off by the driver, so this is the only output.
 The counting is a small pure class (`Tally`) so it is unit-tested without Ray.
 """
@@ -17,6 +22,12 @@ from dataclasses import dataclass, field
 
 from ray.tune import Callback
 
+from runners.sweeps.fail_fast import recorded_error
+from tracker.sweeps import killed_from_outside
+
+
+STATES = ("running", "stopped", "done", "failed", "killed")
+
 
 @dataclass
 class Tally:
@@ -27,7 +38,7 @@ class Tally:
     max_iterations: int
     num_trials: int = 0
     shown: list[str] = field(default_factory=list)  # config keys shown with the best (the sampled ones)
-    state: dict[str, str] = field(default_factory=dict)  # trial id -> running|stopped|done|failed
+    state: dict[str, str] = field(default_factory=dict)  # trial id -> running|stopped|done|failed|killed
     best: float | None = None
     best_config: dict = field(default_factory=dict)
 
@@ -44,22 +55,24 @@ class Tally:
             return True
         return False
 
-    def ended(self, trial_id: str, iteration: int, failed: bool = False) -> None:
-        if failed:
+    def ended(self, trial_id: str, iteration: int, failed: bool = False, killed: bool = False) -> None:
+        if killed:
+            self.state[trial_id] = "killed"
+        elif failed:
             self.state[trial_id] = "failed"
         else:
             self.state[trial_id] = "done" if iteration >= self.max_iterations else "stopped"
 
     def line(self, elapsed_s: float) -> str:
-        n = {
-            k: sum(1 for s in self.state.values() if s == k) for k in ("running", "stopped", "done", "failed")
-        }
+        n = {k: sum(1 for s in self.state.values() if s == k) for k in STATES}
         pending = max(self.num_trials - len(self.state), 0)
         text = (
             f"[{elapsed_s:5.0f}s] {max(self.num_trials, len(self.state))} trials: "
             f"{n['running']} running, "
             f"{pending} pending, {n['stopped']} stopped, {n['done']} done, {n['failed']} failed"
         )
+        if n["killed"]:
+            text += f", {n['killed']} killed"
         if self.best is not None:
             keys = self.shown or list(self.best_config)
             shown = ", ".join(f"{k}={_short(self.best_config[k])}" for k in keys if k in self.best_config)
@@ -113,16 +126,25 @@ class ProgressCallback(Callback):
         self._print(force=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self.tally.ended(trial.trial_id, _iteration(trial), failed=True)
+        self._errored(trial)
         self._print(force=True)
 
     def on_experiment_end(self, trials, **info):
         # A resumed sweep's trials that had ended before it sent no events this time.
         self.tally.num_trials = max(self.tally.num_trials, len(trials))
         for trial in trials:
-            if trial.status in ("TERMINATED", "ERROR") and self.tally.state.get(trial.trial_id) != "failed":
-                self.tally.ended(trial.trial_id, _iteration(trial), failed=trial.status == "ERROR")
+            if self.tally.state.get(trial.trial_id) in ("failed", "killed"):
+                continue
+            if trial.status == "ERROR":
+                self._errored(trial)
+            elif trial.status == "TERMINATED":
+                self.tally.ended(trial.trial_id, _iteration(trial))
         self._print(force=True)
+
+    def _errored(self, trial) -> None:
+        """Failed (its code raised) or killed (its process died under it), by Ray's recorded error."""
+        killed = killed_from_outside(recorded_error(trial))
+        self.tally.ended(trial.trial_id, _iteration(trial), failed=not killed, killed=killed)
 
 
 def _iteration(trial) -> int:

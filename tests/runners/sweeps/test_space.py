@@ -90,8 +90,33 @@ def test_progress_tally_counts_states_and_keeps_the_best():
     t.ended("b", 4)
     t.ended("c", 1, failed=True)
     line = t.line(12)
-    assert "5 trials: 1 running, 1 pending, 1 stopped, 1 done, 1 failed" in line
+    assert "5 trials: 1 running, 1 pending, 1 stopped, 1 done, 1 failed |" in line  # no killed: not shown
     assert line.endswith("best val/accuracy 0.9 (lr=0.2)")
+    t.ended("d", 1, killed=True)
+    assert "0 running, 1 pending, 1 stopped, 1 done, 1 failed, 1 killed |" in t.line(13)
+
+
+def test_progress_counts_a_trial_whose_process_died_as_killed_not_failed(tmp_path):
+    # Ray records a SIGKILLed trial's process as ActorDiedError; the run is tagged `killed`, and
+    # the progress line said "failed" for it. The error is read as Ray leaves it: pickled.
+    from types import SimpleNamespace
+
+    import cloudpickle
+    from ray.exceptions import ActorDiedError
+
+    from runners.sweeps.progress import ProgressCallback
+
+    def errored(name: str, error: BaseException) -> SimpleNamespace:
+        path = tmp_path / f"{name}.pkl"
+        path.write_bytes(cloudpickle.dumps(error))
+        return SimpleNamespace(trial_id=name, pickled_error_file=str(path), last_result={}, status="ERROR")
+
+    cb = ProgressCallback([], "val/accuracy", True, max_iterations=4, num_trials=2, every_s=1e9)
+    cb.on_trial_error(0, [], errored("a", ActorDiedError()))
+    cb.on_trial_error(0, [], errored("b", ValueError("shape mismatch at step 3")))
+    assert cb.tally.state == {"a": "killed", "b": "failed"}
+    cb.on_experiment_end([errored("a", ActorDiedError())])  # a trial counted already stays so
+    assert "1 failed, 1 killed" in cb.tally.line(1)
 
 
 def test_progress_prints_a_line_only_when_the_counts_change():
