@@ -61,6 +61,13 @@ for col, (name, label, fmt, why) in zip(
     value = summary[name]
     col.metric(label, format(value, fmt) if value == value else "—", help=why)
     col.caption(describe_interval(summary[f"{name}_interval"], fmt))
+# Two different n's on one row: a reader who sees "decided ideas 3" beside "planning factor, n=4" asks.
+timed = summary["timed"]
+st.caption(
+    f"**decided ideas** ({summary['decided']}) counts the verdicts *succeeded* and *failed* only: the "
+    f"n of the hit rate and the Brier scores. The **planning factor**'s n ({timed}) counts every idea "
+    "with hours logged, *inconclusive* ones too: the time was spent whatever the verdict."
+)
 floor = summary["min_decided"]
 st.markdown(
     f"**What the ranking switch applies** (nothing below {floor} ideas, then weight n ÷ (n + {floor})):\n"

@@ -25,7 +25,6 @@ from ray.tune import Callback
 from runners.sweeps.fail_fast import recorded_error
 from tracker.sweeps import killed_from_outside
 
-
 STATES = ("running", "stopped", "done", "failed", "killed")
 
 

@@ -92,6 +92,8 @@ def test_calibration_page_scores_decided_ideas(store, judged, page):
     assert "n=1, 90% interval 0.000–1.000" in captions  # Brier from one idea: anything
     assert "n=1, 90% interval 0.00–∞" in captions  # planning factor from one idea
     assert "n=1, 90% interval 0.27–1.00" in captions  # hit rate 1 of 1 (Wilson)
+    # The two n's explained: decided = succeeded/failed, the planning factor's = hours logged.
+    assert any("succeeded* and *failed* only" in c and "*inconclusive* ones too" in c for c in captions)
     text = "\n".join(m.value for m in at.markdown)
     assert "planning factor 1.50 (n=1, 90% interval 0.00–∞) — not applied below 5" in text
     assert len(at.get("vega_lite_chart")) >= 3  # reliability, impact, planning factor (+ over time)

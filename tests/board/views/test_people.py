@@ -46,6 +46,29 @@ def test_idea_page_shows_each_person_the_spread_and_the_pool_unless_hidden(store
     idea, revisions, _ = get_idea(store, three)
     assert revisions[-1].author == "dave" and idea.people["dave"] == {"likelihood": 0.6}
     assert [m.label for m in at.metric][:1] == ["score"]  # his own given, the numbers are back
+    # The pooled headline, rounded: the raw mean of four log-odds would read 0.525315...
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["likelihood"] == f"{idea.likelihood:.2f}" != f"{idea.likelihood:g}"
+    assert shown["hours"] == f"{idea.hours:.3g}"
+
+
+def test_ideas_page_hides_the_pool_of_ideas_i_have_not_estimated(store, three, page):
+    est = Estimates.parse(hours=3, complexity=2, impact=0.02, likelihood=0.4)
+    mine = add_idea(store, "dave's own", est, author="dave")
+    at = page("ideas", me="dave")
+    at.toggle(key="hide_others").set_value(True).run()  # the sidebar's switch, on every page
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("id")
+    # "split" has alice's, bob's and carol's numbers, none of dave's: all of them blank
+    assert table.loc[three, ["score", "hours", "complexity", "impact", "likelihood"]].isna().all()
+    assert table.loc[mine, "hours"] == 3 and table.loc[mine, "likelihood"] == 0.4  # his own: shown
+    assert "1** of these ideas show no numbers" in at.info[0].value
+    at.selectbox(key="picked").set_value(three).run()
+    text = "\n".join(m.value for m in at.markdown)
+    assert "hidden until you give your estimate" in at.info[1].value and "expected gain" not in text
+    # Switched off (or for alice, who estimated it), the pool is back.
+    at.toggle(key="hide_others").set_value(False).run()
+    assert at.dataframe[0].value.set_index("id").loc[three, "likelihood"] == pytest.approx(0.5)
 
 
 def test_ideas_page_flags_disagreement_and_calibration_shows_one_person(store, three, page):
