@@ -38,7 +38,10 @@ if "me" not in st.session_state:
         None, os.environ.get("MLFLOW_TRACKING_URI", "")
     )
 st.sidebar.text_input("You are", key="me", help="your name on the estimates and comments you give here")
-# On every page, so the Ideas table and the Idea page hide alike (board/people_panel.py: hidden).
+# On every page, so the Ideas table and the Idea page hide alike (board/people_panel.py: hidden);
+# `?hide=1` turns it on for a link shared with someone who has not estimated yet.
+if HIDE_KEY not in st.session_state:
+    st.session_state[HIDE_KEY] = st.query_params.get("hide") == "1"
 st.sidebar.toggle(
     "Hide the others' numbers until I've entered mine",
     key=HIDE_KEY,

@@ -1,11 +1,11 @@
 """The Idea page's runs table: every run of the idea, in tree order, with what set it apart.
 
-Beside each run's kind, stage and why it ended, the table shows the config keys that
-differ between the idea's runs (`tracker.run_config.ordered_keys`: the settings that
-tell one run from another; the ones all runs share are listed once, under the table)
-and each run's best target score (`best/<target>`, else the final `val/<target>`). A
-sweep's row names its best trial; that trial's row carries a ★ and a tinted background,
-so the winner of a sweep is found without reading the numbers.
+Beside each run's kind and stage, the table shows its best target score (`best/<target>`,
+else the final `val/<target>`) and then the config keys that differ between the idea's runs
+(`tracker.run_config.ordered_keys`: the settings that tell one run from another; the ones
+all runs share are listed once, under the table), before status and why it ended, so they
+are in view at 1400 px. A sweep's row names its best trial; that trial's row carries a ★
+and a tinted background, so the winner of a sweep is found without reading the numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tracker.run_config import config_label, differing_keys, shared_settings, sh
 
 STAR = "★"
 BEST_TINT = "background-color: rgba(255, 196, 0, 0.18)"  # the best trials' rows
+RUN_WIDTH = 290  # px: a trial's name of four sampled values
 MAX_CONFIG_COLUMNS = 6  # differing keys shown as columns; the rest go into one "other config" column
 
 
@@ -35,9 +36,13 @@ def render(rows: list[queries.RunRow], idea_id: str) -> None:
     styled = table.style.apply(lambda r: [BEST_TINT if r["id"] in best_ids else ""] * len(r), axis=1).format(
         precision=4, na_rep=""
     )
-    wide = {"run": st.column_config.TextColumn(width="large"), STAR: st.column_config.TextColumn(width=32)}
+    # The config columns come right after the score, and the run names take what a trial's name
+    # needs (`lr=2.2e-4 width=64 depth=1 batch_size=32`), not "large": at 1400 px the columns that
+    # tell the runs apart are in view without scrolling sideways; status, why it ended, the sweep's
+    # best trial (also marked ★ on its row) and the rest follow.
+    wide = {"run": st.column_config.TextColumn(width=RUN_WIDTH), STAR: st.column_config.TextColumn(width=32)}
     if "best trial" in table:
-        wide["best trial"] = st.column_config.TextColumn(width="large")
+        wide["best trial"] = st.column_config.TextColumn(width="medium")
     st.dataframe(styled, hide_index=True, width="stretch", column_config=wide)
     shared = shared_settings(r.config for r in rows if r.kind in ("stage", "trial"))
     if shared:
@@ -67,13 +72,13 @@ def runs_frame(rows: list[queries.RunRow]) -> tuple[pd.DataFrame, set[str]]:
             "kind": r.kind,
             "stage": r.stage,
             score_column: _score(r, target),
-            "best trial": _best_trial_text(best_of_sweep[r.id], target) if r.id in best_of_sweep else "",
             **{k: short_value(config[k]) if k in config else "" for k in columns},
         }
         if extra:
             line["other config"] = config_label(config, extra, max_len=80)
         line.update(
             {
+                "best trial": _best_trial_text(best_of_sweep[r.id], target) if r.id in best_of_sweep else "",
                 "status": r.status,
                 "why it ended": r.why_ended,
                 "gates": " ".join(f"{k}={v}" for k, v in r.gates.items()),

@@ -148,7 +148,7 @@ else:
             "score": st.column_config.NumberColumn(
                 format="%.4g", width=80, help="expected gain per effective hour"
             ),
-            "hours": st.column_config.NumberColumn(format="%g", width=60),
+            "hours": st.column_config.NumberColumn(format="%.3g", width=60),  # pooled: 6.93, not 6.92302755
             "complexity": st.column_config.NumberColumn("cx", width=40, help="complexity added, 1-5"),
             "impact": st.column_config.NumberColumn(format="%.4g", width=70),
             "likelihood": st.column_config.ProgressColumn(

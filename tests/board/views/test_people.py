@@ -55,9 +55,8 @@ def test_idea_page_shows_each_person_the_spread_and_the_pool_unless_hidden(store
 def test_ideas_page_hides_the_pool_of_ideas_i_have_not_estimated(store, three, page):
     est = Estimates.parse(hours=3, complexity=2, impact=0.02, likelihood=0.4)
     mine = add_idea(store, "dave's own", est, author="dave")
-    at = page("ideas", me="dave")
-    at.toggle(key="hide_others").set_value(True).run()  # the sidebar's switch, on every page
-    assert not at.exception
+    at = page("ideas", me="dave", hide="1")  # a link that turns the sidebar's switch on
+    assert not at.exception and at.toggle(key="hide_others").value
     table = at.dataframe[0].value.set_index("id")
     # "split" has alice's, bob's and carol's numbers, none of dave's: all of them blank
     assert table.loc[three, ["score", "hours", "complexity", "impact", "likelihood"]].isna().all()

@@ -32,6 +32,14 @@ def test_runs_table_and_sweep_view_show_config_beside_scores_and_the_best_trials
     # the keys that differ between the idea's runs, lr first; keys all runs share are one caption
     config_columns = [c for c in table.columns if c in ("lr", "width", "depth", "batch_size", "seed")]
     assert config_columns[:4] == ["lr", "width", "depth", "batch_size"]
+    # ... right after the score, so at 1400 px they are in view; the long texts follow them
+    columns = list(table.columns)
+    assert columns.index("lr") == columns.index("best accuracy") + 1
+    assert (
+        max(columns.index(c) for c in config_columns)
+        < columns.index("best trial")
+        < columns.index("why it ended")
+    )
     assert "seed" not in table.columns
     assert any(c.value.startswith("Same in every run:") and "seed=0" in c.value for c in at.caption)
     assert table.loc[seeded.trials[1], "lr"] == "0.03" and table.loc[seeded.trials[2], "lr"] == "3e-3"
