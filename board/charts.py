@@ -204,8 +204,11 @@ def epoch_chart(
     )
 
 
-def per_class_chart(frame: pd.DataFrame, *, title: str, height: int = BIG_HEIGHT) -> alt.Chart:
-    """Every class of one per-class metric in one chart (frame: epoch, class, value)."""
+def per_class_chart(
+    frame: pd.DataFrame, *, title: str, height: int = BIG_HEIGHT, legend: str = "class"
+) -> alt.Chart:
+    """Every class (or a task's slice: `legend="slice"`) of one per-class metric in one chart
+    (frame: epoch, class, value)."""
     n = frame["class"].nunique()
     classes = sorted(frame["class"].unique(), key=_natural)
     return (
@@ -223,7 +226,7 @@ def per_class_chart(frame: pd.DataFrame, *, title: str, height: int = BIG_HEIGHT
                 "class:N",
                 sort=classes,
                 scale=alt.Scale(scheme="tableau10" if n <= 10 else "tableau20"),
-                legend=alt.Legend(title="class", columns=1 if n <= 12 else 2, labelFontSize=12),
+                legend=alt.Legend(title=legend, columns=1 if n <= 12 else 2, labelFontSize=12),
             ),
             tooltip=["class:N", alt.Tooltip("epoch:Q", format="d"), alt.Tooltip("value:Q", format=".4g")],
         )

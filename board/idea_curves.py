@@ -220,7 +220,9 @@ def _epochs(s, run, curves: dict[str, pd.DataFrame], knots, project_rows) -> Non
     cols = st.columns(3) if len(sliced) else []
     for i, (metric, rows) in enumerate(sliced.groupby("metric", sort=True)):
         title = f"{keys.VAL_PREFIX}{metric.removeprefix(keys.SLICE_PREFIX)} per slice"
-        chart = charts.per_class_chart(_trained(rows), title=title, height=charts.SMALL_HEIGHT)
+        chart = charts.per_class_chart(
+            _trained(rows), title=title, height=charts.SMALL_HEIGHT, legend="slice"
+        )
         cols[i % 3].altair_chart(chart, width="stretch")
     rest = [k for k in curves if k not in first]
     if rest:

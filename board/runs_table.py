@@ -20,7 +20,9 @@ from tracker.run_config import config_label, differing_keys, shared_settings, sh
 
 STAR = "★"
 BEST_TINT = "background-color: rgba(255, 196, 0, 0.18)"  # the best trials' rows
-RUN_WIDTH = 290  # px: a trial's name of four sampled values
+RUN_WIDTH = (
+    310  # px: a nested trial's name of four sampled values (lr=0.0281 width=256 depth=3 batch_size=128)
+)
 MAX_CONFIG_COLUMNS = 6  # differing keys shown as columns; the rest go into one "other config" column
 
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 import pytest
+import streamlit as st
 
 from board import data
 from tests.board.seed_research import DIGITS, seed_research
+from tracker.artifacts import PER_CLASS_FILE, PerClassFile
 from tracker.queries import get_run_row
 
 
@@ -164,3 +166,28 @@ def test_per_class_values_are_read_from_the_runs_file(store, make_idea):
     assert list(frame.columns) == ["epoch", "metric", "class", "value"]
     assert set(frame["metric"]) == {"f1"} and sorted(frame["class"].unique()) == ["cat", "dog"]
     assert frame.set_index(["epoch", "class"])["value"][(2, "dog")] == pytest.approx(0.6)
+
+
+def test_a_tasks_slices_get_a_small_chart_per_metric_and_no_share_curve(research, page, store):
+    run = research.runs["generalize"]
+    classes = data.per_class(store.project, store.uri, get_run_row(store, run))  # the seed's old keys
+    per_class = PerClassFile()
+    for epoch in range(1, 9):  # the file fit() stores for a task with slices (Task.slices)
+        values = {"slice/faint/accuracy": 0.8 + epoch / 100, "slice/faint/share": 0.3,
+                  "slice/faint/loss": 1 / epoch, "slice/bold/accuracy": 0.9,
+                  "slice/bold/share": 0.25}  # fmt: skip
+        of_epoch = classes[classes["epoch"] == epoch]
+        f1 = {f"f1/{c}": v for c, v in zip(of_epoch["class"], of_epoch["value"], strict=True)}
+        per_class.add(epoch, {**f1, **values})
+    store.client.log_text(run, per_class.payload().decode(), PER_CLASS_FILE)
+    st.cache_data.clear()
+    drawn = charts(open_run(page, research, "generalize"))
+    titles = [c.title for c in drawn]
+    assert titles.count("val/f1 per class") == 1  # the classes' chart holds no slice
+    sliced = {c.title: c for c in drawn if c.title.endswith("per slice")}
+    # a slice's share is the same every epoch: no chart for it
+    assert sorted(sliced) == ["val/accuracy per slice", "val/loss per slice"]
+    chart = sliced["val/accuracy per slice"]
+    (layer, rows), *_ = chart.layers("line")
+    assert sorted(rows["class"].unique()) == ["bold", "faint"] and len(rows) == 16
+    assert layer["encoding"]["color"]["legend"]["title"] == "slice"
