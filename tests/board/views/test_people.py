@@ -65,9 +65,19 @@ def test_ideas_page_hides_the_pool_of_ideas_i_have_not_estimated(store, three, p
     at.selectbox(key="picked").set_value(three).run()
     text = "\n".join(m.value for m in at.markdown)
     assert "hidden until you give your estimate" in at.info[1].value and "expected gain" not in text
-    # Switched off (or for alice, who estimated it), the pool is back.
+    # The Edit form loads the hidden numbers blank; what dave types there is his own estimate.
+    assert (
+        at.text_input(key="edit_likelihood").value == "" and at.text_input(key="edit_title").value == "split"
+    )
+    at.text_input(key="edit_likelihood").input("0.6")
+    next(b for b in at.button if b.label == "Save revision").click().run()
+    assert not at.exception
+    idea, revisions, _ = get_idea(store, three)
+    assert revisions[-1].author == "dave" and idea.people["dave"] == {"likelihood": 0.6}
+    assert at.dataframe[0].value.set_index("id").loc[three, "likelihood"] > 0.5  # his own given: shown
+    # Switched off, nothing is hidden.
     at.toggle(key="hide_others").set_value(False).run()
-    assert at.dataframe[0].value.set_index("id").loc[three, "likelihood"] == pytest.approx(0.5)
+    assert not at.dataframe[0].value[["score", "likelihood"]].isna().any().any()
 
 
 def test_ideas_page_flags_disagreement_and_calibration_shows_one_person(store, three, page):
