@@ -149,7 +149,9 @@ else:
                 format="%.4g", width=80, help="expected gain per effective hour"
             ),
             "hours": st.column_config.NumberColumn(format="%.3g", width=60),  # pooled: 6.93, not 6.92302755
-            "complexity": st.column_config.NumberColumn("cx", width=40, help="complexity added, 1-5"),
+            "complexity": st.column_config.NumberColumn(
+                "cx", format="%d", width=40, help="complexity added, 1-5"
+            ),
             "impact": st.column_config.NumberColumn(format="%.4g", width=70),
             "likelihood": st.column_config.ProgressColumn(
                 "p", min_value=0.0, max_value=1.0, format="%.2f", width=90, help="likelihood"
