@@ -82,6 +82,12 @@ class QueueItem:
     def job_name(self) -> str:
         return JOB_PREFIX + self.id
 
+    @property
+    def held(self) -> tuple[float, float]:
+        """(CPUs, GPUs) it holds while it runs: a sweep's are per trial, `max_concurrent` at once."""
+        n = float(self.sweep.get("max_concurrent") or 2) if self.what == "sweep" else 1.0
+        return self.cpus * n, self.gpus * n
+
 
 def experiment_id(store: Store) -> str:
     """The queue's experiment `<project>.queue`, created on first use."""
