@@ -60,19 +60,18 @@ TAG_BASELINE_RUN = "idealoop.baseline_run"  # generalize runs: the baseline run 
 TAG_SCALE_REFERENCE_RUN = "idealoop.scale_reference_run"  # scale runs: the generalize run it had to beat
 TAG_PROCESSES = "idealoop.processes"  # scale runs with processes > 1: data-parallel world size
 TAG_DEMO = "idealoop.demo"  # ideas added by `idealoop demo`: "true"
-# The overnight queue (tracker/queue_items.py): items and sessions live in the experiment
-# `<project>.queue`; the runs an item makes carry TAG_QUEUE_ITEM.
+# The overnight queue (tracker/queue_items.py): items and sessions in the experiment `<project>.queue`.
 TAG_QUEUE_ITEM = "idealoop.queue_item"  # stage and sweep runs a queue item made: the item's id
 TAG_QUEUE_STATE = "idealoop.queue_state"  # items: queued|submitted|running|done|failed|killed|skipped|removed
 TAG_QUEUE_REASON = "idealoop.queue_reason"  # items: why it ended so (one line); sessions: why they ended
 TAG_QUEUE_PRIORITY = "idealoop.queue_priority"  # items: explicit priority, higher first ("": by rank)
 TAG_QUEUE_SESSION = "idealoop.queue_session"  # items: the session that ran or skipped it
-TAG_QUEUE_STARTED = "idealoop.queue_started"  # items: ms its job started running; sessions: ms opened
-TAG_QUEUE_ENDED = "idealoop.queue_ended"  # items, sessions: ms they ended
+# items: ms their job started running and ended; sessions: ms opened and ended
+TAG_QUEUE_STARTED, TAG_QUEUE_ENDED = "idealoop.queue_started", "idealoop.queue_ended"
 TAG_QUEUE_STOPPING = "idealoop.queue_stopping"  # items: deadline|budget|stopped, set before stopping the job
 TAG_RAY_JOB = "idealoop.ray_job"  # items: the Ray job's submission id (one per item: never run twice)
-TAG_QUEUE_UNTIL = "idealoop.queue_until"  # sessions: the deadline, ms since the epoch
-TAG_QUEUE_BUDGET = "idealoop.queue_budget"  # sessions: GPU-hour budget ("": none)
+# sessions: the deadline (ms since the epoch) and the GPU-hour budget ("": none)
+TAG_QUEUE_UNTIL, TAG_QUEUE_BUDGET = "idealoop.queue_until", "idealoop.queue_budget"
 TAG_QUEUE_DRIVER = "idealoop.queue_driver"  # sessions: host:pid of the driver now in charge
 TAG_QUEUE_HEARTBEAT = "idealoop.queue_heartbeat"  # sessions: ms of the driver's last tick
 TAG_QUEUE_STOP = "idealoop.queue_stop"  # sessions: "requested" by `idealoop queue stop`

@@ -265,6 +265,35 @@ class Driver:
         self.say(f"queue: session {self.sid} {state} ({why})")
 
 
+def stop_queue(store, *, wait_s: float = 120.0, say=print, poll_s: float = POLL_S) -> bool:
+    """`queue stop`: ask the running session's driver to stop its items and end; with no live
+    driver, stop them from here (through the session's Ray). False when no session runs."""
+    running = [s for s in qs.sessions(store) if s.state == "running"]
+    if not running:
+        say("queue: no session is running")
+        return False
+    session = running[-1]
+    qs.update_session(store, session.id, stop="requested")
+    if driver_alive(session):
+        end = time.monotonic() + wait_s
+        while time.monotonic() < end:
+            if qs.get_session(store, session.id).state != "running":
+                say(f"queue: session {session.id} stopped")
+                return True
+            time.sleep(poll_s / 2)
+        say(f"queue: stop requested; the driver ({session.driver}) has not finished within {wait_s:g} s")
+        return True
+    if not session.dashboard or not ray_head.answers(session.dashboard):
+        for item in qi.list_items(store, qi.ACTIVE):
+            qs.end_item_runs(store, item.id, "stopped")
+            qi.set_state(store, item.id, "killed", "stopped; its Ray was gone", ended=now_ms())
+        qs.update_session(store, session.id, state="stopped", reason="stopped", ended=now_ms())
+        say(f"queue: session {session.id} stopped (its Ray was gone)")
+        return True
+    run(Driver(store, session.id, say=say), poll_s)
+    return True
+
+
 def run(driver: Driver, poll_s: float = POLL_S) -> None:
     while not driver.finished:
         driver.tick()
