@@ -72,12 +72,12 @@ TAG_QUEUE_STOPPING = "idealoop.queue_stopping"  # items: deadline|budget|stopped
 TAG_RAY_JOB = "idealoop.ray_job"  # items: the Ray job's submission id (one per item: never run twice)
 # sessions: the deadline (ms since the epoch) and the GPU-hour budget ("": none)
 TAG_QUEUE_UNTIL, TAG_QUEUE_BUDGET = "idealoop.queue_until", "idealoop.queue_budget"
-TAG_QUEUE_DRIVER = "idealoop.queue_driver"  # sessions: host:pid of the driver now in charge
-TAG_QUEUE_HEARTBEAT = "idealoop.queue_heartbeat"  # sessions: ms of the driver's last tick
+# sessions: host:pid of the driver in charge, and ms of its last tick
+TAG_QUEUE_DRIVER, TAG_QUEUE_HEARTBEAT = "idealoop.queue_driver", "idealoop.queue_heartbeat"
 TAG_QUEUE_STOP = "idealoop.queue_stop"  # sessions: "requested" by `idealoop queue stop`
 TAG_QUEUE_CAPACITY = "idealoop.queue_capacity"  # sessions: JSON {"CPU": n, "GPU": n} of the cluster
-TAG_RAY_DASHBOARD = "idealoop.ray_dashboard"  # sessions: the Ray dashboard URL (the jobs API)
-TAG_RAY_HEAD_PID = "idealoop.ray_head_pid"  # sessions: pid of the local Ray head the queue started
+# sessions: the Ray dashboard URL (the jobs API), the pid of a local Ray head the queue started
+TAG_RAY_DASHBOARD, TAG_RAY_HEAD_PID = "idealoop.ray_dashboard", "idealoop.ray_head_pid"
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
 TAG_DESCRIPTION = "mlflow.note.content"  # shows as the run's description in the UI
 TAG_RUN_NAME = "mlflow.runName"
