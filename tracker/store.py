@@ -60,23 +60,20 @@ TAG_BASELINE_RUN = "idealoop.baseline_run"  # generalize runs: the baseline run 
 TAG_SCALE_REFERENCE_RUN = "idealoop.scale_reference_run"  # scale runs: the generalize run it had to beat
 TAG_PROCESSES = "idealoop.processes"  # scale runs with processes > 1: data-parallel world size
 TAG_DEMO = "idealoop.demo"  # ideas added by `idealoop demo`: "true"
-# The overnight queue (tracker/queue_items.py): items and sessions in the experiment `<project>.queue`.
+# The overnight queue (tracker/queue_items.py): items and sessions in the experiment `<project>.queue`;
+# started/ended/heartbeat/until are ms since the epoch, budget GPU-hours ("": none), driver host:pid.
 TAG_QUEUE_ITEM = "idealoop.queue_item"  # stage and sweep runs a queue item made: the item's id
 TAG_QUEUE_STATE = "idealoop.queue_state"  # items: queued|submitted|running|done|failed|killed|skipped|removed
 TAG_QUEUE_REASON = "idealoop.queue_reason"  # items: why it ended so (one line); sessions: why they ended
 TAG_QUEUE_PRIORITY = "idealoop.queue_priority"  # items: explicit priority, higher first ("": by rank)
 TAG_QUEUE_SESSION = "idealoop.queue_session"  # items: the session that ran or skipped it
-# items: ms their job started running and ended; sessions: ms opened and ended
 TAG_QUEUE_STARTED, TAG_QUEUE_ENDED = "idealoop.queue_started", "idealoop.queue_ended"
 TAG_QUEUE_STOPPING = "idealoop.queue_stopping"  # items: deadline|budget|stopped, set before stopping the job
 TAG_RAY_JOB = "idealoop.ray_job"  # items: the Ray job's submission id (one per item: never run twice)
-# sessions: the deadline (ms since the epoch) and the GPU-hour budget ("": none)
 TAG_QUEUE_UNTIL, TAG_QUEUE_BUDGET = "idealoop.queue_until", "idealoop.queue_budget"
-# sessions: host:pid of the driver in charge, and ms of its last tick
 TAG_QUEUE_DRIVER, TAG_QUEUE_HEARTBEAT = "idealoop.queue_driver", "idealoop.queue_heartbeat"
 TAG_QUEUE_STOP = "idealoop.queue_stop"  # sessions: "requested" by `idealoop queue stop`
 TAG_QUEUE_CAPACITY = "idealoop.queue_capacity"  # sessions: JSON {"CPU": n, "GPU": n} of the cluster
-# sessions: the Ray dashboard URL (the jobs API), the pid of a local Ray head the queue started
 TAG_RAY_DASHBOARD, TAG_RAY_HEAD_PID = "idealoop.ray_dashboard", "idealoop.ray_head_pid"
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
 TAG_DESCRIPTION = "mlflow.note.content"  # shows as the run's description in the UI
