@@ -5,7 +5,7 @@ The driver runs as a separate process, as a user runs it, and is killed twice: o
 SIGKILL mid-queue, once with SIGTERM; each restart continues the same session from what
 MLflow and Ray hold. The third driver gets a deadline a few seconds away, which stops the
 last running item. The items are tiny (the digits baseline, a failing task) except one long
-generalize run that only the deadline ends.
+generalize run, mostly asleep, that only the deadline ends.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 from runners.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
+SLOW = "tests.runners.sweeps.tune_task:make_task"
 HEAD = ["--num-cpus", "4", "--num-gpus", "1"]  # a declared GPU: Ray schedules it, nothing uses it
 
 
@@ -60,8 +61,9 @@ def test_a_night_runs_in_rank_order_packs_survives_restarts_and_accounts_for_eve
     # Ideas of falling score: the queue runs their items best first.
     ideas = [make_idea(f"idea {n}", impact=0.1 / (n + 1)) for n in range(5)]
     base = ["--stage", "baseline", "--minutes", "0.5"]
-    long = add(capsys, "--idea", ideas[4], "--stage", "generalize", "--set", "epochs=300",
-               "--minutes", "0.5", "--priority", "5")  # fmt: skip
+    # The long one sleeps 50 ms a step (tune_task's seed >= 100): it holds its CPU, it does not burn it.
+    long = add(capsys, "--idea", ideas[4], "--stage", "generalize", "--task", SLOW, "--set", "seed=100",
+               "--set", "epochs=300", "--minutes", "0.5", "--priority", "5")  # fmt: skip
     b = add(capsys, "--idea", ideas[0], *base, "--cpus", "1")
     c = add(capsys, "--idea", ideas[1], *base, "--cpus", "0.5", "--gpus", "0.5")
     d = add(capsys, "--idea", ideas[2], *base, "--cpus", "0.5", "--gpus", "0.5")
