@@ -113,12 +113,14 @@ class Driver:
 
     # -- one tick ----------------------------------------------------------------------------
     def tick(self) -> None:
+        """One look: record what Ray says, stop what must stop, start what fits. The queue is read
+        once, and again only after this tick changed it (the driver's own CPU matters on 2 cores)."""
         store, now = self.store, now_ms()
         qs.heartbeat(store, self.sid)
         session = qs.get_session(store, self.sid)
-        for item in qi.list_items(store, qi.ACTIVE):
-            self.reconcile(item)
         items = qi.list_items(store)
+        if any([self.reconcile(i) for i in items if i.state in qi.ACTIVE]):
+            items = qi.list_items(store)
         active = [i for i in items if i.state in qi.ACTIVE]
         queued = [i for i in items if i.state in qi.WAITING]
         why_stop = "stopped" if session.stop_requested else "deadline" if now >= session.until_ms else ""
@@ -130,14 +132,15 @@ class Driver:
             for item in active:
                 if item.gpus > 0:
                     self.stop(item, "budget")
-        if why_stop != "stopped":
-            self.start_what_fits(queued, active, session, spent, now)
-            queued = qi.list_items(store, qi.WAITING)
-        active = qi.list_items(store, qi.ACTIVE)
+        if why_stop != "stopped" and queued and self.start_what_fits(queued, active, session, spent, now):
+            items = qi.list_items(store)
+            active = [i for i in items if i.state in qi.ACTIVE]
+            queued = [i for i in items if i.state in qi.WAITING]
         if not active and (not queued or why_stop == "stopped"):
             self.finish(session, why_stop or "queue empty")
 
-    def start_what_fits(self, queued, active, session, spent: float, now: int) -> None:
+    def start_what_fits(self, queued, active, session, spent: float, now: int) -> bool:
+        """Skip and submit what the plan says; True if it changed anything."""
         planned = [self.planned(i) for i in queued]
         running = [
             qp.Running(i.id, need_of(i), (i.started_ms or now) + self.minutes(i)[0] * 60_000) for i in active
@@ -150,6 +153,7 @@ class Driver:
         by_id = {i.id: i for i in queued}
         for item_id in decided.start:
             self.submit(by_id[item_id])
+        return bool(decided.skip or decided.start)
 
     # -- items ------------------------------------------------------------------------------
     def minutes(self, item: qi.QueueItem) -> tuple[float, str]:
@@ -197,8 +201,8 @@ class Driver:
         held = f"{need.cpus:g} CPU {need.gpus:g} GPU"
         self.say(f"queue: started {item.id[:8]} ({item.what} {item.task}, {held})")
 
-    def reconcile(self, item: qi.QueueItem) -> None:
-        """Record what Ray says of an item's job."""
+    def reconcile(self, item: qi.QueueItem) -> bool:
+        """Record what Ray says of an item's job; True if its state changed."""
         store, now = self.store, now_ms()
         try:
             info = self.client.get_job_info(item.job_name)
@@ -207,16 +211,17 @@ class Driver:
                 raise
             if item.state == "submitted":  # the driver died before Ray took it: it never ran
                 qi.set_state(store, item.id, "queued")
-                return
+                return True
             qs.end_item_runs(store, item.id, "killed")
             qi.set_state(store, item.id, "failed", f"Ray has no job {item.job_name} any more", ended=now)
-            return
+            return True
         status = str(getattr(info.status, "value", info.status))
         started = int(info.start_time or now)
-        if status == "RUNNING" and item.state != "running":
-            qi.set_state(store, item.id, "running", started=started)
         if status not in ("SUCCEEDED", "FAILED", "STOPPED"):
-            return
+            if status == "RUNNING" and item.state != "running":
+                qi.set_state(store, item.id, "running", started=started)
+                return True
+            return False
         ended = int(info.end_time or now)
         if status == "SUCCEEDED":
             qi.set_state(store, item.id, "done", "completed", started=started, ended=ended)
@@ -231,6 +236,7 @@ class Driver:
             qi.save_log_tail(store, item.id, tail)
             qi.set_state(store, item.id, "failed", reason, started=started, ended=ended)
         self.say(f"queue: {item.id[:8]} {status.lower()}")
+        return True
 
     def log_tail(self, job: str) -> str:
         try:
