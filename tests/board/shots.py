@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         ("idea", f"/idea?id={idea}", []),
         ("launch", f"/launch?id={idea}", []),
         ("compare", "/compare", []),
+        ("queue", "/queue", []),
         ("calibration", "/calibration", []),
     ]
     try:
