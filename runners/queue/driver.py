@@ -98,15 +98,17 @@ class Driver:
         session = qs.get_session(store, session_id)
         address = address or os.environ.get("RAY_ADDRESS") or ""
         self.head_pid = 0
-        if address:
-            self.client, where = ray_head.job_client(address), address
+        if address:  # recorded as the dashboard URL Ray resolved it to: a restart finds it again
+            self.client = ray_head.job_client(address)
+            where = self.client.get_address()
         elif session.dashboard and ray_head.answers(session.dashboard):
             where, self.head_pid = session.dashboard, session.head_pid
             self.client = ray_head.job_client(where)
         else:
             where, self.head_pid = ray_head.start_local_head(num_cpus, num_gpus)
             self.client = ray_head.job_client(where)
-        self.ship = bool(address) if ship is None else ship  # a cluster gets the code with each job
+        # A cluster (any Ray the queue did not start) gets the code with each job.
+        self.ship = not self.head_pid if ship is None else ship
         self.capacity = ray_head.capacity(self.client)
         qs.update_session(store, session_id, dashboard=where, head_pid=self.head_pid, capacity=self.capacity)
         self.finished = False
