@@ -120,7 +120,9 @@ def main() -> None:
     sampler.start()
     t = time.monotonic()
     head = ["--num-cpus", str(args.num_cpus)] + (["--num-gpus", "1"] if args.gpus else [])
-    call("queue", "start", "--until", "+60m", "--poll", "1", *head)
+    started = subprocess.run([*cli, "queue", "start", "--until", "+60m", "--poll", "1", *head], env=env,
+                             capture_output=True, text=True)  # fmt: skip
+    (work / "driver.log").write_text(started.stderr)
     queue_s = time.monotonic() - t
     machine_cpu, gpu_util = sampler.finish()
     report = json.loads(call("queue", "report", "--json"))
@@ -128,6 +130,8 @@ def main() -> None:
     states = [i["state"] for i in report["items"]]
     held_cpu = use["cpu_used"] / max(use["cpu_used"] + use["cpu_idle"], 1e-12)
     print(f"queue:      {queue_s:.1f} s for {len(items)} items ({states.count('done')} done)")
+    if states.count("done") != len(items):
+        sys.exit(f"not every item is done: {states}; see `idealoop queue report` in {work} (--keep)")
     if seq_s:
         print(f"ratio queue / sequential: {queue_s / seq_s:.2f}  (target <= 0.6 on 2 cores)")
     print(f"busy-CPU fraction during the queue: {held_cpu:.2f} of the Ray head's CPUs held by items "

@@ -258,8 +258,11 @@ def cmd_stop(args) -> int:
 
 
 def cmd_report(args) -> int:
+    import os
+
     from tracker.queue_report import build_report, render
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # log tails: no bars on stderr
     report = build_report(_store(args), args.session or None)
     if args.json:
         from dataclasses import asdict

@@ -33,7 +33,10 @@ from tracker.queue_report import usage
 POLL_S = 2.0
 STALE_S = 30.0  # a heartbeat older than this (from another host) means its driver is gone
 LOG_TAIL_LINES = 40
-ERROR_MARK = "idealoop: error:"  # the CLI's one line for a failure: the best reason a log holds
+ERROR_MARK = "idealoop: error:"
+# Ray's words for "not now" when a job is submitted (a node's job agent not registered yet, on a
+# fresh or loaded head): the item stays queued and is submitted again on a later tick.
+BUSY = ("No available agent", "try again later")  # the CLI's one line for a failure: the best reason a log holds
 
 
 def now_ms() -> int:
@@ -92,7 +95,8 @@ class Driver:
     ):
         """Attach to `address` (else RAY_ADDRESS, else the session's own head if it still answers,
         else a new local head of `num_cpus`/`num_gpus`, None: Ray detects them)."""
-        self.store, self.sid, self.say = store, session_id, say
+        self.store, self.sid = store, session_id
+        self.say = lambda line: say(f"{time.strftime('%H:%M:%S')} {line}")
         self.scores: dict[str, float] = {}
         self.history: dict[tuple, list[float]] = {}
         session = qs.get_session(store, session_id)
@@ -197,6 +201,10 @@ class Driver:
                 metadata={"idealoop_item": item.id, "idealoop_idea": item.idea_id},
             )
         except RuntimeError as exc:
+            if any(m in str(exc) for m in BUSY):  # Ray is not ready for it yet: next tick
+                qi.set_state(self.store, item.id, "queued")
+                self.say(f"queue: Ray cannot take {item.id[:8]} yet ({first_line(exc)}); trying again")
+                return
             if "already exists" not in str(exc):  # else: submitted before a driver died; adopted
                 qi.set_state(self.store, item.id, "failed", f"Ray refused the job: {first_line(exc)}")
                 return
