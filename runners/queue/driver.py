@@ -33,10 +33,10 @@ from tracker.queue_report import usage
 POLL_S = 2.0
 STALE_S = 30.0  # a heartbeat older than this (from another host) means its driver is gone
 LOG_TAIL_LINES = 40
-ERROR_MARK = "idealoop: error:"
+ERROR_MARK = "idealoop: error:"  # the CLI's one line for a failure: the best reason a log holds
 # Ray's words for "not now" when a job is submitted (a node's job agent not registered yet, on a
 # fresh or loaded head): the item stays queued and is submitted again on a later tick.
-BUSY = ("No available agent", "try again later")  # the CLI's one line for a failure: the best reason a log holds
+BUSY = ("No available agent", "try again later")
 
 
 def now_ms() -> int:
