@@ -158,7 +158,8 @@ class Driver:
             self.say(f"queue: skipped {item_id[:8]}: {why}")
         by_id = {i.id: i for i in queued}
         for item_id in decided.start:
-            self.submit(by_id[item_id])
+            if not self.submit(by_id[item_id]):
+                break  # Ray is not ready for jobs yet: the rest wait for the next tick too
         return bool(decided.skip or decided.start)
 
     # -- items ------------------------------------------------------------------------------
@@ -180,7 +181,8 @@ class Driver:
         minutes = self.minutes(item)[0]
         return qp.Planned(item.id, need_of(item), minutes, item.priority, score, item.created_ms)
 
-    def submit(self, item: qi.QueueItem) -> None:
+    def submit(self, item: qi.QueueItem) -> bool:
+        """Submit an item's job; False when Ray cannot take jobs yet (the item stays queued)."""
         qi.set_state(self.store, item.id, "submitted", session=self.sid, job=item.job_name)
         need = need_of(item)
         threads = max(1, math.ceil(item.cpus))  # torch uses what the item holds, not every core
@@ -204,12 +206,13 @@ class Driver:
             if any(m in str(exc) for m in BUSY):  # Ray is not ready for it yet: next tick
                 qi.set_state(self.store, item.id, "queued")
                 self.say(f"queue: Ray cannot take {item.id[:8]} yet ({first_line(exc)}); trying again")
-                return
+                return False
             if "already exists" not in str(exc):  # else: submitted before a driver died; adopted
                 qi.set_state(self.store, item.id, "failed", f"Ray refused the job: {first_line(exc)}")
-                return
+                return True
         held = f"{need.cpus:g} CPU {need.gpus:g} GPU"
         self.say(f"queue: started {item.id[:8]} ({item.what} {item.task}, {held})")
+        return True
 
     def reconcile(self, item: qi.QueueItem) -> bool:
         """Record what Ray says of an item's job; True if its state changed."""
