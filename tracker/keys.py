@@ -52,6 +52,7 @@ QUEUE_CPU_HOURS_IDLE = "queue/cpu_hours_idle"
 
 # Param prefixes (params are written once; MLflow keeps them per run):
 REVISION_PREFIX = "revision."  # ideas: revision.<NNNN> = the revision record as JSON
+COMMENT_PREFIX = "comment."  # ideas: comment.<NNNN> = {time, author, text} as JSON
 SWEEP_PARAM_PREFIX = "sweep."  # sweeps: sweep.<setting>, sweep.space, sweep.base
 TRIAL_PARAM_PREFIX = "trial."  # trials: trial.<key> = the sampled value
 QUEUE_PARAM_PREFIX = "queue."  # queue items: queue.<what|stage|task|set|space|sweep|cpus|gpus|minutes>
