@@ -219,7 +219,8 @@ def cmd_priority(args) -> int:
 
 
 def cmd_start(args) -> int:
-    from runners.queue.driver import Driver, open_or_continue, run
+    from runners.queue.control import open_or_continue
+    from runners.queue.driver import Driver, run
     from tracker.queue_items import QueueError
 
     store = _store(args)
@@ -251,7 +252,7 @@ def cmd_start(args) -> int:
 
 
 def cmd_stop(args) -> int:
-    from runners.queue.driver import stop_queue
+    from runners.queue.control import stop_queue
 
     said = stop_queue(_store(args), wait_s=args.wait, say=say)
     return 0 if said else 1

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import os
 import shlex
-import socket
 import sys
 import time
 
@@ -46,37 +45,6 @@ def now_ms() -> int:
 def need_of(item: qi.QueueItem) -> qp.Need:
     """What an item holds while it runs (`QueueItem.held`)."""
     return qp.Need(*item.held)
-
-
-def driver_alive(session: qs.Session) -> bool:
-    if not session.driver:
-        return False
-    host, _, pid = session.driver.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return int(pid) != os.getpid() and now_ms() - session.heartbeat_ms < 10 * STALE_S * 1000
-    return now_ms() - session.heartbeat_ms < STALE_S * 1000
-
-
-def open_or_continue(store, until_ms: int, budget: float | None) -> tuple[str, bool]:
-    """(session id, continued?): the running session whose driver is gone, or a new one."""
-    running = [s for s in qs.sessions(store) if s.state == "running"]
-    if running:
-        s = running[-1]
-        if driver_alive(s):
-            ago = (now_ms() - s.heartbeat_ms) / 1000
-            raise qi.QueueError(
-                f"a queue driver is already running ({s.driver}, heartbeat {ago:.0f} s ago); "
-                "`idealoop queue stop` stops it"
-            )
-        qs.update_session(store, s.id, until=until_ms, budget="" if budget is None else budget, stop="")
-        return s.id, True
-    return qs.open_session(store, until_ms=until_ms, budget=budget), False
 
 
 class Driver:
@@ -115,14 +83,39 @@ class Driver:
         self.ship = not self.head_pid if ship is None else ship
         self.capacity = ray_head.capacity(self.client)
         qs.update_session(store, session_id, dashboard=where, head_pid=self.head_pid, capacity=self.capacity)
-        self.finished = False
+        self.url, self.size, self.finished = where, (num_cpus, num_gpus), False
+
+    def ray_ok(self) -> bool:
+        """Is Ray there? A local head of ours that died (killed by hand, by `ray stop`) is started
+        again: the jobs it ran are lost, and the next look records those items failed. A cluster
+        that does not answer is waited for."""
+        if ray_head.answers(self.url):
+            return True
+        if self.head_pid and not ray_head.is_ray_head(self.head_pid):
+            self.say(f"queue: the local Ray head ({self.head_pid}) is gone; starting a new one")
+            self.url, self.head_pid = ray_head.start_local_head(*self.size)
+            self.client = ray_head.job_client(self.url)
+            self.capacity = ray_head.capacity(self.client)
+            qs.update_session(
+                self.store, self.sid, dashboard=self.url, head_pid=self.head_pid, capacity=self.capacity
+            )
+            return True
+        self.say(f"queue: Ray does not answer at {self.url}; waiting for it")
+        return False
 
     # -- one tick ----------------------------------------------------------------------------
     def tick(self) -> None:
         """One look: record what Ray says, stop what must stop, start what fits. The queue is read
         once, and again only after this tick changed it (the driver's own CPU matters on 2 cores)."""
+        qs.heartbeat(self.store, self.sid)
+        try:
+            if self.ray_ok():
+                self.look()
+        except OSError as exc:  # the dashboard went away mid-look (requests' errors are OSErrors)
+            self.say(f"queue: lost Ray mid-look ({first_line(exc)}); trying again")
+
+    def look(self) -> None:
         store, now = self.store, now_ms()
-        qs.heartbeat(store, self.sid)
         session = qs.get_session(store, self.sid)
         items = qi.list_items(store)
         if any([self.reconcile(i) for i in items if i.state in qi.ACTIVE]):
@@ -282,35 +275,6 @@ class Driver:
             ray_head.stop_local_head(self.head_pid)
         self.finished = True
         self.say(f"queue: session {self.sid} {state} ({why})")
-
-
-def stop_queue(store, *, wait_s: float = 120.0, say=print, poll_s: float = POLL_S) -> bool:
-    """`queue stop`: ask the running session's driver to stop its items and end; with no live
-    driver, stop them from here (through the session's Ray). False when no session runs."""
-    running = [s for s in qs.sessions(store) if s.state == "running"]
-    if not running:
-        say("queue: no session is running")
-        return False
-    session = running[-1]
-    qs.update_session(store, session.id, stop="requested")
-    if driver_alive(session):
-        end = time.monotonic() + wait_s
-        while time.monotonic() < end:
-            if qs.get_session(store, session.id).state != "running":
-                say(f"queue: session {session.id} stopped")
-                return True
-            time.sleep(poll_s / 2)
-        say(f"queue: stop requested; the driver ({session.driver}) has not finished within {wait_s:g} s")
-        return True
-    if not session.dashboard or not ray_head.answers(session.dashboard):
-        for item in qi.list_items(store, qi.ACTIVE):
-            qs.end_item_runs(store, item.id, "stopped")
-            qi.set_state(store, item.id, "killed", "stopped; its Ray was gone", ended=now_ms())
-        qs.update_session(store, session.id, state="stopped", reason="stopped", ended=now_ms())
-        say(f"queue: session {session.id} stopped (its Ray was gone)")
-        return True
-    run(Driver(store, session.id, say=say), poll_s)
-    return True
 
 
 def run(driver: Driver, poll_s: float = POLL_S) -> None:
