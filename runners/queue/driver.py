@@ -218,6 +218,10 @@ class Driver:
             if item.state == "submitted":  # the driver died before Ray took it: it never ran
                 qi.set_state(store, item.id, "queued")
                 return True
+            runs = qi.runs_of(store, item.id)  # its Ray is gone (restarted): the runs say how it went
+            if runs and all(r.info.status == "FINISHED" for r in runs):
+                qi.set_state(store, item.id, "done", "completed (Ray lost the job's record)", ended=now)
+                return True
             qs.end_item_runs(store, item.id, "killed")
             qi.set_state(store, item.id, "failed", f"Ray has no job {item.job_name} any more", ended=now)
             return True
