@@ -1,15 +1,17 @@
 """How well the overnight queue keeps the machine busy: 12 small items through `idealoop queue
 start` on a local Ray vs the same items run one after another by hand (`idealoop run`).
 
-Items (digits): 4 baselines holding 0.5 CPU, 4 `generalize` runs of 2 epochs holding 1 CPU,
-4 of 4 epochs holding 2 CPUs (each item's torch uses as many threads as it holds CPUs, in
-both arms). Both arms are separate processes as at a terminal, so start-up is counted; the
-queue's time includes starting and stopping its Ray head. Printed:
+Items (digits), 3 of each: baselines holding 0.5 CPU, `generalize` runs of 2 epochs holding
+1 CPU and 0.5 CPU, and of 4 epochs holding 2 CPUs (each item's torch uses as many threads as
+it holds whole CPUs, at least 1, in both arms). Both arms are separate processes as at a
+terminal, so start-up is counted; the queue's time includes starting and stopping its Ray
+head. Printed:
 
 - total seconds of each arm and their ratio (target: queue ≤ 0.6 × sequential on 2 cores);
-- busy-CPU fraction during the queue: the cluster's CPU-hours the items held ÷ the
-  session's CPU-hours (the queue's own packing, from its report), and the machine's CPUs
-  busy from /proc/stat (which also counts anything else running on the machine);
+- busy-CPU fraction during the queue: the CPU-hours the items held ÷ the Ray head's
+  CPU-hours from the first job's start to the session's end (the queue's own packing, from
+  its report), and the machine's CPUs busy from /proc/stat (which also counts anything else
+  running on the machine);
 - with `--gpus 0.25`: each item holds that GPU fraction too; the GPU-hours held ÷ the
   session's, and nvidia-smi's utilization averaged over the queue, where there is one.
 
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KINDS = [  # (stage, overrides, cpus): cycled through to make the items
     ("baseline", [], 0.5),
     ("generalize", ["epochs=2"], 1.0),
+    ("generalize", ["epochs=2"], 0.5),
     ("generalize", ["epochs=4"], 2.0),
 ]
 

@@ -24,7 +24,10 @@ from tracker.store import Store
 
 
 def usage(items: list[qi.QueueItem], capacity: dict, start_ms: int, end_ms: int) -> dict[str, float]:
-    """Hours the items held the cluster's GPUs/CPUs, and the hours those sat idle, in the window."""
+    """Hours the items held the cluster's GPUs/CPUs, and the hours those sat idle, from the first
+    job's start (a local Ray head the queue starts is not there before) to `end_ms`."""
+    starts = [i.started_ms for i in items if i.started_ms]
+    start_ms = max(start_ms, min(starts)) if starts else start_ms
     hours = max(end_ms - start_ms, 0) / 3.6e6
     used = {"cpu": 0.0, "gpu": 0.0}
     for item in items:
