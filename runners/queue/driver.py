@@ -84,6 +84,8 @@ class Driver:
         self.capacity = ray_head.capacity(self.client)
         qs.update_session(store, session_id, dashboard=where, head_pid=self.head_pid, capacity=self.capacity)
         self.url, self.size, self.finished = where, (num_cpus, num_gpus), False
+        cap = f"{self.capacity['CPU']:g} CPUs, {self.capacity['GPU']:g} GPUs"
+        self.say(f"queue: Ray jobs at {where} (its dashboard shows them), {cap}")
 
     def ray_ok(self) -> bool:
         """Is Ray there? A local head of ours that died (killed by hand, by `ray stop`) is started
