@@ -217,10 +217,10 @@ class Driver:
         except RuntimeError as exc:
             if "does not exist" not in str(exc):
                 raise
-            if item.state == "submitted":  # the driver died before Ray took it: it never ran
+            runs = qi.runs_of(store, item.id)  # the runs say how far it got
+            if item.state == "submitted" and not runs:  # the driver died before Ray took it
                 qi.set_state(store, item.id, "queued")
                 return True
-            runs = qi.runs_of(store, item.id)  # its Ray is gone (restarted): the runs say how it went
             if runs and all(r.info.status == "FINISHED" for r in runs):
                 qi.set_state(store, item.id, "done", "completed (Ray lost the job's record)", ended=now)
                 return True
