@@ -45,6 +45,7 @@ TAG_STATUS = "idealoop.status"  # an idea's status
 TAG_CATEGORY = "idealoop.category"
 TAG_TITLE = "idealoop.title"
 TAG_GATE_PREFIX = "idealoop.gate."  # idealoop.gate.<name> = passed | failed
+TAG_CHECK_PREFIX = "idealoop.check."  # stage_check: idealoop.check.<name> = the check's one-line reason
 TAG_END_REASON = "idealoop.end_reason"  # completed | failed | nan_loss | killed | stopped_by_asha
 TAG_ERROR = "idealoop.error"  # the exception that ended a run
 TAG_ASHA_ITERATION = "idealoop.asha_iteration"  # trials: the iteration (rung) ASHA stopped it at
@@ -60,19 +61,18 @@ TAG_BASELINE_SCORE = "idealoop.baseline_score"  # baseline runs: the val target 
 TAG_BASELINE_RUN = "idealoop.baseline_run"  # generalize runs: the baseline run the gap is measured to
 TAG_SCALE_REFERENCE_RUN = "idealoop.scale_reference_run"  # scale runs: the generalize run it had to beat
 TAG_PROCESSES = "idealoop.processes"  # scale runs with processes > 1: data-parallel world size
+# Experiment tags: idealoop.project_target.<NNNN> = one revision of the project's target (JSON).
+TAG_PROJECT_TARGET_PREFIX = "idealoop.project_target."
 TAG_DEMO = "idealoop.demo"  # ideas added by `idealoop demo`: "true"
-# The overnight queue (tracker/queue_items.py): items and sessions in the experiment `<project>.queue`;
-# started/ended/heartbeat/until are ms since the epoch, budget GPU-hours ("": none), driver host:pid.
-TAG_QUEUE_ITEM = "idealoop.queue_item"  # stage and sweep runs a queue item made: the item's id
+# The overnight queue (tracker/queue_items.py; every tag in docs/telemetry.md): items and sessions
+# in the experiment `<project>.queue`; the runs an item made carry TAG_QUEUE_ITEM.
+TAG_QUEUE_ITEM, TAG_RAY_JOB = "idealoop.queue_item", "idealoop.ray_job"  # item id; its Ray submission id
 TAG_QUEUE_STATE = "idealoop.queue_state"  # items: queued|submitted|running|done|failed|killed|skipped|removed
-TAG_QUEUE_REASON = "idealoop.queue_reason"  # items: why it ended so (one line); sessions: why they ended
-TAG_QUEUE_PRIORITY = "idealoop.queue_priority"  # items: explicit priority, higher first ("": by rank)
-TAG_QUEUE_SESSION = "idealoop.queue_session"  # items: the session that ran or skipped it
-TAG_QUEUE_STARTED, TAG_QUEUE_ENDED = "idealoop.queue_started", "idealoop.queue_ended"
-TAG_QUEUE_STOPPING = "idealoop.queue_stopping"  # items: deadline|budget|stopped, set before stopping the job
-TAG_RAY_JOB = "idealoop.ray_job"  # items: the Ray job's submission id (one per item: never run twice)
-TAG_QUEUE_UNTIL, TAG_QUEUE_BUDGET = "idealoop.queue_until", "idealoop.queue_budget"
-TAG_QUEUE_DRIVER, TAG_QUEUE_HEARTBEAT = "idealoop.queue_driver", "idealoop.queue_heartbeat"
+TAG_QUEUE_REASON, TAG_QUEUE_PRIORITY = "idealoop.queue_reason", "idealoop.queue_priority"
+TAG_QUEUE_SESSION, TAG_QUEUE_STOPPING = "idealoop.queue_session", "idealoop.queue_stopping"
+TAG_QUEUE_STARTED, TAG_QUEUE_ENDED = "idealoop.queue_started", "idealoop.queue_ended"  # ms
+TAG_QUEUE_UNTIL, TAG_QUEUE_BUDGET = "idealoop.queue_until", "idealoop.queue_budget"  # ms; GPU-hours
+TAG_QUEUE_DRIVER, TAG_QUEUE_HEARTBEAT = "idealoop.queue_driver", "idealoop.queue_heartbeat"  # host:pid; ms
 TAG_QUEUE_STOP, TAG_QUEUE_CAPACITY = "idealoop.queue_stop", "idealoop.queue_capacity"  # "requested"; JSON
 TAG_RAY_DASHBOARD, TAG_RAY_HEAD_PID = "idealoop.ray_dashboard", "idealoop.ray_head_pid"
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
