@@ -73,6 +73,8 @@ def answers(url: str, timeout_s: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/api/version", timeout=timeout_s) as r:
             return r.status == 200
+    except urllib.error.HTTPError:
+        return True  # it answered (with RAY_AUTH_MODE=token, 401 to a request without the token)
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
