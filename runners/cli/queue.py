@@ -235,6 +235,10 @@ def cmd_start(args) -> int:
             raise UsageError(f"--budget-gpu-hours={budget:g} is out of range; allowed: > 0")
     if until <= time.time() * 1000:
         raise QueueError(f"--until {args.until} is already past")
+    if args.address:  # a wrong address is one line before any session is opened
+        from runners.queue.ray_head import job_client
+
+        job_client(args.address)
     session, continued = open_or_continue(store, until, budget)
     say(f"queue: {'continues' if continued else 'opens'} session {session}")
     print(session)

@@ -104,20 +104,25 @@ def stop_local_head(pid: int, timeout_s: float = 60.0) -> bool:
     return not is_ray_head(pid)
 
 
-def job_client(url_or_address: str):
+def job_client(url_or_address: str, wait_s: float = 15.0):
     """A JobSubmissionClient for a dashboard URL (http://HEAD:8265) or a Ray address (HOST:PORT, auto)."""
     try:
         from ray.job_submission import JobSubmissionClient
     except ImportError as exc:  # pragma: no cover - ray[default] is a dependency
         raise RayError(f"Ray Jobs need ray[default]: pip install 'ray[default]' ({exc})") from None
-    try:
-        return JobSubmissionClient(url_or_address)
-    except Exception as exc:  # noqa: BLE001 - whatever Ray says, one line
-        text = str(exc).strip().splitlines()
-        raise RayError(
-            f"no Ray jobs API at {url_or_address}: {text[0] if text else type(exc).__name__} "
-            "(a cluster started with the dashboard, e.g. `ray start --head`, address http://HEAD:8265)"
-        ) from None
+    end = time.monotonic() + wait_s
+    while True:
+        try:
+            return JobSubmissionClient(url_or_address)
+        except Exception as exc:  # noqa: BLE001 - whatever Ray says, one line
+            if time.monotonic() < end:  # a dashboard still starting on a busy machine
+                time.sleep(1.0)
+                continue
+            text = str(exc).strip().splitlines()
+            raise RayError(
+                f"no Ray jobs API at {url_or_address}: {text[0] if text else type(exc).__name__} "
+                "(a cluster started with the dashboard, e.g. `ray start --head`, address http://HEAD:8265)"
+            ) from None
 
 
 def capacity(client, wait_s: float = 30.0) -> dict[str, float]:
