@@ -31,7 +31,9 @@ from tracker.redaction import redact_uri, server_refusal
 DEFAULT_PROJECT = "idealoop"
 
 # Tag keys: every tag idealoop writes is named here.
-TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher
+TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher | seed
+TAG_SEED = "idealoop.seed"  # seed runs: the seed this run of a packed stage run / trial trained
+TAG_PACKING = "idealoop.seed_packing"  # seeds > 1: "vmap", or "loop: <why the model could not be vmapped>"
 TAG_IDEA = "idealoop.idea_id"  # on every run made for an idea
 TAG_STAGE = "idealoop.stage"  # overfit | generalize | ...
 TAG_TASK = "idealoop.task"  # the task a stage run or trial trained on
