@@ -48,7 +48,6 @@ from tracker.runs import StoppedEarly, stage_run
 from tracker.store import Target
 from tracker.sweeps import find_trial, trial_tags
 
-
 THREAD_END_TIMEOUT_S = 600  # how long a reused actor waits for the last trial's thread to end its run
 
 
@@ -88,6 +87,8 @@ class RayCheckpoints:
         metrics = {
             f"{keys.VAL_PREFIX}{k}": float(v) for k, v in state["history"][-1].items() if k != keys.EPOCH
         }
+        for k, v in (state.get("std_history") or [{}])[-1].items():  # seeds > 1: the seeds' spread
+            metrics[f"{keys.VAL_STD_PREFIX}{k}"] = float(v)
         self.held = ({**metrics, keys.EPOCH: epoch}, folder)
         if epoch < self.epochs:
             try:
