@@ -33,7 +33,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from runners.tasks.base import ModelSpec, Task
-from runners.training.trainer import seed_everything
+from runners.training.seeding import seed_everything
 
 
 def _rng_state(device: torch.device) -> dict:
