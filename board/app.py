@@ -13,6 +13,7 @@ found". A second, hidden page runs the same script under `ideas`; links to
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,10 +24,19 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from tracker.records import author  # noqa: E402 - after the path fix above
+
 PAGES = Path(__file__).resolve().parent / "views"
 IDEAS = PAGES / "ideas.py"
 
 st.set_page_config(page_title="idealoop", page_icon=":material/lightbulb:", layout="wide")
+# Who this browser tab speaks for on every page (estimates, comments, the Calibration page's
+# default person): `?me=` once, else what the CLI would record (tracker.records.author).
+if "me" not in st.session_state:
+    st.session_state["me"] = st.query_params.get("me") or author(
+        None, os.environ.get("MLFLOW_TRACKING_URI", "")
+    )
+st.sidebar.text_input("You are", key="me", help="your name on the estimates and comments you give here")
 navigation = st.navigation(
     [
         # served at `/`; its url_path only has to be unique (see the module docstring)

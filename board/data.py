@@ -17,18 +17,23 @@ from board.common import LIVE_TTL_S
 from board.curve_prep import epoch_knots, step_to_epoch
 from tracker import artifacts, curve_axes, curves, keys, outcomes, queries
 from tracker import calibration as calib
+from tracker.comments import list_comments
 from tracker.estimates import best_first, score_breakdown
 from tracker.ideas import get_idea
+from tracker.person_calibration import person_rows, person_weights
+from tracker.pooling import PoolSettings
 from tracker.store import Store
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def ideas_frame(project: str, uri: str, calibrated: bool = False) -> pd.DataFrame:
+def ideas_frame(project: str, uri: str, calibrated: bool = False, weighted: bool = False) -> pd.DataFrame:
     """Ranked ideas (all of them, decided ones too), one row each, with the parts of the score
-    (optionally calibrated) and `link`: the idea page's URL ending in `#<title>`, which the
-    Ideas page shows as the title (a LinkColumn displays the part after `#`, URL-decoded)."""
+    (optionally calibrated; people's likelihoods optionally weighted by their records) and
+    `link`: the idea page's URL ending in `#<title>`, which the Ideas page shows as the title (a
+    LinkColumn displays the part after `#`, URL-decoded)."""
     rows = []
-    ranked = queries.ranked_ideas(Store(project=project, uri=uri))
+    pool = PoolSettings(weights=person_weights(people_rows(project, uri))) if weighted else None
+    ranked = queries.ranked_ideas(Store(project=project, uri=uri), pool)
     if calibrated:
         summary = calibration(project, uri)[1]
         ranked = best_first(((calib.calibrate(i, summary), n) for i, n in ranked), lambda p: p[0].score)
@@ -51,10 +56,13 @@ def ideas_frame(project: str, uri: str, calibrated: bool = False) -> pd.DataFram
                 "link": f"idea?id={i.id}#{quote(i.title, safe='')}",
                 "id": i.id,
                 "description": i.description,
+                "people": len(i.people),
+                "disagreement": i.disagreement,
             }
         )
     columns = ["rank", "title", "score", "expected gain", "effective hours", "hours", "complexity"]
     columns += ["impact", "likelihood", "status", "category", "runs", "link", "id", "description"]
+    columns += ["people", "disagreement"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -63,6 +71,18 @@ def calibration(project: str, uri: str) -> tuple[list[dict], dict]:
     """Decided ideas (what was predicted, what happened) and the team's calibration summary."""
     rows = calib.calibration_table(Store(project=project, uri=uri))
     return rows, calib.calibration_summary(rows)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def people_rows(project: str, uri: str) -> list[dict]:
+    """Each person's forecasts on decided ideas (`tracker.person_calibration.person_rows`)."""
+    return person_rows(Store(project=project, uri=uri))
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def comments(project: str, uri: str, idea_id: str) -> list:
+    """An idea's comment thread, oldest first."""
+    return list_comments(Store(project=project, uri=uri), idea_id)
 
 
 @st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)

@@ -91,13 +91,15 @@ def make_idea(store):
 
 @pytest.fixture
 def doubled(store):
-    """`doubled(run_id)`: the run's metric keys holding two values at one step, {key: [steps]}."""
+    """`doubled(run_id[, in_store])`: the run's metric keys holding two values at one step,
+    {key: [steps]} (in the test's `store` unless another is given)."""
     from collections import Counter
 
-    def find(run_id: str) -> dict[str, list[int]]:
+    def find(run_id: str, in_store=None) -> dict[str, list[int]]:
+        client = (in_store or store).client
         out = {}
-        for key in store.client.get_run(run_id).data.metrics:
-            counts = Counter(m.step for m in store.client.get_metric_history(run_id, key))
+        for key in client.get_run(run_id).data.metrics:
+            counts = Counter(m.step for m in client.get_metric_history(run_id, key))
             twice = sorted(s for s, n in counts.items() if n > 1)
             if twice:
                 out[key] = twice

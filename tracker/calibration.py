@@ -23,6 +23,7 @@ from tracker import keys, learning
 from tracker.estimates import DECIDED, best_first, score
 from tracker.ideas import Idea, list_ideas
 from tracker.intervals import describe_interval, mean_interval, ratio_interval, wilson
+from tracker.pooling import PoolSettings
 from tracker.store import TAG_CATEGORY, TAG_KIND, TAG_VERDICT, Store
 
 
@@ -113,10 +114,13 @@ def calibrate(idea: Idea, summary: dict) -> Idea:
     return replace(idea, hours=hours, likelihood=p, score=score(hours, idea.complexity, idea.impact, p))
 
 
-def calibrated_ideas(store: Store, summary: dict | None = None) -> list[Idea]:
-    """All ideas, calibrated (see `calibrate`), best score first."""
+def calibrated_ideas(
+    store: Store, summary: dict | None = None, pool: PoolSettings | None = None
+) -> list[Idea]:
+    """All ideas (the people's estimates pooled with `pool`), calibrated (see `calibrate`), best
+    score first."""
     summary = summary or calibration_summary(calibration_table(store))
-    return best_first(calibrate(i, summary) for i in list_ideas(store))
+    return best_first(calibrate(i, summary) for i in list_ideas(store, pool=pool))
 
 
 def with_interval(summary: dict, name: str, fmt: str) -> str:

@@ -91,6 +91,8 @@ TEXT_LIMITS: dict[str, int] = {
     "category": 100,  # a short label that groups ideas
     "description": 8_000,  # MLflow's tag-value limit
     "note": 2_000,  # why a revision was made; its JSON record must stay under 6,000
+    "author": 100,  # who wrote a revision, an estimate or a comment
+    "comment": 2_500,  # one comment; its JSON record (quotes escaped) must stay under 6,000
 }
 
 

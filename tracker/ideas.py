@@ -8,26 +8,28 @@ Layout (one idea = one run in the project's experiment, tagged idealoop.kind=ide
 - Each revision also claims an immutable param `revision.NNNN` holding JSON
   {time, source, author, note, changes}. Params cannot change once written, so two
   people revising at once cannot both claim N: the loser retries with N+1 and
-  nothing is lost or overwritten.
+  nothing is lost or overwritten (`tracker.records`).
+- Several people: each revision that sets an estimate is its author's estimate; the idea's
+  working estimate (what the score uses) pools every person's latest one
+  (`tracker.pooling`), computed when the idea is read, so nothing pooled is ever stored
+  and two people estimating at once cannot leave a stale pool behind. Comments are
+  params `comment.NNNN`, claimed the same way (`tracker.comments`).
 The idea run itself is FINISHED right after creation; MLflow still accepts
 revisions on it, and nothing idealoop makes is ever left RUNNING.
 """
 
 from __future__ import annotations
 
-import getpass
-import json
+import math
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 
 from mlflow.entities import Metric, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
-from tracker import keys
+from tracker import keys, pooling, records
 from tracker.estimates import (
     FIELDS,
-    EstimateError,
     Estimates,
     best_first,
     check_field,
@@ -44,13 +46,11 @@ from tracker.store import (
     TAG_STATUS,
     TAG_TITLE,
     Store,
-    StoreError,
     Target,
     redact_uri,
 )
 
-MAX_REVISION_CLAIMS = 50  # retries when concurrent editors race for the same revision number
-MAX_RECORD_CHARS = 6_000  # MLflow cuts a longer param value, which would leave broken JSON
+Revision = records.Revision  # re-exported: revisions are read and written through this module
 
 
 class IdeaNotFound(LookupError):
@@ -71,27 +71,11 @@ class Idea:
     description: str = ""
     created_ms: int = 0
     run_ids: list[str] = field(default_factory=list)
+    people: dict[str, dict[str, float]] = field(default_factory=dict)  # person -> their latest values
+    disagreement: float = math.nan  # highest / lowest of the people's own scores (pooling.disagreement)
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class Revision:
-    number: int
-    time_ms: int
-    source: str
-    author: str
-    changes: dict
-    note: str = ""
-    damaged: bool = False  # the stored record could not be read; its estimates live on in the metrics
-
-
-def _author() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "unknown"
 
 
 def add_idea(
@@ -103,12 +87,14 @@ def add_idea(
     description: str = "",
     source: str = "cli",
     extra_tags: dict[str, str] | None = None,
+    author: str | None = None,
 ) -> str:
     """Create an idea and its first revision; return its id. Estimates are already validated;
     the texts are bounded here, before anything is written."""
     title = check_text("title", title, required=True)
     category = check_text("category", category)
     description = check_text("description", description)
+    who = records.author(author, store.uri)
     tags = {
         TAG_KIND: "idea",
         TAG_TITLE: title,
@@ -120,7 +106,8 @@ def add_idea(
     client = store.client
     run = client.create_run(store.experiment_id, run_name=title, tags=tags)
     try:
-        _append_revision(store, run.info.run_id, estimates.as_dict(), source=source, note="created")
+        values = estimates.as_dict()
+        _append_revision(store, run.info.run_id, values, source=source, author=who, note="created")
     finally:
         client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
     return run.info.run_id
@@ -137,8 +124,10 @@ def update_idea(
     description: str | None = None,
     source: str = "cli",
     note: str = "",
+    author: str | None = None,
 ) -> Revision | None:
-    """Append a revision with the changed estimates (validated here) and update text tags."""
+    """Append a revision with the changed estimates (validated here) and update text tags. The
+    estimates are `author`'s own (`tracker.records.author`): they replace only that person's."""
     checked = {k: check_field(k, v) for k, v in (changes or {}).items() if v is not None}
     if status is not None:
         check_status(status)
@@ -146,6 +135,7 @@ def update_idea(
     category = None if category is None else check_text("category", category)
     description = None if description is None else check_text("description", description)
     note = check_text("note", note)
+    who = records.author(author, store.uri)
     run_id = resolve_id(store, idea_id)
     tags = {}
     if status is not None:
@@ -160,7 +150,7 @@ def update_idea(
     revision = None
     if checked or status is not None:
         meta = {"status": status} if status is not None else {}
-        revision = _append_revision(store, run_id, checked, source=source, note=note, meta=meta)
+        revision = _append_revision(store, run_id, checked, source=source, author=who, note=note, meta=meta)
     if tags:
         store.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     return revision
@@ -172,52 +162,31 @@ def _append_revision(
     values: dict[str, float],
     *,
     source: str,
+    author: str,
     note: str = "",
     meta: dict | None = None,
 ) -> Revision:
     client = store.client
-    existing = _revision_numbers(client.get_run(run_id).data.params)
-    number = max(existing, default=-1) + 1
+    existing = records.numbers(client.get_run(run_id).data.params, keys.REVISION_PREFIX)
     now = int(time.time() * 1000)
-    record = {
-        "time": now,
-        "source": source,
-        "author": _author(),
-        "note": note,
-        "changes": values,
-        "nonce": uuid.uuid4().hex[:8],  # two identical edits must still conflict
-        **(meta or {}),
-    }
-    # ensure_ascii=False: a non-ASCII note would otherwise grow six-fold as \\uXXXX escapes.
-    text = json.dumps(record, ensure_ascii=False)
-    if len(text) > MAX_RECORD_CHARS:  # the note is bounded, so only an odd author name gets here
-        raise EstimateError(
-            f"revision record is {len(text):,} characters; MLflow keeps at most {MAX_RECORD_CHARS:,}"
-        )
-    for _ in range(MAX_REVISION_CLAIMS):
-        try:
-            client.log_param(run_id, f"{keys.REVISION_PREFIX}{number:04d}", text)
-            break
-        except MlflowException as exc:
-            if "INVALID_PARAMETER_VALUE" not in str(exc.error_code) and "Changing" not in str(exc):
-                raise
-            number += 1  # someone else claimed it first
-    else:
-        raise StoreError(f"could not claim a revision number for idea {run_id}")
+    record = {"time": now, "source": source, "author": author, "note": note, "changes": values}
+    record.update(meta or {})
+    number = records.claim(client, run_id, keys.REVISION_PREFIX, record, max(existing, default=-1) + 1)
     metrics = [Metric(f"{keys.ESTIMATE_PREFIX}{k}", float(v), now, number) for k, v in values.items()]
     if metrics:
         client.log_batch(run_id, metrics=metrics)
-    return Revision(number, now, source, record["author"], values, note)
+    return Revision(number, now, source, author, values, note)
 
 
-def _revision_numbers(params: dict[str, str]) -> list[int]:
-    return [int(k[len(keys.REVISION_PREFIX) :]) for k in params if k.startswith(keys.REVISION_PREFIX)]
+def idea_from_run(run, run_ids: list[str] | None = None, pool: pooling.PoolSettings | None = None) -> Idea:
+    """An idea run (from `search_runs` / `get_run`) as an `Idea`; `run_ids`: the runs made for it.
 
-
-def idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
-    """An idea run (from `search_runs` / `get_run`) as an `Idea`; `run_ids`: the runs made for it."""
+    Its estimates pool the people's latest ones (`pool`: weights and extremizing; default
+    everyone the same); a field nobody's readable revision sets keeps its latest metric."""
     m, t = run.data.metrics, run.data.tags
-    values = {f: m.get(f"{keys.ESTIMATE_PREFIX}{f}", float("nan")) for f in FIELDS}
+    said = pooling.voices(records.revisions(run.data.params))
+    pooled = pooling.pool(said, pool or pooling.PoolSettings())
+    values = {f: pooled.get(f, m.get(f"{keys.ESTIMATE_PREFIX}{f}", math.nan)) for f in FIELDS}
     return Idea(
         id=run.info.run_id,
         title=t.get(TAG_TITLE, run.info.run_name or ""),
@@ -231,6 +200,8 @@ def idea_from_run(run, run_ids: list[str] | None = None) -> Idea:
         description=t.get(TAG_DESCRIPTION, ""),
         created_ms=run.info.start_time or 0,
         run_ids=run_ids or [],
+        people=pooling.people(said),
+        disagreement=pooling.disagreement(said, values),
     )
 
 
@@ -238,12 +209,15 @@ def _idea_runs(store: Store) -> list:
     return store.search_all(f"tags.`{TAG_KIND}` = 'idea'")
 
 
-def list_ideas(store: Store, *, status: str | None = None) -> list[Idea]:
-    """All ideas, best score first, each with the ids of the runs made for it."""
+def list_ideas(
+    store: Store, *, status: str | None = None, pool: pooling.PoolSettings | None = None
+) -> list[Idea]:
+    """All ideas, best score first, each with the ids of the runs made for it (`pool`: how the
+    people's estimates are pooled, see `idea_from_run`)."""
     linked: dict[str, list[str]] = {}
     for run in store.search_all(f"tags.`{TAG_IDEA}` LIKE '%'", order_by=["start_time ASC"]):
         linked.setdefault(run.data.tags[TAG_IDEA], []).append(run.info.run_id)
-    ideas = [idea_from_run(r, linked.get(r.info.run_id)) for r in _idea_runs(store)]
+    ideas = [idea_from_run(r, linked.get(r.info.run_id), pool) for r in _idea_runs(store)]
     if status:
         ideas = [i for i in ideas if i.status == status]
     return best_first(ideas)
@@ -280,35 +254,14 @@ def target_for(store: Store, idea: str | None) -> Target:
     return Target(store, resolve_id(store, idea) if idea else "")
 
 
-def get_idea(store: Store, idea_id: str) -> tuple[Idea, list[Revision], list]:
-    """One idea, its revisions (oldest first) and the runs made for it (oldest first)."""
+def get_idea(
+    store: Store, idea_id: str, pool: pooling.PoolSettings | None = None
+) -> tuple[Idea, list[Revision], list]:
+    """One idea (its estimates pooled with `pool`), its revisions (oldest first) and the runs
+    made for it (oldest first)."""
     run_id = resolve_id(store, idea_id)
     run = store.client.get_run(run_id)
     linked = store.search_all(f"tags.`{TAG_IDEA}` = '{run_id}'", order_by=["start_time ASC"])
-    idea = idea_from_run(run, [r.info.run_id for r in linked])
-    revisions = [
-        _revision(key, value)
-        for key, value in sorted(run.data.params.items())
-        if key.startswith(keys.REVISION_PREFIX)
-    ]
+    idea = idea_from_run(run, [r.info.run_id for r in linked], pool)
+    revisions = records.revisions(run.data.params)
     return idea, revisions, linked
-
-
-def _revision(key: str, value: str) -> Revision:
-    """One stored revision record; a malformed one (e.g. cut by an older idealoop) reads as damaged
-    instead of making the whole idea unreadable."""
-    number = int(key[len(keys.REVISION_PREFIX) :])
-    try:
-        rec = json.loads(value)
-        status = {"status": rec["status"]} if "status" in rec else {}
-        return Revision(
-            number=number,
-            time_ms=int(rec["time"]),
-            source=str(rec.get("source", "")),
-            author=str(rec.get("author", "")),
-            changes={**dict(rec.get("changes", {})), **status},
-            note=str(rec.get("note", "")),
-        )
-    except (ValueError, TypeError, KeyError, AttributeError):
-        note = f"damaged revision record ({len(value):,} characters stored); its estimates are kept"
-        return Revision(number, 0, "?", "?", {}, note, damaged=True)

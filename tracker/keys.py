@@ -50,5 +50,6 @@ OUTCOME_PREFIX = "outcome/"  # outcome/<observed_impact|likelihood_before|...>: 
 
 # Param prefixes (params are written once; MLflow keeps them per run):
 REVISION_PREFIX = "revision."  # ideas: revision.<NNNN> = the revision record as JSON
+COMMENT_PREFIX = "comment."  # ideas: comment.<NNNN> = {time, author, text} as JSON
 SWEEP_PARAM_PREFIX = "sweep."  # sweeps: sweep.<setting>, sweep.space, sweep.base
 TRIAL_PARAM_PREFIX = "trial."  # trials: trial.<key> = the sampled value

@@ -204,8 +204,8 @@ def assess(
     return Assessment(ev, verdict, proposal, prior, current)
 
 
-def accept(store: Store, idea_id: str, assessment: Assessment) -> int:
-    """Append the proposal as a revision (source `evidence`) and record the outcome."""
+def accept(store: Store, idea_id: str, assessment: Assessment, *, author: str | None = None) -> int:
+    """Append the proposal as a revision (source `evidence`, by `author`) and record the outcome."""
     p, v, ev = assessment.proposal, assessment.verdict, assessment.evidence
     if p is None or v is None:
         raise ValueError("no proposal to accept: the idea has no judged runs or no reference yet")
@@ -216,7 +216,9 @@ def accept(store: Store, idea_id: str, assessment: Assessment) -> int:
     if p.hours is not None:
         changes["hours"] = p.hours
     note = json.dumps({"runs": list(ev.run_values), "reference_run": ev.reference_run, "verdict": v.verdict})
-    rev = update_idea(store, run_id, changes=changes, status=p.status, source="evidence", note=note)
+    rev = update_idea(
+        store, run_id, changes=changes, status=p.status, source="evidence", note=note, author=author
+    )
     idea, _, _ = get_idea(store, run_id)
     now = int(time.time() * 1000)
     before = assessment.current

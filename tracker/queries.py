@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from tracker import keys
 from tracker.estimates import best_first
 from tracker.ideas import Idea, idea_from_run
+from tracker.pooling import PoolSettings
 from tracker.run_config import config_of
 from tracker.store import (
     TAG_ASHA_ITERATION,
@@ -187,11 +188,12 @@ def run_counts(store: Store) -> dict[str, int]:
     return {idea: int(n) for idea, n in rows}
 
 
-def ranked_ideas(store: Store) -> list[tuple[Idea, int]]:
-    """Ideas best score first, each with its number of runs: `list_ideas` without loading every run."""
+def ranked_ideas(store: Store, pool: PoolSettings | None = None) -> list[tuple[Idea, int]]:
+    """Ideas best score first (the people's estimates pooled with `pool`), each with its number of
+    runs: `list_ideas` without loading every run."""
     counts = run_counts(store)
     runs = store.search_all(f"tags.`{TAG_KIND}` = 'idea'")
-    return [(i, counts.get(i.id, 0)) for i in best_first(idea_from_run(r) for r in runs)]
+    return [(i, counts.get(i.id, 0)) for i in best_first(idea_from_run(r, None, pool) for r in runs)]
 
 
 def lower_is_better(key: str, rows: list[RunRow] = ()) -> bool:

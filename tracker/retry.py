@@ -11,16 +11,27 @@ raises: the run fails loudly. The patience is spent once per outage, not once pe
 (`Patience`, shared by one writer's batches), so a store that never comes back fails the
 run in ten minutes, not ten minutes a batch. Any other error (a bad point, a deleted run,
 401/403) is not waited out.
+
+MLflow's own calls (create a run, set a tag, end a run, log an artifact) get the same
+treatment through `PatientClient`, the client every `Store` hands out: a write waits the
+outage out like a batch of points; a read (get_/search_/list_/download_) waits at most
+READ_PATIENCE_S, so a board or CLI pointed at a store that is down says so in half a minute
+rather than hanging for ten. A write retried after a dropped connection may, rarely, have
+gone through the first time: tags and params are idempotent; a duplicate empty run is the
+worst case, never a lost point.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 PATIENCE_ENV = "IDEALOOP_SERVER_PATIENCE_S"
 PATIENCE_S = 600.0  # how long a writer waits for a database or tracking server that is down
 RETRY_PAUSE_S = 2.0  # between tries while it is down
+READ_PATIENCE_S = 30.0  # a read gives up sooner: someone is usually waiting on it
+_READS = ("get_", "search_", "list_", "download_")
 _UNREACHABLE = (  # how a store that is not there shows in errors (lower case)
     "connection", "connect to", "max retries exceeded", "timed out", "remote end closed",
     "server has gone away", "lost connection", "temporarily_unavailable",
@@ -57,11 +68,20 @@ class Patience:
     def stored(self) -> None:
         self._since = None
 
-    def wait(self) -> bool:
-        """After an `unreachable` error: pause and say True (try again), or False once spent."""
+    def wait(self, limit: float | None = None) -> bool:
+        """After an `unreachable` error: pause and say True (try again), or False once spent
+        (`limit`, if given and shorter, caps the wait for this call)."""
         now = time.monotonic()
-        self._since = now if self._since is None else self._since
-        if now - self._since >= self.seconds:
+        seconds = self.seconds if limit is None else min(self.seconds, limit)
+        if self._since is None:  # a new outage: say so once, someone may be watching a silent console
+            self._since = now
+            print(
+                f"idealoop: the tracking store does not answer; retrying for up to {seconds:.0f} s "
+                f"({PATIENCE_ENV})",
+                file=sys.stderr,
+                flush=True,
+            )
+        if now - self._since >= seconds:
             return False
         time.sleep(RETRY_PAUSE_S)
         return True
@@ -91,3 +111,36 @@ def store_rows(client, sink, run_id: str, rows: list[tuple], retries: int = 8, p
                 delay = min(delay * 2, 2.0)
             elif not (unreachable(error) and patience.wait()):
                 return error
+
+
+class PatientClient:
+    """An MlflowClient whose calls wait out an unreachable store (see the module doc).
+
+    Everything else passes through unchanged: attributes, private members, and every error
+    that is not `unreachable` (a missing run, a refused password) raises at once."""
+
+    def __init__(self, client, patience: Patience | None = None) -> None:
+        self._client = client
+        self._patience = patience or Patience()
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._client, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+        limit = READ_PATIENCE_S if name.startswith(_READS) else None
+        patience = self._patience
+
+        def patient_call(*args, **kwargs):
+            while True:
+                try:
+                    result = attr(*args, **kwargs)
+                except Exception as error:
+                    if not (unreachable(error) and patience.wait(limit)):
+                        raise
+                    continue
+                patience.stored()
+                return result
+
+        patient_call.__name__ = name
+        patient_call.__doc__ = attr.__doc__
+        return patient_call

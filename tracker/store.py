@@ -27,6 +27,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from tracker.redaction import redact_uri, server_refusal
+from tracker.retry import PatientClient
 
 DEFAULT_PROJECT = "idealoop"
 
@@ -110,7 +111,8 @@ class Store:
 
     @cached_property
     def client(self) -> MlflowClient:
-        return MlflowClient(tracking_uri=self.uri)
+        """MLflow's client, patient through an outage of the store (tracker/retry.py)."""
+        return PatientClient(MlflowClient(tracking_uri=self.uri))  # type: ignore[return-value]
 
     @cached_property
     def experiment_id(self) -> str:

@@ -5,7 +5,8 @@ ID --accept`, or the Idea page). Its likelihood *before* the evidence is scored 
 what happened: Brier score, a reliability diagram, predicted vs. observed impact, and the
 planning factor (actual ÷ estimated hours, from hours a person logged), overall, per
 category and over time. Every summary number shows its n and a 90% interval, and the page
-says what the Ideas page's calibrated ranking applies of it (`tracker.calibration`).
+says what the Ideas page's calibrated ranking applies of it (`tracker.calibration`). The
+selector at the top switches to one person's own record (board/person_view.py; `?person=`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,24 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from board import data
+from board import data, person_view
 from board.common import read_or_stop, store
 from tracker.calibration import describe
 from tracker.intervals import describe_interval
 from tracker.learning import planning_factor
+from tracker.person_calibration import people_of
 
 s = store()
 st.title("Calibration")
+person_rows = read_or_stop("each person's calibration", data.people_rows, s.project, s.uri)
+people = people_of(person_rows)
+TEAM = "the team"
+if st.query_params.get("person") in people:  # a link to one person's view
+    st.session_state.setdefault("person", st.query_params["person"])
+whose = st.selectbox("Whose calibration", [TEAM, *people], key="person")
+if whose != TEAM:
+    person_view.render(person_rows, whose)
+    st.stop()
 st.caption("How well this team's estimates predicted what happened, from every decided idea.")
 rows, summary = read_or_stop("calibration", data.calibration, s.project, s.uri)
 if not summary["decided"]:

@@ -3,8 +3,9 @@
 The page reads the idea from `?id=` (the Ideas page links here) and the run from
 `?run=`. Under the idea's title: the run picker and the run's range-check flags, then
 four tabs (the open one is `?tab=`, and only it is computed): Curves (board/idea_curves.py),
-Overview (estimates and revisions, what the evidence says, the stage ladder, the runs
-table, where the time goes), Histograms and Samples (board/idea_artifacts.py).
+Overview (estimates and revisions, each person's estimates and the comments
+(board/people_panel.py), what the evidence says, the stage ladder, the runs table, where the
+time goes), Histograms and Samples (board/idea_artifacts.py).
 Everything under the title lives in one fragment that re-runs on its own every few
 seconds while any of the idea's runs is going, so a running stage is watched without
 reloading the app; once nothing runs, the fragment stops ticking.
@@ -14,7 +15,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from board import data, idea_artifacts, idea_curves, idea_overview, outcome_panel, runs_table, sweep_view
+from board import (
+    data,
+    idea_artifacts,
+    idea_curves,
+    idea_overview,
+    outcome_panel,
+    people_panel,
+    runs_table,
+    sweep_view,
+)
 from board.common import md_text, read_or_stop, short, store
 from tracker import queries
 from tracker.store import Store
@@ -88,7 +98,9 @@ def _pick_run(rows: list[queries.RunRow]) -> queries.RunRow | None:
 
 
 def _overview(found, revs, rows: list[queries.RunRow], run: queries.RunRow | None) -> None:
-    idea_overview.estimates(found, revs)
+    if not people_panel.hidden(found):  # the pooled numbers would anchor a first estimate
+        idea_overview.estimates(found, revs)
+    people_panel.render(s, found, data.comments(s.project, s.uri, idea_id))
     outcome_panel.render(s, idea_id)
     idea_overview.ladder(rows, idea_id)
     _runs_table(rows)

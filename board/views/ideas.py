@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from board import data
+from board import data, people_panel
 from board.common import md_text, read_or_stop, store, wrote
 from tracker.calibration import describe
 from tracker.checklist import CHECKLIST
@@ -62,7 +62,13 @@ decided_too = right.toggle(
     help="Succeeded and failed ideas have their answer, so they leave the ranking of what to do next; "
     "this brings them back.",
 )
-table = read_or_stop("ideas", data.ideas_frame, s.project, s.uri, calibrated)
+weighted = st.toggle(
+    "Weight people by their calibration",
+    key="weighted",
+    help="Each person's likelihood counts by their record (their log-odds slope on decided ideas, "
+    f"from {MIN_CALIBRATION_HISTORY} of them on): over-confident voices less, careful ones more.",
+)
+table = read_or_stop("ideas", data.ideas_frame, s.project, s.uri, calibrated, weighted)
 if calibrated:
     _, summary = read_or_stop("calibration", data.calibration, s.project, s.uri)
     lines = describe(summary)
@@ -118,6 +124,7 @@ else:
     )
     decided_note = f" · {hidden} decided not ranked" if hidden else ""
     st.caption(f"{len(shown)} of {len(ranked)} ideas{decided_note} · {int(ranked['runs'].sum())} linked runs")
+    people_panel.disagreements(ranked)
 
     # -- why this rank -------------------------------------------------------------
     st.subheader("Why this rank")

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 
 from runners.cli.common import UsageError, say, store_of
+from runners.cli.people import pool_settings, print_people, print_people_table
 
 
 def _fmt_time(ms: int | None) -> str:
@@ -27,8 +28,9 @@ def cmd_idea_add(args) -> int:
     )
     store = store_of(args)
     idea_id = add_idea(
-        store, args.title, est, category=args.category, description=args.description, source="cli"
-    )
+        store, args.title, est, category=args.category, description=args.description, source="cli",
+        author=args.author,
+    )  # fmt: skip
     say(f"added idea {idea_id} ({args.title!r}, score {est.score:.4g}) to project {store.project!r}")
     print(idea_id)
     return 0
@@ -40,12 +42,14 @@ def cmd_idea_list(args) -> int:
 
     if args.status:
         check_status(args.status)  # a typo must not read as "no ideas yet"
+    store = store_of(args)
+    pool = pool_settings(args, store)
     if args.calibrated:
         from tracker.calibration import calibrated_ideas
 
-        ideas = calibrated_ideas(store_of(args))
+        ideas = calibrated_ideas(store, pool=pool)
     else:
-        ideas = list_ideas(store_of(args))
+        ideas = list_ideas(store, pool=pool)
     if args.status:  # an explicit status is shown even when decided
         ideas = [i for i in ideas if i.status == args.status]
     hidden = 0
@@ -84,15 +88,20 @@ def cmd_idea_list(args) -> int:
 
 
 def cmd_idea_show(args) -> int:
+    from tracker.comments import list_comments
     from tracker.estimates import score_breakdown
     from tracker.ideas import get_idea
     from tracker.runs import describe_run
 
-    idea, revisions, runs = get_idea(store_of(args), args.id)
+    store = store_of(args)
+    idea, revisions, runs = get_idea(store, args.id, pool=pool_settings(args, store))
+    comments = list_comments(store, idea.id)
     runs = [describe_run(r) for r in runs]
     if args.json:
         out = idea.as_dict()
+        out["disagreement"] = None if idea.disagreement != idea.disagreement else idea.disagreement
         out["revisions"] = [r.__dict__ for r in revisions]
+        out["comments"] = [c.__dict__ for c in comments]
         out["runs"] = runs
         out["score_breakdown"] = score_breakdown(idea.hours, idea.complexity, idea.impact, idea.likelihood)
         print(json.dumps(out, indent=2))
@@ -117,6 +126,7 @@ def cmd_idea_show(args) -> int:
             f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.changes.items()
         )
         print(f"  #{r.number}  {_fmt_time(r.time_ms)}  {r.source}/{r.author}  {changes}  {r.note}")
+    print_people(idea, comments)
     print(f"\nruns ({len(runs)}):")
     ids = {r["id"] for r in runs}
     for r in runs:  # a sweep's trials are listed under it
@@ -153,6 +163,7 @@ def cmd_idea_update(args) -> int:
         description=args.description,
         source="cli",
         note=args.note or "",
+        author=args.author,
     )
     say(f"updated idea {args.id}" + (f" (revision #{rev.number})" if rev else ""))
     return 0
@@ -183,7 +194,7 @@ def cmd_idea_outcome(args) -> int:
             )
         raise UsageError(f"cannot judge idea {args.id} yet: {why} (run `{fix}`)")
     if args.json:  # with --accept: write, then the assessment and the new revision's number
-        number = accept(store, args.id, a)
+        number = accept(store, args.id, a, author=args.author)
         print(json.dumps({**a.as_dict(), "accepted_revision": number}, indent=2))
         return 0
     v, p, cur = a.verdict, a.proposal, a.current
@@ -200,7 +211,7 @@ def cmd_idea_outcome(args) -> int:
         print(f"  hours      {cur['hours']:g} kept   ({p.reasons['hours']}; --hours H logs them)")
     print(f"  status     {cur['status']} -> {p.status}")
     if args.accept:
-        number = accept(store, args.id, a)
+        number = accept(store, args.id, a, author=args.author)
         say(f"accepted: revision #{number} (source evidence)")
     else:
         say("not written: add --accept to append these estimates as a revision")
@@ -210,6 +221,10 @@ def cmd_idea_outcome(args) -> int:
 def cmd_calibration(args) -> int:
     from tracker.calibration import calibration_summary, calibration_table, describe
 
+    if args.person:
+        from runners.cli.people import person_calibration
+
+        return person_calibration(args)
     rows = calibration_table(store_of(args))
     summary = calibration_summary(rows)
     if args.json:  # strict JSON: a number without data (no decided ideas yet) is null, not NaN
@@ -225,4 +240,7 @@ def cmd_calibration(args) -> int:
     for row in summary["reliability"]:
         print(f"  likelihood {row['bin']}: said {row['predicted']:.2f}, happened {row['observed']:.2f} "
               f"({row['count']} ideas)")  # fmt: skip
+    from tracker.person_calibration import person_rows
+
+    print_people_table(person_rows(store_of(args)))
     return 0

@@ -33,6 +33,7 @@ from runners.cli.ideas import (
     cmd_idea_show,
     cmd_idea_update,
 )
+from runners.cli.people import add_arguments as people_arguments
 from runners.process import sigterm_as_interrupt
 
 __all__ = ["EXIT_USAGE", "UsageError", "build_parser", "main"]
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibration", parents=[common], help="how well the team predicts")
     cal.add_argument("--json", action="store_true")
     cal.set_defaults(func=cmd_calibration)
+    people_arguments(isub, common, author_for=[add, up, out], ranking=[ls, show], calibration=cal)
 
     run = sub.add_parser("run", help="run a stage of the ladder")
     rsub = run.add_subparsers(dest="stage", required=True)

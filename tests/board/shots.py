@@ -4,7 +4,8 @@
 
 Builds (once; reused when DIR already holds it) a store the way a user would: `idealoop
 demo`, a 6-trial sweep on the demo idea, an accepted outcome with hours logged. Then it
-serves `idealoop board` on that store and takes, for each page (and each tab of the Idea
+adds three people (alice, bob, carol: estimates, comments, decided ideas), serves
+`idealoop board` on that store and takes, for each page (and each tab of the Idea
 page), one shot of the first screen (WIDTH x HEIGHT) and one of the full height. Not a
 test: the review of a page is a person looking at these PNGs (docs/architecture.md).
 """
@@ -55,6 +56,45 @@ def build_store(folder: Path) -> tuple[str, dict]:
     facts = {"idea": demo["id"]}
     facts_file.write_text(json.dumps(facts))
     return uri, facts
+
+
+PEOPLE = {  # person: likelihood said on the DECIDED ideas, then on the people's idea
+    "alice": ((0.9, 0.8, 0.95), 0.85),  # sure of everything
+    "bob": ((0.5, 0.4, 0.6), 0.3),  # careful
+    "carol": ((0.7, 0.2, 0.8), 0.5),
+}
+
+
+def seed_people(uri: str, facts: dict, folder: Path) -> dict:
+    """Three people on the board (once per store): each estimates and decides ideas from the CLI,
+    as `idealoop idea estimate/comment --author` would, so the Idea page has three people and the
+    Calibration page a person to show."""
+    if "people_idea" in facts:
+        return facts
+    from tests.tracker.decided import decide
+    from tracker.store import Store
+
+    store = Store(project="idealoop", uri=uri)
+    est = ("--hours", "4", "--complexity", "2", "--impact", "0.02", "--likelihood", "0.85")
+    idea = idealoop("idea", "add", "--title", "Attention pooling head", *est, "--author", "alice",
+                    "--category", "architecture", uri=uri).strip()  # fmt: skip
+    idealoop("idea", "estimate", idea, "--likelihood", "0.3", "--hours", "12", "--author", "bob", uri=uri)
+    idealoop("idea", "estimate", idea, "--likelihood", "0.5", "--complexity", "3", "--author", "carol",
+             uri=uri)  # fmt: skip
+    idealoop("idea", "comment", idea, "Tried this on CIFAR last year: *+1%*, but <b>slow</b>.",
+             "--author", "bob", uri=uri)  # fmt: skip
+    idealoop("idea", "comment", idea, "Worth a generalize run first.\nI can pair on it Tuesday.",
+             "--author", "carol", uri=uri)  # fmt: skip
+    for i, (title, _, succeeded, hours) in enumerate(DECIDED * 2):
+        args = ("--hours", "2", "--complexity", "1", "--impact", "0.01", "--likelihood", "0.5")
+        done = idealoop("idea", "add", "--title", f"{title} ({i})", *args, "--author", "alice",
+                        "--category", ["training", "data"][i % 2], uri=uri).strip()  # fmt: skip
+        for person, (said, _) in PEOPLE.items():
+            idealoop("idea", "estimate", done, "--likelihood", str(said[i % 3]), "--author", person, uri=uri)
+        decide(store, done, succeeded=succeeded, actual_hours=hours)
+    facts = {**facts, "people_idea": idea}
+    (folder / "facts.json").write_text(json.dumps(facts))
+    return facts
 
 
 DECIDED = [  # title, likelihood said, succeeded, hours logged: for the Calibration page
@@ -126,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     uri, facts = build_store(args.store)
+    facts = seed_people(uri, facts, args.store)
     proc, url = serve(uri, args.out / "board.log")
     from playwright.sync_api import sync_playwright
 
@@ -136,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
         ("launch", f"/launch?id={idea}", []),
         ("compare", "/compare", []),
         ("calibration", "/calibration", []),
+        ("idea-people", f"/idea?id={facts['people_idea']}&tab=Overview&me=dave", []),
+        ("calibration-alice", "/calibration?person=alice", []),
     ]
     try:
         with sync_playwright() as p:

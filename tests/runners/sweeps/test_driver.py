@@ -20,6 +20,9 @@ import pytest
 
 from runners.cli import main
 from tracker.artifacts import load_per_class
+from tracker.estimates import Estimates
+from tracker.ideas import add_idea
+from tracker.store import Store
 
 ROOT = Path(__file__).resolve().parents[3]
 TASK = "tests.runners.sweeps.tune_task:make_task"
@@ -236,6 +239,7 @@ KILL_POINTS = {
     "mid-epoch": ("epoch", (2,), (0.8, 1.6)),
     "after-epoch": ("epoch", (1, 2), (0.0, 0.15)),
 }
+ON_POSTGRES = {"mid-epoch"}  # kill points tried on PostgreSQL (tests/db.py), the rest on SQLite
 # More seeds, for a soak run: IDEALOOP_FAULT_SEEDS=0,1,2,3,4 pytest ... -k killed_driver
 FAULT_SEEDS = [int(s) for s in os.environ.get("IDEALOOP_FAULT_SEEDS", "0").split(",")]
 
@@ -283,7 +287,7 @@ def _checkpointed_iterations(ray_path: str, trial_id: str) -> int:
 @pytest.mark.parametrize("kind", sorted(KILL_POINTS))
 @pytest.mark.parametrize("seed", FAULT_SEEDS)
 def test_killed_driver_is_resumed_with_no_run_left_running(
-    cluster, store, make_idea, tmp_path, doubled, cpu_hog, kind, seed
+    cluster, request, store, monkeypatch, tmp_path, doubled, cpu_hog, kind, seed
 ):
     # A broken implementation: leaves trial runs (or the sweep) RUNNING after the resume, restarts a
     # checkpointed trial from scratch (Ray's result.json says so; its iterations also overrun max_t,
@@ -291,7 +295,13 @@ def test_killed_driver_is_resumed_with_no_run_left_running(
     # (`doubled`: tried, with SkipStored passing every point), makes a second run for a restored
     # trial, or cannot restore the Ray experiment at all.
     anchor, epoch, delay = _kill_point(kind, seed)
-    idea = make_idea()
+    if kind in ON_POSTGRES:  # a team's database: what the resume reads back must be there too
+        uri = request.getfixturevalue("postgres_uri")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        store = Store(project=store.project, uri=uri)
+    idea = add_idea(
+        store, "killed driver", Estimates.parse(hours=1, complexity=1, impact=0.01, likelihood=0.5)
+    )
     # 2 trials run at once; at one point a third is pending when the driver dies (on resume it
     # costs another trial process start, ~25 s with the hog, so only there).
     seeds = [100, 101, 102] if kind == "mid-epoch" else [100, 101]
@@ -353,7 +363,7 @@ def test_killed_driver_is_resumed_with_no_run_left_running(
         assert len(steps) == len(set(steps)) and max(steps) == len(steps) - 1 == 4 * 32 - 1
     # Whether a trial restarted from its checkpoint or (none had reached Ray) from scratch, no key
     # holds two values at one step: not the replayed batches, not epoch metrics, not best/<target>.
-    assert {s: doubled(r.info.run_id) for s, r in trials.items()} == {s: {} for s in trials}
+    assert {s: doubled(r.info.run_id, store) for s, r in trials.items()} == {s: {} for s in trials}
     sweep = store.client.get_run(sweep_id)
     assert sweep.info.status == "FINISHED" and sweep.data.tags["idealoop.end_reason"] == "completed"
     assert sweep.data.tags["idealoop.best_trial"] in {r.info.run_id for r in trials.values()}
