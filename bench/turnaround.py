@@ -75,7 +75,8 @@ def main() -> None:
     step("stage_overfit", "run", "overfit", "--idea", idea, "--no-progress")
     step("stage_generalize", "run", "generalize", "--idea", idea, "--no-progress")
     step(
-        f"tune ({args.num_samples} trials x {args.seeds} seeds)", "tune", "--idea", idea, "--stage", "generalize",
+        f"tune ({args.num_samples} trials x {args.seeds} seeds)",
+        "tune", "--idea", idea, "--stage", "generalize",
         "--space", args.space, "--num-samples", str(args.num_samples),
         "--max-concurrent", str(args.max_concurrent), "--max-iterations", str(args.max_iterations),
         "--seeds", str(args.seeds),
