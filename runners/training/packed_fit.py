@@ -64,6 +64,7 @@ class PackedResult(FitResult):
     """`FitResult` of the mean over the seeds, with each seed's own history and the std."""
 
     start_std: dict = field(default_factory=dict)
+    seed_starts: list[dict] = field(default_factory=list)  # each seed's metrics before training
     std_history: list[dict] = field(default_factory=list)
     seed_histories: list[list[dict]] = field(default_factory=list)
 
@@ -121,18 +122,23 @@ def fit_packed(
     if state is None:
         starts, _ = evaluate_seeds(pack, task, task.val, device)
         mean, std = mean_std(starts)
-        result = PackedResult(start=mean, start_std=std, seed_histories=[[] for _ in range(pack.k)])
+        result = PackedResult(
+            start=mean, start_std=std, seed_starts=starts, seed_histories=[[] for _ in range(pack.k)]
+        )
         _log_epoch(pt, result, starts, per_class, 0)
         done = 0
     else:
         done = restore(pt, None, state)
-        result = PackedResult(start=state["start"], start_std=state["start_std"])
+        result = PackedResult(
+            start=state["start"], start_std=state["start_std"], seed_starts=state["seed_starts"]
+        )
         result.seed_histories = state["seed_histories"]
         for metrics, std in zip(state["history"], state["std_history"], strict=True):
             result.add(metrics, task.target_metric, task.higher_is_better)
             result.std_history.append(std)
+        starts = [*result.seed_starts, result.start]  # the per-class file is stored again whole next epoch
         for k, history in enumerate([*state["seed_histories"], state["history"]]):
-            for epoch, metrics in enumerate(history, 1):
+            for epoch, metrics in enumerate([starts[k], *history]):
                 per_class[k].add(epoch, split_per_class(metrics)[1])
     bar = None
     if progress:
@@ -162,6 +168,7 @@ def fit_packed(
                 pt.flush()  # every seed's points stored before Ray may tear this process down
                 state = epoch_state(pt, None, epoch, result.start, result.history)
                 state.update(start_std=result.start_std, std_history=result.std_history)
+                state["seed_starts"] = result.seed_starts
                 state["seed_histories"] = result.seed_histories
                 checkpoints.save(state)
     finally:

@@ -8,16 +8,19 @@ dropout, augmentation, cosine decay). The stage run holds the mean and the std.
 
 from __future__ import annotations
 
+import io
 import statistics
 from dataclasses import replace
 
 import pytest
+import torch
 
 from runners.stages.config import ConfigError, GeneralizeConfig, OverfitConfig, ScaleConfig, resolve
 from runners.stages.generalize import run_generalize
 from runners.stages.overfit import run_overfit
 from runners.stages.scale import run_scale
 from runners.tasks.base import load_task
+from runners.training import checkpoint
 from runners.training.packed_fit import PackedResult, mean_std
 from tracker.runs import stage_run
 from tracker.seed_runs import find_seed_runs
@@ -139,3 +142,43 @@ def test_mean_std_and_the_std_at_the_best_epoch():
         result.std_history.append({"accuracy": spread})
     # A broken reader would return the last epoch's std (0.3) or the largest.
     assert result.best_std("accuracy") == 0.02
+
+
+class MemoryCheckpoints:
+    """Epoch checkpoints kept in memory (serialised, as a run's artifact is); `cut_after`: fail there."""
+
+    def __init__(self, saved: bytes | None = None, cut_after: int = 0) -> None:
+        self.saved, self.cut_after = saved, cut_after
+
+    def load(self):
+        return None if self.saved is None else torch.load(io.BytesIO(self.saved), weights_only=False)
+
+    def save(self, state: dict) -> None:
+        self.saved = checkpoint.to_bytes(state)
+        if state["epochs_done"] == self.cut_after:
+            raise RuntimeError("cut short after this epoch")
+
+
+def test_a_packed_run_cut_short_resumes_every_seed_exactly(store, history, doubled):
+    task = small_digits()
+    cfg = GeneralizeConfig(epochs=2, hist_every=0, n_samples=0, seeds=2, check_every=3)
+    cut = MemoryCheckpoints(cut_after=1)
+    with pytest.raises(RuntimeError, match="cut short"):
+        with stage_run(Target(store), stage="generalize", task="digits") as run:
+            run_generalize(cfg, run, task=task, checkpoints=cut, progress=False)
+    with stage_run(Target(store), stage="generalize", task="digits", run_id=run.run_id) as again:
+        run_generalize(cfg, again, task=task, checkpoints=MemoryCheckpoints(cut.saved), progress=False)
+    with stage_run(Target(store), stage="generalize", task="digits") as whole:
+        run_generalize(cfg, whole, task=task, checkpoints=MemoryCheckpoints(), progress=False)
+    resumed, straight = find_seed_runs(store, run.run_id), find_seed_runs(store, whole.run_id)
+    assert sorted(resumed) == sorted(straight) == [0, 1]  # the resumed run kept its two seed runs
+    for seed in (0, 1):
+        a, b = resumed[seed].info.run_id, straight[seed].info.run_id
+        assert store.client.get_run(a).info.status == "FINISHED"
+        # A seed restored with another seed's state, or without its own data-order generator, differs in epoch 2.
+        for key in ("train/loss", "val/loss", "val/accuracy"):
+            assert _values(history, a, key) == pytest.approx(_values(history, b, key), **TOL), key
+        assert doubled(a) == {}  # steps replayed after the checkpoint were not stored twice
+    assert _values(history, run.run_id, "val_std/loss") == pytest.approx(
+        _values(history, whole.run_id, "val_std/loss")
+    )
