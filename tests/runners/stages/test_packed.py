@@ -175,7 +175,7 @@ def test_a_packed_run_cut_short_resumes_every_seed_exactly(store, history, doubl
     for seed in (0, 1):
         a, b = resumed[seed].info.run_id, straight[seed].info.run_id
         assert store.client.get_run(a).info.status == "FINISHED"
-        # A seed restored with another seed's state, or without its own data-order generator, differs in epoch 2.
+        # A seed restored with another seed's state, or without its own data order, differs in epoch 2.
         for key in ("train/loss", "val/loss", "val/accuracy"):
             assert _values(history, a, key) == pytest.approx(_values(history, b, key), **TOL), key
         assert doubled(a) == {}  # steps replayed after the checkpoint were not stored twice
