@@ -54,8 +54,8 @@ def estimates(idea, revisions) -> None:
 
 def ladder(rows: list[queries.RunRow], idea_id: str) -> None:
     st.subheader("Stage ladder")
-    cols = st.columns(5)
-    for col, light in zip(cols, ladder_of(rows), strict=True):
+    lights = ladder_of(rows)
+    for col, light in zip(st.columns(len(lights)), lights, strict=True):
         color, icon = LIGHT_STYLE[light.color]
         col.markdown(f"**{light.rung.label}**")
         col.badge(light.verdict, icon=icon, color=color)

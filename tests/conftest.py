@@ -13,6 +13,8 @@ import uuid
 import pytest
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n 2` on 2 cores: a torch thread per worker,
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # not two each fighting for both cores
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 

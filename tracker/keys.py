@@ -44,6 +44,18 @@ OVERFIT_ONE_LOSS = "overfit_one/final_loss"
 OVERFIT_ONE_STEPS = "overfit_one/steps"
 OVERFIT_FEW_LOSS = "overfit_few/final_loss"
 OVERFIT_FEW_STEPS = "overfit_few/steps"
+# stage_check (runners/stages/check.py), step 0: what each check measured.
+CHECK_FIRST_LOSS = "check/first_loss"  # training loss of the first batch
+CHECK_INIT_LOSS = "check/init_loss"  # val-batch loss of the untrained model
+CHECK_INIT_LOSS_EXPECTED = "check/init_loss_expected"  # ln C, or the task's expected_init_loss
+CHECK_NO_GRAD = "check/params_without_grad"  # parameter tensors whose gradient is None or all zero
+CHECK_UNCHANGED = "check/params_unchanged"  # parameter tensors one optimizer step left unchanged
+CHECK_BATCH_LEAK = "check/batch_leak"  # largest |d loss_i / d x_j|, i != j (0 = samples independent)
+CHECK_GRADCHECK_FAILED = "check/gradcheck_failed"  # custom layers whose backward disagrees with gradcheck
+CHECK_DETERMINISM = "check/determinism_diff"  # largest difference of the first losses of two seeded runs
+CHECK_TARGET_INIT = "check/target_init"  # the target metric of the untrained model's outputs
+CHECK_TARGET_PERFECT = "check/target_perfect"  # the target metric of perfect outputs (the targets)
+CHECK_SECONDS = "check/seconds"  # how long all checks took
 # Idea runs (tracker/ideas.py, tracker/outcomes.py), step = revision number:
 ESTIMATE_PREFIX = "estimate/"  # estimate/<likelihood|impact|hours|...>: the estimates of each revision
 OUTCOME_PREFIX = "outcome/"  # outcome/<observed_impact|likelihood_before|...>: logged on accepting evidence

@@ -3,7 +3,9 @@
 Pure logic over run descriptions (`tracker.queries.RunRow`), no MLflow here. The
 rungs are the gates of docs/telemetry.md, cheapest check first:
 
-    baseline → overfit 1 → overfit few → generalize → scale
+    check → baseline → overfit 1 → overfit few → generalize → scale
+
+(`check` is stage 0, stage_check: the model's isolated checks before any training.)
 
 A rung's light comes from the most recent *stage* run of its stage (trials of a
 sweep test variants, they do not decide the ladder):
@@ -28,6 +30,7 @@ class Rung:
 
 
 RUNGS: tuple[Rung, ...] = (
+    Rung("check", "check", "check", "idealoop run check --idea ID"),
     Rung("baseline", "baseline", "baseline", "idealoop run baseline --idea ID"),
     Rung("overfit_one", "overfit", "overfit 1", "idealoop run overfit --idea ID"),
     Rung("overfit_few", "overfit", "overfit few", "idealoop run overfit --idea ID"),
@@ -54,8 +57,8 @@ def light_for(rung: Rung, runs: list) -> Light:
     verdict = run.gates.get(rung.gate)
     if verdict in ("passed", "recorded"):
         return Light(rung, "green", verdict, run.id, run.end_reason)
-    if verdict == "failed":
-        return Light(rung, "red", "failed", run.id, run.end_reason)
+    if verdict == "failed":  # a failed check says which check and why (its reason tag)
+        return Light(rung, "red", "failed", run.id, getattr(run, "check_reason", "") or run.end_reason)
     if run.status in ("RUNNING", "SCHEDULED"):
         return Light(rung, "yellow", "running", run.id, "no verdict yet")
     why = run.error or run.end_reason or run.status.lower()

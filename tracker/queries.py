@@ -19,6 +19,7 @@ from tracker.run_config import config_of
 from tracker.store import (
     TAG_ASHA_ITERATION,
     TAG_BEST_TRIAL,
+    TAG_CHECK_PREFIX,
     TAG_END_REASON,
     TAG_ERROR,
     TAG_FLAG_PREFIX,
@@ -30,6 +31,7 @@ from tracker.store import (
     TAG_PARENT,
     TAG_STAGE,
     TAG_TARGET,
+    TAG_TASK,
     TAG_TITLE,
     Store,
 )
@@ -61,6 +63,8 @@ class RunRow:
     target: str = ""  # the val metric that judges the run (tag idealoop.target_metric)
     higher_is_better: bool = True  # the target's direction (tag idealoop.higher_is_better)
     params: dict[str, str] = field(default_factory=dict)  # as logged: the config, trial.<key>, sweep.<k>
+    task: str = ""  # the task it trained on (tag idealoop.task)
+    check_reason: str = ""  # stage_check: the first failed check and its reason ("" when none failed)
 
     @property
     def best(self) -> float | None:
@@ -115,7 +119,18 @@ def run_row(run) -> RunRow:
         target=tags.get(TAG_TARGET, ""),
         higher_is_better=tags.get(TAG_HIGHER, "true") == "true",
         params=dict(run.data.params),
+        task=tags.get(TAG_TASK, ""),
+        check_reason=failed_check(tags),
     )
+
+
+def failed_check(tags: dict[str, str]) -> str:
+    """`<check>: <reason>` of the first check a stage_check run failed ("" if none). Pure."""
+    for key, verdict in tags.items():
+        name = key[len(TAG_GATE_PREFIX) :]
+        if key.startswith(TAG_GATE_PREFIX) and verdict == "failed" and name.startswith("check_"):
+            return f"{name[len('check_') :]}: {tags.get(TAG_CHECK_PREFIX + name[len('check_') :], '')}"
+    return ""
 
 
 def idea_runs(store: Store, idea_id: str) -> list[RunRow]:

@@ -47,6 +47,7 @@ TAG_STATUS = "idealoop.status"  # an idea's status
 TAG_CATEGORY = "idealoop.category"
 TAG_TITLE = "idealoop.title"
 TAG_GATE_PREFIX = "idealoop.gate."  # idealoop.gate.<name> = passed | failed
+TAG_CHECK_PREFIX = "idealoop.check."  # stage_check: idealoop.check.<name> = the check's one-line reason
 TAG_END_REASON = "idealoop.end_reason"  # completed | failed | nan_loss | killed | stopped_by_asha
 TAG_ERROR = "idealoop.error"  # the exception that ended a run
 TAG_ASHA_ITERATION = "idealoop.asha_iteration"  # trials: the iteration (rung) ASHA stopped it at
@@ -62,6 +63,8 @@ TAG_BASELINE_SCORE = "idealoop.baseline_score"  # baseline runs: the val target 
 TAG_BASELINE_RUN = "idealoop.baseline_run"  # generalize runs: the baseline run the gap is measured to
 TAG_SCALE_REFERENCE_RUN = "idealoop.scale_reference_run"  # scale runs: the generalize run it had to beat
 TAG_PROCESSES = "idealoop.processes"  # scale runs with processes > 1: data-parallel world size
+# Experiment tags: idealoop.project_target.<NNNN> = one revision of the project's target (JSON).
+TAG_PROJECT_TARGET_PREFIX = "idealoop.project_target."
 TAG_DEMO = "idealoop.demo"  # ideas added by `idealoop demo`: "true"
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
 TAG_DESCRIPTION = "mlflow.note.content"  # shows as the run's description in the UI

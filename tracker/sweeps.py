@@ -214,6 +214,20 @@ def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], ma
     return ended
 
 
+def fail_stopped(store: Store, sweep_id: str, why: str) -> int:
+    """End `failed` every trial run of the sweep still RUNNING or stopped early: the sweep was
+    stopped because its trials all failed alike, so no trial of it was stopped by ASHA."""
+    ended = 0
+    for run in trial_runs(store, sweep_id):
+        tags = run.data.tags
+        if run.info.status != "RUNNING" and tags.get(TAG_END_REASON) != "stopped_by_asha":
+            continue
+        set_tags(store, run.info.run_id, {TAG_END_REASON: "failed", TAG_ERROR: redact_uri(why)[:5000]})
+        store.client.set_terminated(run.info.run_id, "FAILED")
+        ended += 1
+    return ended
+
+
 def record_best(
     store: Store, sweep_id: str, *, trial_id: str, config: dict, metric: str, value: float
 ) -> str:

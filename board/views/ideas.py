@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from board import data, people_panel
+from board import data, people_panel, project_panel
 from board.common import md_text, read_or_stop, store, wrote
 from tracker.calibration import describe
 from tracker.checklist import CHECKLIST
@@ -83,6 +83,7 @@ if "flash" in st.session_state:  # the outcome of the write that triggered this 
         for f in ("title", "category", "description", *FIELDS):
             st.session_state[f"add_{f}"] = ""
         st.session_state["template"] = BLANK
+        st.session_state["add_open"] = False
 
 if table.empty:
     st.info(
@@ -176,7 +177,9 @@ def _apply_template() -> None:
     )
 
 
-with st.expander(":material/add: Add an idea", expanded=table.empty):
+with st.expander(
+    ":material/add: Add an idea", expanded=table.empty or st.session_state.get("add_open", False)
+):
     st.selectbox(
         "Start from the standard checklist",
         [BLANK, *TEMPLATES],
@@ -260,3 +263,6 @@ if not ranked.empty:
                     st.session_state.pop("edit_for", None)  # reload the form from the store
                     st.session_state["flash"] = f"Saved a revision of {row['title']!r}."
                     st.rerun()
+
+# -- the finish line: target, progress, weak classes (their buttons prefill the Add form above) --
+project_panel.render(s, ranked)

@@ -69,6 +69,9 @@ def failure_line(exc: BaseException) -> str:
     what = f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
     if len(what) > MAX_LINE:
         what = what[: MAX_LINE - 1] + "…"
+    step = getattr(exc, "idealoop_step", None)  # set by the trainer: the step it broke at
+    if step is not None and " at step " not in what:
+        what += f" (at step {step})"
     run_id = getattr(exc, "idealoop_run_id", None)  # set by tracker.runs when a run recorded it
     saved = getattr(exc, "idealoop_traceback", None)
     where = f"run {run_id} is FAILED" if run_id else ""

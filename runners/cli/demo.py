@@ -1,8 +1,8 @@
 """`idealoop demo`: a first board full of ideas, the baseline, and one idea up the ladder.
 
 The baseline idea gets its `baseline` run (the score to beat); the learning-rate idea
-climbs `stage_overfit` then `stage_generalize`, so the board has gates, curves,
-histograms and samples to show, and `idealoop idea outcome` has evidence to judge.
+climbs from stage 0, `stage_check`, through `stage_overfit` to `stage_generalize`, so the
+board has gates, curves, histograms and samples to show, and `idealoop idea outcome` has evidence to judge.
 
 The ideas are the standard checklist every researcher should consider (from the
 method's source article), with plausible estimates for the `digits` task. Running
@@ -52,7 +52,9 @@ def run_demo(store: Store, *, progress: bool = True) -> int:
 
     from runners.stages import STAGES  # torch import: only now
 
-    plan = [(BASELINE_IDEA, "baseline"), (DEMO_IDEA, "overfit"), (DEMO_IDEA, "generalize")]
+    # Stage 0 first: the model's isolated checks, before any training.
+    plan = [(DEMO_IDEA, "check"), (BASELINE_IDEA, "baseline"), (DEMO_IDEA, "overfit")]
+    plan += [(DEMO_IDEA, "generalize")]
     gates = {}
     for title, name in plan:
         stage, idea_id = STAGES[name], existing[title]

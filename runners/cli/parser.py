@@ -66,6 +66,10 @@ def cmd_run_stage(args) -> int:
     task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
     if hasattr(cfg, "check_task"):
         cfg.check_task(task)  # e.g. critic=true on a segmentation task: also before any run
+    if stage.name != "check":  # stage_check records these as gates; the others stop here, in seconds
+        from runners.stages.check import preflight_stage
+
+        preflight_stage(cfg, task)
     run_fn = stage.function()
     name = stage.entry_point
     with stage_run(target, stage=stage.name, run_name=name, task=cfg.task, run_id=args.resume or None) as run:
@@ -278,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)
 
+    from runners.cli.project import add_arguments as project_arguments  # light: no MLflow until it runs
+
+    project_arguments(sub.add_parser("project", help="the project's target and its weak classes"), common)
+
     demo = sub.add_parser("demo", parents=[common], help="example ideas + one stage_overfit run")
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(func=cmd_demo)
@@ -312,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         say("idealoop: interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - one error path: every failure is one line
-        if _is_user_error(exc):
+        if _is_user_error(exc) and not getattr(exc, "idealoop_run_id", None):  # else: a run recorded it
             say(f"idealoop: error: {error_line(exc)}")
             return EXIT_USAGE
         if debugging(args):
@@ -327,9 +335,11 @@ def _is_user_error(exc: Exception) -> bool:
     from runners.tasks.base import TaskError
     from tracker.estimates import EstimateError
     from tracker.ideas import IdeaNotFound
+    from tracker.project import TargetError
     from tracker.store import StoreError
 
-    return isinstance(exc, (ConfigError, TaskError, EstimateError, IdeaNotFound, StoreError, SweepError))
+    known = (ConfigError, TaskError, EstimateError, IdeaNotFound, StoreError, SweepError, TargetError)
+    return isinstance(exc, known)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,27 @@ class OverfitConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CheckConfig:
+    """stage_check: the model's isolated checks before any training (seconds on a CPU)."""
+
+    task: str = "digits"  # built-in task name, or 'package.module:function'
+    seed: int = 0  # fixes the init, the batches and the determinism check's two runs
+    lr: float = 1e-3  # Adam learning rate of the one step every parameter must move in
+    width: int = 128  # hidden units per layer (the small model the next stages train)
+    depth: int = 2  # hidden layers
+    batch_size: int = 32  # samples in the batch the checks look at
+    init_loss_tolerance: float = 0.5  # loss at init may differ from ln C by this share of it
+    device: str = "cpu"  # auto | cpu | cuda | cuda:N (cpu: gradcheck and determinism are exact there)
+
+    def validate(self) -> None:
+        _positive(self, "lr", "width", "depth", "init_loss_tolerance")
+        _device(self)
+        _seed(self)
+        if self.batch_size < 2:
+            raise ConfigError(f"batch_size={self.batch_size} is out of range; allowed: >= 2 (to see mixing)")
+
+
+@dataclasses.dataclass(frozen=True)
 class BaselineConfig:
     """baseline: a non-deep-learning model on the same split and metrics."""
 

@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from runners.stages.config import BaselineConfig, GeneralizeConfig, OverfitConfig, ScaleConfig
+from runners.stages.config import BaselineConfig, CheckConfig, GeneralizeConfig, OverfitConfig, ScaleConfig
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Stage:
 
 
 LADDER = (
+    Stage("check", "stage_check", CheckConfig, "runners.stages.check:run_check",
+          "the model's isolated checks before training: shapes, init loss, gradients, batch mixing"),
     Stage("baseline", "baseline", BaselineConfig, "runners.stages.baseline:run_baseline",
           "non-deep-learning model on the same split: the score to beat"),
     Stage("overfit", "stage_overfit", OverfitConfig, "runners.stages.overfit:run_overfit",

@@ -48,7 +48,9 @@ def connect(address: str | None) -> bool:
         try:
             ray.init(address=address, log_to_driver=True)
         except Exception as exc:  # noqa: BLE001 - one line for the user
-            raise SweepError(f"cannot connect to the Ray cluster at {address}: {first_line(exc)}") from None
+            raise SweepError(
+                f"cannot connect to the Ray cluster at {address}: {first_line(exc)}{_auth_hint()}"
+            ) from None
         sigterm_as_interrupt()
         return True
     # A local Ray: its workers import this checkout (not another install of idealoop).
@@ -60,6 +62,17 @@ def connect(address: str | None) -> bool:
     ray.init(address="local", include_dashboard=False, log_to_driver=True)
     sigterm_as_interrupt()
     return True
+
+
+def _auth_hint() -> str:
+    """Ray 2.5x+ starts `ray start --head` with token auth, while a client without
+    RAY_AUTH_MODE=token sends no token and is told only that the cluster "crashed"."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return ""
+    return (
+        " (a cluster started by `ray start --head` uses token auth: export RAY_AUTH_MODE=token"
+        " here, with the head's ~/.ray/auth_token or RAY_AUTH_TOKEN)"
+    )
 
 
 def check_resources(settings: SweepSettings, remote: bool) -> None:

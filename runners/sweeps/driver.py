@@ -34,6 +34,9 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 # Ctrl-C / SIGTERM must reach the driver (sweep KILLED, trials reconciled as `killed`, resumable),
 # not be swallowed by Tune's graceful stop, whose trials would look like ASHA stops.
 os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+# A failed trial's traceback is in its run's artifact; the console gets one line (fail_fast.py).
+os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
+os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")  # the same, for trials a stopped sweep left
 # Ray's own experiment banner and TensorBoard hint: idealoop prints its own progress lines.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
@@ -69,6 +72,9 @@ def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | No
     space = load_space(space_file, cls, base)
     cfg = resolve(cls, None, base)
     task_obj = load_task(cfg.task, seed=cfg.seed)
+    from runners.stages.check import preflight_stage
+
+    preflight_stage(cfg, task_obj)  # a broken task: one line in seconds, not a minute inside Ray
     return sweep, space, base, task_obj, target_for(store, idea)
 
 
@@ -190,6 +196,7 @@ def _execute(
     from ray.tune import CheckpointConfig, FailureConfig, RunConfig, TuneConfig, Tuner
     from ray.tune.schedulers import ASHAScheduler
 
+    from runners.sweeps.fail_fast import FailFast
     from runners.sweeps.progress import ProgressCallback
     from runners.sweeps.space import Dist, to_ray
     from runners.sweeps.trainable import TrialSetup, train_trial
@@ -207,22 +214,25 @@ def _execute(
     )
     metric = f"{keys.VAL_PREFIX}{task_obj.target_metric}"
     mode = "max" if task_obj.higher_is_better else "min"
+    num_trials = sweep.num_samples * math.prod(
+        len(v.args) for v in space.values() if isinstance(v, Dist) and v.kind == "grid"
+    )
     progress = ProgressCallback(
         [k for k, v in space.items() if isinstance(v, Dist)],
         metric,
         task_obj.higher_is_better,
         sweep.max_iterations,
-        sweep.num_samples
-        * math.prod(len(v.args) for v in space.values() if isinstance(v, Dist) and v.kind == "grid"),
+        num_trials,
         every_s=progress_every_s,
     )
+    fail_fast = FailFast(num_trials)  # every trial failing alike stops the sweep (fail_fast.py)
     reason, error = "completed", None
     try:
         if restore:
             tuner = Tuner.restore(restore, trainable=trainable, resume_unfinished=True, resume_errored=False)
             internal = getattr(tuner, "_local_tuner", None)  # the restored run config holds stale callbacks
             if internal is not None:
-                internal.get_run_config().callbacks = [progress]
+                internal.get_run_config().callbacks = [progress, fail_fast]
         else:
             asha = ASHAScheduler(
                 max_t=sweep.max_iterations,
@@ -243,7 +253,8 @@ def _execute(
                 run_config=RunConfig(
                     name=name,
                     storage_path=storage,
-                    callbacks=[progress],
+                    callbacks=[progress, fail_fast],
+                    stop=fail_fast,
                     verbose=0,
                     # Two, not one: Ray deletes the older checkpoint as soon as a newer one is
                     # registered, but its saved experiment state can still name the older one;
@@ -253,6 +264,8 @@ def _execute(
                 ),
             )
         results = tuner.fit()
+        if fail_fast.same.tripped:
+            _fail_alike(store, sweep_id, fail_fast.same)
         _wrap_up(store, sweep_id, results, metric, task_obj.higher_is_better, sweep.max_iterations)
     except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C; SIGTERM (Ray's driver handler exits)
         from tracker.sweeps import reconcile
@@ -267,6 +280,20 @@ def _execute(
         raise
     finally:
         finish_sweep(store, sweep_id, reason, error)
+
+
+class SweepFailed(RuntimeError):
+    """Every trial of the sweep failed the same way: the sweep stopped early (one line)."""
+
+
+def _fail_alike(store, sweep_id: str, same) -> None:
+    """The trials a tripped fail-fast stopped end `failed` with the common reason; then say it."""
+    from tracker.runs import TRACEBACK_ARTIFACT
+    from tracker.sweeps import fail_stopped, find_trial
+
+    fail_stopped(store, sweep_id, f"stopped with the sweep: {same.line()}")
+    run_id = find_trial(store, sweep_id, same.first_failed()) or "?"
+    raise SweepFailed(f"{same.line()}; trial run {run_id} holds the traceback ({TRACEBACK_ARTIFACT})")
 
 
 def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_iterations: int) -> None:

@@ -1,5 +1,8 @@
 """Defaults per kind of task: metrics, sample renderers and non-deep-learning baselines.
 
+Kinds: classification (accuracy, f1), segmentation (miou, pixel accuracy), image2image (l1,
+psnr) and regression (mse, mae, r2; a ridge baseline; a predicted-vs-true plot).
+
 A task may bring its own; these make a new task of a known kind need only data,
 a model and a loss. Metric names carry no `val/` prefix; the evaluator adds it. A name
 with a slash, `<metric>/<class>` (`f1/7`, `iou/circle`), is a per-class value: it is
@@ -111,10 +114,39 @@ def image2image_samples(x, outputs, y, names=None):
     return samples.triptych_grid(cols, ["input", "output", "target"])
 
 
+# -- regression ----------------------------------------------------------------------
+
+
+def regression_metrics(outputs: torch.Tensor, targets: torch.Tensor, names=None) -> dict[str, float]:
+    """MSE, MAE and R² over every output value (R² against each column's own mean)."""
+    out = outputs.detach().float().reshape(len(outputs), -1)
+    y = targets.detach().float().reshape(len(targets), -1)
+    err = out - y
+    total = ((y - y.mean(0)) ** 2).sum().item()
+    r2 = 1 - (err**2).sum().item() / total if total > 0 else float("nan")
+    return {"mse": (err**2).mean().item(), "mae": err.abs().mean().item(), "r2": r2}
+
+
+def ridge_baseline(task, seed: int) -> dict[str, float]:
+    """Ridge regression on the flattened inputs: a linear model is the score to beat."""
+    from sklearn.linear_model import Ridge
+
+    y = task.train.y.float().reshape(len(task.train), -1).numpy()
+    model = Ridge(alpha=1.0, random_state=seed).fit(task.train.x.float().flatten(1).numpy(), y)
+    pred = torch.from_numpy(model.predict(task.val.x.float().flatten(1).numpy())).float()
+    return regression_metrics(pred.reshape(task.val.y.shape), task.val.y)
+
+
+def regression_samples(x, outputs, y, names=None):
+    """Predicted vs true: one dot per output value, the diagonal is a perfect model."""
+    return samples.scatter_plot(y.detach().float().flatten(), outputs.detach().float().flatten())
+
+
 DEFAULTS = {
     "classification": (classification_metrics, classification_samples, logistic_baseline),
     "segmentation": (segmentation_metrics, segmentation_samples, majority_pixel_baseline),
     "image2image": (image2image_metrics, image2image_samples, identity_baseline),
+    "regression": (regression_metrics, regression_samples, ridge_baseline),
 }
 
 

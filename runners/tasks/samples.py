@@ -161,6 +161,26 @@ def confusion_image(matrix: np.ndarray, labels: list[str]) -> Image.Image:
     return img
 
 
+def scatter_plot(true: torch.Tensor, pred: torch.Tensor, size: int = 360) -> Image.Image:
+    """Predicted (y axis) against true (x axis) on one shared scale, with the diagonal y = x."""
+    lo = float(min(true.min(), pred.min())) if len(true) else 0.0
+    hi = float(max(true.max(), pred.max())) if len(true) else 1.0
+    span = hi - lo or 1.0
+    pad = LABEL_H + 8
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    inner = size - 2 * pad
+    at = lambda v: pad + (float(v) - lo) / span * inner  # noqa: E731
+    draw.rectangle([pad, pad, size - pad, size - pad], outline=(180, 180, 180))
+    draw.line([pad, size - pad, size - pad, pad], fill=(160, 160, 160), width=1)
+    for t, p in zip(true.tolist(), pred.tolist(), strict=True):
+        cx, cy = at(t), size - at(p)
+        draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=(0, 110, 200))
+    draw.text((pad, size - pad + 4), f"true ({lo:.3g} to {hi:.3g})", fill="black", font=font())
+    draw.text((4, 4), "predicted", fill="black", font=font())
+    return img
+
+
 def png_writer(image: Image.Image):
     """write(path) for TelemetryWriter.log_artifact: the PNG is encoded in the writer thread."""
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from runners.tasks.base import Split, Task
+from runners.tasks.first_batch import check_first_batch
 from runners.training.histograms import ActivationTap, SnapshotSchedule, snapshot
 from runners.training.seeding import pick_device, seed_everything
 from tracker import keys
@@ -86,9 +87,21 @@ class Trainer:
         self.val_probe = val_probe
         self._tap = ActivationTap(model) if hist_every else None
         self._schedule = SnapshotSchedule(hist_every, hist_budget)
+        self._first_checked = False  # the first batch's cheap checks (runners/tasks/first_batch.py)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, data_s: float = 0.0) -> None:
-        """One optimisation step on (x, y) plus the val-batch probe; logs in chunks."""
+        """One optimisation step on (x, y) plus the val-batch probe; logs in chunks.
+
+        An exception leaves with the step it happened at (`idealoop_step`: the CLI's one line says it).
+        """
+        try:
+            self._step(x, y, data_s)
+        except Exception as exc:
+            if getattr(exc, "idealoop_step", None) is None:
+                exc.idealoop_step = self.step_count
+            raise
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor, data_s: float) -> None:
         t0 = time.perf_counter()
         events = self._cuda_events()
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
@@ -99,7 +112,11 @@ class Trainer:
             self._tap.armed = True
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
-        loss = self.train_loss(self.model(x), y)
+        out = self.model(x)
+        if self._first_checked:
+            loss = self.train_loss(out, y)
+        else:  # shapes, a finite scalar loss, the target metric: one line, before a run goes on
+            loss, self._first_checked = check_first_batch(self.task, self.train_loss, out, y), True
         loss.backward()
         if probe:
             self._tap.armed = False

@@ -68,7 +68,9 @@ def test_launch_page_offers_the_whole_ladder_and_honours_the_stage_link(ideas, p
     at = page("launch", id=ideas["Curriculum"], stage="generalize")
     assert not at.exception
     stage_box = at.selectbox[1]
-    assert stage_box.options[:4] == [
+    assert stage_box.options[:5] == [
+        "stage_check: the model's isolated checks before training: shapes, init loss, gradients, "
+        "batch mixing",
         "baseline: non-deep-learning model on the same split: the score to beat",
         "stage_overfit: memorise 1 sample, then a few, regularization off",
         "stage_generalize: full data, small plain model: val loss must fall",

@@ -139,9 +139,10 @@ def test_edit_rejects_a_bad_value_and_writes_nothing(store, seeded, page):
 def test_idea_page_overview_ladder_runs_and_timing(seeded, page):
     at = page("idea", id=seeded.ideas["Tune learning rate"], tab="Overview")
     assert not at.exception
-    # one badge per rung, in ladder order: baseline, overfit 1, overfit few, generalize, scale
+    # one badge per rung, in ladder order: check, baseline, overfit 1, overfit few, generalize, scale
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     assert badges == [
+        ":gray-badge[:material/radio_button_unchecked: not run]",
         ":green-badge[:material/check_circle: recorded]",
         ":green-badge[:material/check_circle: passed]",
         ":green-badge[:material/check_circle: passed]",
@@ -213,7 +214,7 @@ def test_idea_without_runs_shows_how_to_start(seeded, page):
 def test_running_idea_is_live(seeded, page):
     at = page("idea", id=seeded.ideas["Wider model"], tab="Overview")
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
-    assert badges[1:3] == [
+    assert badges[2:4] == [  # after check and baseline
         ":green-badge[:material/check_circle: passed]",
         ":orange-badge[:material/pending: running]",
     ]

@@ -11,9 +11,9 @@ def test_demo_adds_checklist_and_climbs_the_ladder(store, capsys):
     ideas = list_ideas(store)
     assert sorted(i.title for i in ideas) == sorted(t[0] for t in CHECKLIST)
     (demo,) = [i for i in ideas if i.title == DEMO_IDEA]
-    assert len(demo.run_ids) == 2  # stage_overfit and stage_generalize
+    assert len(demo.run_ids) == 3  # stage_check (stage 0), stage_overfit and stage_generalize
     stages = {store.client.get_run(r).data.tags["idealoop.stage"] for r in demo.run_ids}
-    assert stages == {"overfit", "generalize"}
+    assert stages == {"check", "overfit", "generalize"}
     (base,) = [i for i in ideas if i.title == BASELINE_IDEA]
     assert len(base.run_ids) == 1
     assert "idealoop board" in capsys.readouterr().err

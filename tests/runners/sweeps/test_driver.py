@@ -491,3 +491,26 @@ def test_mlflow_run_tune_entry_point_sweeps_stage_scale(cluster, store, make_ide
         r.data.tags["idealoop.stage"] == "scale" and "idealoop.gate.scale" in r.data.tags for r in trials
     )
     assert all(r.data.params["lr_decay"] == "cosine" for r in trials)
+
+
+def test_a_sweep_whose_trials_all_fail_alike_stops_early_with_one_line(
+    cluster, store, make_idea, tmp_path, capsys
+):
+    # The task passes the first-batch checks (it breaks at step 3), so Ray starts; every trial
+    # fails the same way. Before: 6 trials ran, Ray printed each traceback, and the trials a
+    # stopped sweep left were tagged stopped_by_asha.
+    idea = make_idea()
+    space = _space(tmp_path, "lr: {loguniform: [0.0001, 0.01]}\nbatch_size: 8\nhist_every: 0\nn_samples: 0")
+    task = "tests.runners.tasks.broken_tasks:shape_later"
+    args = ["tune", "--task", task, "--storage-path", os.path.join(os.getcwd(), "ray_results")]
+    args += ["--idea", idea, "--space", space, "--num-samples", "8", "--max-iterations", "2"]
+    args += ["--max-concurrent", "3", "--cpus-per-trial", "0.5"]  # one wave of 3: the first 3 ends decide
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("idealoop:")]
+    assert len(lines) == 1 and "every trial failed the same way" in lines[0], lines
+    assert "RuntimeError: The size of tensor" in lines[0] and "Traceback" not in err
+    runs = store.search_all("tags.`idealoop.kind` = 'trial'")
+    reasons = [r.data.tags.get("idealoop.end_reason") for r in runs]
+    assert 3 <= len(runs) < 8, reasons  # stopped early: not every sampled trial ran
+    assert set(reasons) == {"failed"} and {r.info.status for r in runs} == {"FAILED"}

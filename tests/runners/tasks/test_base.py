@@ -68,9 +68,9 @@ def test_missing_function_and_missing_part(user_module):
     mod = user_module(
         "my_task_bad",
         """
-        from types import SimpleNamespace
+        from runners.tasks.base import Task
         def make_task(seed=0):
-            return SimpleNamespace(train=[1], val=[1], test=[1], build_model=None, loss=None)
+            return Task("t", [1], [1], [1], build_model=None, loss=None)
     """,
     )
     with pytest.raises(TaskError, match="has no function 'nope'"):
