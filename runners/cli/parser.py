@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--idea", default="", help="idea id: the run is nested under it")
         sp.add_argument("--task", help="built-in task (digits, shapes, denoise) or package.module:function")
         sp.add_argument("--seed", help="random seed (default 0)")
-        if stage.name != "baseline":
+        if "seeds" in stage.config.__dataclass_fields__:  # the stages that can pack seeds
             sp.add_argument(
                 "--seeds",
                 help="train seeds SEED..SEED+K-1 packed in this process (default 1); gates on the mean",
