@@ -44,6 +44,7 @@ navigation = st.navigation(
         st.Page(PAGES / "idea.py", title="Idea", icon=":material/science:", url_path="idea"),
         st.Page(PAGES / "launch.py", title="Launch", icon=":material/rocket_launch:", url_path="launch"),
         st.Page(PAGES / "compare.py", title="Compare", icon=":material/monitoring:", url_path="compare"),
+        st.Page(PAGES / "queue.py", title="Queue", icon=":material/schedule:", url_path="queue"),
         st.Page(
             PAGES / "calibration.py", title="Calibration", icon=":material/target:", url_path="calibration"
         ),

@@ -24,7 +24,15 @@ LAYERS: dict[str, set[str]] = {
     "runners.training": {"runners.tasks", "tracker"},
     "runners.stages": {"runners.training", "runners.tasks", "tracker"},
     "runners.sweeps": {"runners.stages", "runners.training", "runners.tasks", "runners.process", "tracker"},
-    "runners.cli": {"runners.sweeps", "runners.stages", "runners.tasks", "runners.process", "tracker"},
+    "runners.queue": {"runners.process", "tracker"},  # Ray Jobs for the overnight queue
+    "runners.cli": {
+        "runners.queue",
+        "runners.sweeps",
+        "runners.stages",
+        "runners.tasks",
+        "runners.process",
+        "tracker",
+    },
     "board": {"tracker", "runners.stages", "runners.tasks"},  # the stage table and task names, to launch
 }
 

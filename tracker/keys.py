@@ -60,8 +60,15 @@ CHECK_SECONDS = "check/seconds"  # how long all checks took
 ESTIMATE_PREFIX = "estimate/"  # estimate/<likelihood|impact|hours|...>: the estimates of each revision
 OUTCOME_PREFIX = "outcome/"  # outcome/<observed_impact|likelihood_before|...>: logged on accepting evidence
 
+# Queue sessions (tracker/queue_items.py), logged once when a session ends, step 0:
+QUEUE_GPU_HOURS_USED = "queue/gpu_hours_used"  # GPU-hours the session's items held
+QUEUE_GPU_HOURS_IDLE = "queue/gpu_hours_idle"  # the cluster's GPU-hours in the session no item held
+QUEUE_CPU_HOURS_USED = "queue/cpu_hours_used"
+QUEUE_CPU_HOURS_IDLE = "queue/cpu_hours_idle"
+
 # Param prefixes (params are written once; MLflow keeps them per run):
 REVISION_PREFIX = "revision."  # ideas: revision.<NNNN> = the revision record as JSON
 COMMENT_PREFIX = "comment."  # ideas: comment.<NNNN> = {time, author, text} as JSON
 SWEEP_PARAM_PREFIX = "sweep."  # sweeps: sweep.<setting>, sweep.space, sweep.base
 TRIAL_PARAM_PREFIX = "trial."  # trials: trial.<key> = the sampled value
+QUEUE_PARAM_PREFIX = "queue."  # queue items: queue.<what|stage|task|set|space|sweep|cpus|gpus|minutes>

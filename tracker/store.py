@@ -32,9 +32,9 @@ from tracker.retry import PatientClient
 DEFAULT_PROJECT = "idealoop"
 
 # Tag keys: every tag idealoop writes is named here.
-TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher | seed
-TAG_SEED = "idealoop.seed"  # seed runs: the seed this run of a packed stage run / trial trained
-TAG_PACKING = "idealoop.seed_packing"  # seeds > 1: "vmap", or "loop: <why the model could not be vmapped>"
+TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher | seed | queue_item | queue_session
+# Seed runs (packed seeds > 1): the seed of each; on the run, "vmap" or "loop: <why not vmapped>".
+TAG_SEED, TAG_PACKING = "idealoop.seed", "idealoop.seed_packing"
 TAG_IDEA = "idealoop.idea_id"  # on every run made for an idea
 TAG_STAGE = "idealoop.stage"  # overfit | generalize | ...
 TAG_TASK = "idealoop.task"  # the task a stage run or trial trained on
@@ -44,8 +44,7 @@ TAG_VERDICT = "idealoop.verdict"  # an idea's decided outcome: succeeded | faile
 TAG_FLAGS = "idealoop.flags"  # comma-separated range-check flags raised by a run
 TAG_FLAG_PREFIX = "idealoop.flag."  # idealoop.flag.<flag> = one-line detail
 TAG_STATUS = "idealoop.status"  # an idea's status
-TAG_CATEGORY = "idealoop.category"
-TAG_TITLE = "idealoop.title"
+TAG_CATEGORY, TAG_TITLE = "idealoop.category", "idealoop.title"
 TAG_GATE_PREFIX = "idealoop.gate."  # idealoop.gate.<name> = passed | failed
 TAG_CHECK_PREFIX = "idealoop.check."  # stage_check: idealoop.check.<name> = the check's one-line reason
 TAG_END_REASON = "idealoop.end_reason"  # completed | failed | nan_loss | killed | stopped_by_asha
@@ -66,6 +65,17 @@ TAG_PROCESSES = "idealoop.processes"  # scale runs with processes > 1: data-para
 # Experiment tags: idealoop.project_target.<NNNN> = one revision of the project's target (JSON).
 TAG_PROJECT_TARGET_PREFIX = "idealoop.project_target."
 TAG_DEMO = "idealoop.demo"  # ideas added by `idealoop demo`: "true"
+# The overnight queue (tracker/queue_items.py; every tag in docs/telemetry.md): items and sessions
+# in the experiment `<project>.queue`; the runs an item made carry TAG_QUEUE_ITEM.
+TAG_QUEUE_ITEM, TAG_RAY_JOB = "idealoop.queue_item", "idealoop.ray_job"  # item id; its Ray submission id
+TAG_QUEUE_STATE = "idealoop.queue_state"  # items: queued|submitted|running|done|failed|killed|skipped|removed
+TAG_QUEUE_REASON, TAG_QUEUE_PRIORITY = "idealoop.queue_reason", "idealoop.queue_priority"
+TAG_QUEUE_SESSION, TAG_QUEUE_STOPPING = "idealoop.queue_session", "idealoop.queue_stopping"
+TAG_QUEUE_STARTED, TAG_QUEUE_ENDED = "idealoop.queue_started", "idealoop.queue_ended"  # ms
+TAG_QUEUE_UNTIL, TAG_QUEUE_BUDGET = "idealoop.queue_until", "idealoop.queue_budget"  # ms; GPU-hours
+TAG_QUEUE_DRIVER, TAG_QUEUE_HEARTBEAT = "idealoop.queue_driver", "idealoop.queue_heartbeat"  # host:pid; ms
+TAG_QUEUE_STOP, TAG_QUEUE_CAPACITY = "idealoop.queue_stop", "idealoop.queue_capacity"  # "requested"; JSON
+TAG_RAY_DASHBOARD, TAG_RAY_HEAD_PID = "idealoop.ray_dashboard", "idealoop.ray_head_pid"
 TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
 TAG_DESCRIPTION = "mlflow.note.content"  # shows as the run's description in the UI
 TAG_RUN_NAME = "mlflow.runName"

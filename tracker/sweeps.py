@@ -128,10 +128,19 @@ def end_reason(outcome: TrialOutcome | None, max_iterations: int) -> tuple[str, 
 
 
 def create_sweep(
-    store: Store, *, idea_id: str, stage: str, task: str, settings: dict, space: dict, base: dict
+    store: Store,
+    *,
+    idea_id: str,
+    stage: str,
+    task: str,
+    settings: dict,
+    space: dict,
+    base: dict,
+    extra_tags: dict | None = None,
 ) -> str:
     """The sweep run, nested under the idea (adopting an `mlflow run` launcher like a stage run)."""
     tags = {TAG_KIND: "sweep", TAG_STAGE: stage, TAG_TASK: task, TAG_IDEA: idea_id, TAG_PARENT: idea_id}
+    tags.update(extra_tags or {})
     run_id = create_run(store, tags, f"sweep-{stage}")
     params = {f"{keys.SWEEP_PARAM_PREFIX}{k}": v for k, v in settings.items()}
     params[f"{keys.SWEEP_PARAM_PREFIX}space"] = json.dumps(space)

@@ -33,6 +33,17 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def pairs(items: list[str] | None) -> dict[str, str]:
+    """`--set KEY=VALUE` items as a dict (a malformed one is a UsageError)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r} is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def store_of(args):
     """The store named by --tracking-uri / --project, else the environment, else the defaults.
 

@@ -21,6 +21,7 @@ from runners.cli.common import (
     error_line,
     failure_line,
     free_port,
+    pairs,
     port_number,
     say,
     store_of,
@@ -54,12 +55,8 @@ def cmd_run_stage(args) -> int:
     if args.resume:
         cfg, target = _resumed(args, stage, store)
     else:
-        flags = {
-            "task": args.task,
-            "seed": args.seed,
-            "seeds": getattr(args, "seeds", None),
-        }  # win over --set
-        overrides = {**_pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
+        flags = {"task": args.task, "seed": args.seed, "seeds": getattr(args, "seeds", None)}  # over --set
+        overrides = {**pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
         cfg = resolve(stage.config, args.config, overrides)
         target = target_for(store, args.idea)  # the one idea lookup; fails before any run exists
     idea = target.idea_id
@@ -99,20 +96,10 @@ def _resumed(args, stage, store) -> tuple:
     return cfg, Target(store, run.data.tags.get(TAG_IDEA, ""))
 
 
-def _pairs(items: list[str] | None) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--set {item!r} is not KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def cmd_tune(args) -> int:
     from runners.cli.tune import cmd_tune as tune
 
-    return tune(args, store_of(args), _pairs(args.set))
+    return tune(args, store_of(args), pairs(args.set))
 
 
 # -- demo / board -------------------------------------------------------------
@@ -282,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)
 
+    from runners.cli.queue import add_parsers as queue_parsers  # light: no Ray until it runs
+
+    queue_parsers(sub, common)
     from runners.cli.project import add_arguments as project_arguments  # light: no MLflow until it runs
 
     project_arguments(sub.add_parser("project", help="the project's target and its weak classes"), common)
@@ -330,16 +320,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
+    from runners.queue.ray_head import RayError
     from runners.stages.config import ConfigError
     from runners.sweeps.settings import SweepError
     from runners.tasks.base import TaskError
     from tracker.estimates import EstimateError
     from tracker.ideas import IdeaNotFound
     from tracker.project import TargetError
+    from tracker.queue_items import QueueError
     from tracker.store import StoreError
 
     known = (ConfigError, TaskError, EstimateError, IdeaNotFound, StoreError, SweepError, TargetError)
-    return isinstance(exc, known)
+    return isinstance(exc, (*known, QueueError, RayError))
 
 
 if __name__ == "__main__":

@@ -89,8 +89,9 @@ def run_sweep(
     address: str | None = None,
     storage_path: str | None = None,
     progress_every_s: float = 10.0,
+    extra_tags: dict | None = None,
 ) -> str:
-    """Run a new sweep; returns the sweep run id."""
+    """Run a new sweep; returns the sweep run id. `extra_tags` go on the sweep run (a queue item's)."""
     from runners.sweeps import cluster
     from runners.sweeps.space import as_jsonable
     from tracker.store import TAG_RAY_PATH
@@ -111,6 +112,7 @@ def run_sweep(
             settings=asdict(sweep),
             space=as_jsonable(space),
             base=base,
+            extra_tags=extra_tags,
         )
         os.environ.pop("MLFLOW_RUN_ID", None)  # a launcher run is the sweep's; trials make their own
         storage = storage_path or os.environ.get("IDEALOOP_RAY_STORAGE") or "ray_results"

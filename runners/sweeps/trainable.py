@@ -127,6 +127,9 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     # Local Ray workers inherit the driver's environment: an `mlflow run` launcher there is the
     # sweep's, never a trial's.
     os.environ.pop("MLFLOW_RUN_ID", None)
+    # A node started by `ray start` has its own environment, not the driver's: no "View run at
+    # URL" lines from MLflow (one per run a trial ends, against a server) in the sweep's output.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     ctx = tune.get_context()
     store = setup.target.store
     trial_id = ctx.get_trial_id()

@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         ("idea", f"/idea?id={idea}", []),
         ("launch", f"/launch?id={idea}", []),
         ("compare", "/compare", []),
+        ("queue", "/queue", []),
         ("calibration", "/calibration", []),
         ("idea-people", f"/idea?id={facts['people_idea']}&tab=Overview&me=dave", []),
         ("calibration-alice", "/calibration?person=alice", []),
