@@ -33,8 +33,7 @@ DEFAULT_PROJECT = "idealoop"
 
 # Tag keys: every tag idealoop writes is named here.
 TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher | seed | queue_item | queue_session
-# Seed runs (packed seeds > 1): the seed of each; on the run, "vmap" or "loop: <why not vmapped>".
-TAG_SEED, TAG_PACKING = "idealoop.seed", "idealoop.seed_packing"
+TAG_SEED, TAG_PACKING = "idealoop.seed", "idealoop.seed_packing"  # a seed run's seed; "vmap" | "loop: <why>"
 TAG_IDEA = "idealoop.idea_id"  # on every run made for an idea
 TAG_STAGE = "idealoop.stage"  # overfit | generalize | ...
 TAG_TASK = "idealoop.task"  # the task a stage run or trial trained on
