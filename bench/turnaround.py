@@ -14,7 +14,7 @@ Each step is a separate process, as at a terminal, so interpreter and import tim
 (~2-3 s a step on 2 CPU cores) is counted: it is part of what the user waits for.
 Target: the whole loop under 3 minutes on 2 CPU cores, under 1 minute on one GPU.
 
-    python bench/turnaround.py [--num-samples 6] [--max-concurrent 2] [--keep DIR]
+    python bench/turnaround.py [--num-samples 6] [--max-concurrent 2] [--seeds 1] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ def main() -> None:
     ap.add_argument("--max-concurrent", type=int, default=2)
     ap.add_argument("--max-iterations", type=int, default=8, help="epochs per trial at most")
     ap.add_argument("--space", default=str(ROOT / "examples" / "space.yaml"))
+    ap.add_argument(
+        "--seeds", type=int, default=1, help="seeds per trial, packed (issue 16: 8 trials, --seeds 4)"
+    )
     ap.add_argument("--keep", help="keep the store in this folder (default: a temp folder, removed)")
     args = ap.parse_args()
 
@@ -72,9 +75,11 @@ def main() -> None:
     step("stage_overfit", "run", "overfit", "--idea", idea, "--no-progress")
     step("stage_generalize", "run", "generalize", "--idea", idea, "--no-progress")
     step(
-        f"tune ({args.num_samples} trials, ASHA)", "tune", "--idea", idea, "--stage", "generalize",
+        f"tune ({args.num_samples} trials x {args.seeds} seeds)",
+        "tune", "--idea", idea, "--stage", "generalize",
         "--space", args.space, "--num-samples", str(args.num_samples),
         "--max-concurrent", str(args.max_concurrent), "--max-iterations", str(args.max_iterations),
+        "--seeds", str(args.seeds),
     )  # fmt: skip
     outcome = json.loads(step("outcome + accept", "idea", "outcome", idea, "--accept", "--json"))
     total = time.perf_counter() - total0

@@ -83,6 +83,7 @@ def batch_chart(
     spans: pd.DataFrame | None = None,
     gates: pd.DataFrame | None = None,
     height: int = BATCH_HEIGHT,
+    behind: tuple[list, pd.Series] = ((), pd.Series(dtype=float)),  # layers drawn first, their y values
 ) -> alt.LayerChart:
     """Per-batch train and val loss: frame (x, value, smooth, series in PAIR_DOMAIN).
 
@@ -92,7 +93,7 @@ def batch_chart(
     """
     gates = gates if gates is not None else pd.DataFrame(columns=["label", "start", "end", "value"])
     smoothed = not frame["smooth"].equals(frame["value"])
-    ys = pd.concat([frame["value"], frame["smooth"], gates["value"]])
+    ys = pd.concat([frame["value"], frame["smooth"], gates["value"], behind[1]])
     domain = log_domain(ys) if log_y else None
     scale = (
         alt.Scale(type="log", domain=domain, nice=False)
@@ -119,7 +120,7 @@ def batch_chart(
             **detail,
         )
     )
-    layers: list = [raw]
+    layers: list = [*behind[0], raw]  # e.g. the seeds' band (board/seed_bands.py)
     if smoothed:
         layers.append(
             alt.Chart(frame)
@@ -160,6 +161,7 @@ def epoch_chart(
     colour: str = PAIR_RANGE[0],
     x_title: str = keys.EPOCH,
     subtitle: str = "",
+    behind: list = (),  # layers drawn before the line, e.g. the seeds' band
 ) -> alt.LayerChart:
     """One epoch metric (frame: epoch, value) on an epoch axis, zoomed to the data.
 
@@ -178,7 +180,7 @@ def epoch_chart(
         .mark_line(point=alt.OverlayMarkDef(size=30, filled=True, color=colour), strokeWidth=2, color=colour)
         .encode(x=x, y=y, tooltip=[alt.Tooltip("epoch:Q", format="d"), alt.Tooltip("value:Q", format=".4g")])
     )
-    layers: list = [line]
+    layers: list = [*behind, line]
     if rules is not None and not rules.empty:
         labels = list(rules["label"])
         layers.append(

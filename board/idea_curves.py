@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from board import charts, data
+from board import charts, data, seed_bands
 from board.common import short
 from board.curve_prep import (
     FEW_THRESHOLD,
@@ -95,12 +95,21 @@ def _numbers(numbers: dict[str, float], run: queries.RunRow, params: dict[str, s
         cols = st.columns(PER_ROW)
         for col, (key, value) in zip(cols, items[i : i + PER_ROW], strict=False):
             shown = f"{value:,.0f}" if key in COUNTS else f"{value:.4g}"
+            spread = run.metrics.get(f"{keys.BEST_STD_PREFIX}{key[len(keys.BEST_PREFIX) :]}")
             gate, threshold = GATES.get(key, ("", ""))
             verdict = run.gates.get(gate, "")
             if gate and threshold in params and verdict:
                 colour = "green" if verdict == "passed" else "red" if verdict == "failed" else "gray"
                 col.metric(key, shown, delta=f"{verdict}: gate < {float(params[threshold]):g}",
                            delta_color=colour, delta_arrow="off")  # fmt: skip
+            elif key.startswith(keys.BEST_PREFIX) and spread is not None:  # the mean over seeds, ± their std
+                col.metric(
+                    key,
+                    shown,
+                    delta=f"± {spread:.2g} (std across seeds)",
+                    delta_color="off",
+                    delta_arrow="off",
+                )
             else:
                 col.metric(key, shown)
 
@@ -139,14 +148,25 @@ def _per_batch(s: Store, run: queries.RunRow, knots, params: dict[str, str]) -> 
     groups = frame.groupby(["series", "phase"], sort=False)["value"]
     frame["smooth"] = groups.transform(lambda v: ema(v, weight))
     log_ok = log_y and bool((frame["value"] > 0).all())
+    bands = seed_bands.batch_bands(s, run, to_x)
+    colours = dict(zip(charts.PAIR_DOMAIN, charts.PAIR_RANGE, strict=True))
+    behind = [seed_bands.band_layer(b, "x", colours[series]) for series, b in bands.items()]
+    band_ys = pd.concat([pd.concat([b["lo"], b["hi"]]) for b in bands.values()] or [pd.Series(dtype=float)])
+    log_ok = log_ok and bool((band_ys > 0).all())
     chart = charts.batch_chart(
-        frame, x_title=by, y_title="loss per batch", log_y=log_ok, spans=spans, gates=gates
-    )
+        frame, x_title=by, y_title="loss per batch", log_y=log_ok, spans=spans, gates=gates,
+        behind=(behind, band_ys),
+    )  # fmt: skip
     st.altair_chart(chart, width="stretch")
     smooth_note = f"; smoothed (EMA {weight:g}), raw drawn faint" if weight > 0 else ""
     st.caption(
         f"{len(frame):,} of {logged:,} logged points drawn (first, min, max and last of every bucket kept, "
         f"so no spike is lost){smooth_note}. val = one random val batch after each step."
+        + (
+            f" Lines: the mean of {run.params.get('seeds', 'the')} seeds; shaded: the lowest to highest seed."
+            if bands
+            else ""
+        )
     )
 
 
@@ -198,9 +218,17 @@ def _epochs(s, run, curves: dict[str, pd.DataFrame], knots, project_rows) -> Non
     def draw(where, key: str, height: int) -> None:
         frame, start = after_start(curves[key])
         rules = reference_rules(run, key, project_rows) if key.startswith(keys.VAL_PREFIX) else None
+        std = seed_bands.epoch_std(s, run, key, knots)
+        behind = (
+            []
+            if std is None
+            else [seed_bands.band_layer(seed_bands.epoch_band(frame, std), keys.EPOCH, charts.PAIR_RANGE[0])]
+        )
+        notes = [f"before training (epoch 0): {start:.4g}"] if start is not None else []
+        notes += [f"mean of {run.params.get('seeds', 'several')} seeds, shaded ± 1 std"] if behind else []
         chart = charts.epoch_chart(
             frame, title=key, rules=rules, height=height, x_title=x_title,
-            subtitle=f"before training (epoch 0): {start:.4g}" if start is not None else "",
+            subtitle="; ".join(notes), behind=behind,
         )  # fmt: skip
         where.altair_chart(chart, width="stretch")
 

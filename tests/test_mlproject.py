@@ -56,3 +56,20 @@ def test_every_entry_point_passes_the_task():
         # `-P task=shapes` must reach the stage: a parameter, and forwarded on the command line.
         assert "task" in point["parameters"], stage.entry_point
         assert "--task {task}" in point["command"], stage.entry_point
+
+
+def test_every_training_entry_point_passes_seeds():
+    import yaml
+
+    from runners.cli import build_parser
+    from runners.stages import LADDER
+
+    points = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]
+    names = [s.entry_point for s in LADDER if "seeds" in s.config.__dataclass_fields__] + ["tune"]
+    assert {"stage_overfit", "stage_generalize", "stage_scale"} <= set(names)
+    for name in names:
+        # `-P seeds=8` must reach the command (a parameter, forwarded), and its default must parse.
+        point = points[name]
+        assert point["parameters"]["seeds"]["default"] == "1" and "--seeds {seeds}" in point["command"], name
+    args = build_parser().parse_args(["run", "generalize", "--seeds", "4"])
+    assert args.seeds == "4"

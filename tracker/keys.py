@@ -41,6 +41,10 @@ BASELINE_PREFIX = "baseline/"  # baseline/<metric>: the non-DL score to beat
 BASELINE_FIT_SECONDS = "baseline/fit_seconds"  # seconds the non-DL baseline took to fit
 SCALE_REFERENCE = "scale/reference"  # the best generalize score the scale stage must beat
 BEST_PREFIX = "best/"  # best/<target> so far: generalize and scale runs, trials, sweep runs
+# Runs trained with seeds > 1 (K seeds packed in one process): their val/<metric> and best/<target>
+# are the mean over the seeds; each seed's own values are in its seed run (tag idealoop.kind=seed).
+VAL_STD_PREFIX = "val_std/"  # val_std/<metric>: standard deviation across seeds of val/<metric>, per epoch
+BEST_STD_PREFIX = "best_std/"  # best_std/<target>: the std across seeds at the epoch best/<target> is from
 # Overfit gates: the final train loss of each sub-stage and the steps it took.
 OVERFIT_ONE_LOSS = "overfit_one/final_loss"
 OVERFIT_ONE_STEPS = "overfit_one/steps"

@@ -53,10 +53,18 @@ def improves(new: float, old: float, higher_is_better: bool = True) -> bool:
     return observed_impact(new, old, higher_is_better) > 0
 
 
-def judge(impact: float, threshold: float, seed_values: list[float] | None = None) -> Verdict:
+def judge(
+    impact: float, threshold: float, seed_values: list[float] | None = None, seed_std: float | None = None
+) -> Verdict:
     """succeeded: gain beats both the threshold and the seed noise (strictly: a tie with the
-    reference is no gain); failed: gain below the threshold; inconclusive: in between."""
-    noise = statistics.stdev(seed_values) if seed_values and len(seed_values) > 1 else 0.0
+    reference is no gain); failed: gain below the threshold; inconclusive: in between.
+
+    The seed noise is the std across `seed_values` (separate runs of one config), or
+    `seed_std` (the std across the seeds packed in the best run, `best_std/<target>`),
+    whichever is larger: one packed run with seeds > 1 is enough to know it."""
+    spread = statistics.stdev(seed_values) if seed_values and len(seed_values) > 1 else 0.0
+    packed = seed_std if seed_std is not None and math.isfinite(seed_std) else 0.0
+    noise = max(spread, packed)
     margin = max(threshold, NOISE_SIGMAS * noise)
     if impact > margin:
         verdict = "succeeded"

@@ -58,6 +58,7 @@ class Evidence:
     run_values: dict[str, float] = field(default_factory=dict)  # run id -> its best value
     attempt_values: dict[str, float] = field(default_factory=dict)  # stage run or sweep id -> best
     seed_values: list[float] = field(default_factory=list)
+    seed_std: float | None = None  # the best run's std across its packed seeds (best_std/<target>)
     reference: float | None = None
     reference_kind: str = "best"
     reference_run: str = ""
@@ -110,12 +111,14 @@ def gather(store: Store, idea_id: str, reference: str = "best") -> Evidence:
             ev.attempt_values[attempt] = value
     best_params = _config_without_seed(next(r for r in judged if r.info.run_id == ev.best_run))
     ev.seed_values = [ev.run_values[r.info.run_id] for r in judged if _config_without_seed(r) == best_params]
+    best_run = next(r for r in judged if r.info.run_id == ev.best_run)
+    ev.seed_std = best_run.data.metrics.get(f"{keys.BEST_STD_PREFIX}{ev.target}")
     ev.reference, ev.reference_run = _reference(store, ev, pick)
     return ev
 
 
 def _config_without_seed(run) -> dict:
-    skip = {"seed", "device_resolved"}
+    skip = {"seed", "seeds", "device_resolved"}
     return {k: v for k, v in run.data.params.items() if k not in skip}
 
 
@@ -185,7 +188,7 @@ def assess(
     if ev.best is None or ev.reference is None:
         return Assessment(ev, None, None, prior, current)
     impact = learning.observed_impact(ev.best, ev.reference, ev.higher_is_better)
-    verdict = learning.judge(impact, threshold, ev.seed_values)
+    verdict = learning.judge(impact, threshold, ev.seed_values, ev.seed_std)
     beating = sum(
         learning.observed_impact(v, ev.reference, ev.higher_is_better) > verdict.margin
         for v in ev.attempt_values.values()

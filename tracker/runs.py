@@ -203,17 +203,8 @@ def stage_run(
     status, reason, error, extra = RunStatus.FINISHED, "completed", None, {}
     try:
         yield handle
-    except StoppedEarly as exc:
-        reason, extra = exc.reason, {TAG_ASHA_ITERATION: str(exc.iteration)}
-        raise
-    except NonFiniteLoss as exc:
-        status, reason, error = RunStatus.FAILED, "nan_loss", exc
-        raise
-    except KeyboardInterrupt as exc:
-        status, reason, error = RunStatus.KILLED, "killed", exc
-        raise
     except BaseException as exc:
-        status, reason, error = RunStatus.FAILED, "failed", exc
+        status, reason, error, extra = ending(exc)
         raise
     finally:
         lost = None
@@ -227,6 +218,17 @@ def stage_run(
         end_run(store, run_id, status, reason, error, extra)
         if lost is not None:  # the stage code returned, but its run failed: the caller must know
             raise lost
+
+
+def ending(exc: BaseException) -> tuple[int, str, BaseException | None, dict[str, str]]:
+    """(status, end reason, error, extra tags) of a run whose code raised `exc`."""
+    if isinstance(exc, StoppedEarly):
+        return RunStatus.FINISHED, exc.reason, None, {TAG_ASHA_ITERATION: str(exc.iteration)}
+    if isinstance(exc, NonFiniteLoss):
+        return RunStatus.FAILED, "nan_loss", exc, {}
+    if isinstance(exc, KeyboardInterrupt):
+        return RunStatus.KILLED, "killed", exc, {}
+    return RunStatus.FAILED, "failed", exc, {}
 
 
 def _resume(target: Target, run_id: str, tags: dict[str, str], telemetry_process: bool | None) -> StageRun:

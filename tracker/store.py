@@ -32,7 +32,8 @@ from tracker.retry import PatientClient
 DEFAULT_PROJECT = "idealoop"
 
 # Tag keys: every tag idealoop writes is named here.
-TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher | queue_item | queue_session
+TAG_KIND = "idealoop.kind"  # idea | stage | sweep | trial | launcher | seed | queue_item | queue_session
+TAG_SEED, TAG_PACKING = "idealoop.seed", "idealoop.seed_packing"  # a seed run's seed; "vmap" | "loop: <why>"
 TAG_IDEA = "idealoop.idea_id"  # on every run made for an idea
 TAG_STAGE = "idealoop.stage"  # overfit | generalize | ...
 TAG_TASK = "idealoop.task"  # the task a stage run or trial trained on
@@ -42,8 +43,7 @@ TAG_VERDICT = "idealoop.verdict"  # an idea's decided outcome: succeeded | faile
 TAG_FLAGS = "idealoop.flags"  # comma-separated range-check flags raised by a run
 TAG_FLAG_PREFIX = "idealoop.flag."  # idealoop.flag.<flag> = one-line detail
 TAG_STATUS = "idealoop.status"  # an idea's status
-TAG_CATEGORY = "idealoop.category"
-TAG_TITLE = "idealoop.title"
+TAG_CATEGORY, TAG_TITLE = "idealoop.category", "idealoop.title"
 TAG_GATE_PREFIX = "idealoop.gate."  # idealoop.gate.<name> = passed | failed
 TAG_CHECK_PREFIX = "idealoop.check."  # stage_check: idealoop.check.<name> = the check's one-line reason
 TAG_END_REASON = "idealoop.end_reason"  # completed | failed | nan_loss | killed | stopped_by_asha

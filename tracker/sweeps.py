@@ -212,8 +212,13 @@ def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], ma
             tags[TAG_ERROR] = redact_uri(outcome.error)[:5000]  # for `killed`: how Ray says the process died
         elif reason == "killed":
             tags[TAG_ERROR] = "the trial's process ended without ending its run (driver or node died)"
-        set_tags(store, run.info.run_id, tags)
-        store.client.set_terminated(run.info.run_id, status)
+        # Its seed runs (seeds > 1) were torn down with it: they end the same way.
+        seeds = store.search_all(
+            f"tags.`{TAG_PARENT}` = '{run.info.run_id}' and attributes.status = 'RUNNING'"
+        )
+        for one in [run, *seeds]:
+            set_tags(store, one.info.run_id, tags)
+            store.client.set_terminated(one.info.run_id, status)
         ended += 1
     return ended
 
@@ -235,11 +240,18 @@ def fail_stopped(store: Store, sweep_id: str, why: str) -> int:
 def record_best(
     store: Store, sweep_id: str, *, trial_id: str, config: dict, metric: str, value: float
 ) -> str:
-    """Tag the sweep with its best trial's run and config; log `best/<metric>`. Returns the run id."""
+    """Tag the sweep with its best trial's run and config; log `best/<metric>` (and the trial's
+    `best_std/<metric>` when it packed several seeds). Returns the run id."""
     run_id = find_trial(store, sweep_id, trial_id) or ""
     set_tags(store, sweep_id, {TAG_BEST_TRIAL: run_id, TAG_BEST_CONFIG: json.dumps(config, default=str)})
     name = f"{keys.BEST_PREFIX}{metric}"
-    store.client.log_batch(sweep_id, metrics=[Metric(name, float(value), _now_ms(), 0)])
+    points = [Metric(name, float(value), _now_ms(), 0)]
+    spread = (
+        store.client.get_run(run_id).data.metrics.get(f"{keys.BEST_STD_PREFIX}{metric}") if run_id else None
+    )
+    if spread is not None:  # the best trial trained several seeds: its std across them, beside the mean
+        points.append(Metric(f"{keys.BEST_STD_PREFIX}{metric}", float(spread), _now_ms(), 0))
+    store.client.log_batch(sweep_id, metrics=points)
     return run_id
 
 

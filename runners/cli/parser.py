@@ -55,7 +55,7 @@ def cmd_run_stage(args) -> int:
     if args.resume:
         cfg, target = _resumed(args, stage, store)
     else:
-        flags = {"task": args.task, "seed": args.seed}  # --task/--seed win over --set, when given
+        flags = {"task": args.task, "seed": args.seed, "seeds": getattr(args, "seeds", None)}  # over --set
         overrides = {**pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
         cfg = resolve(stage.config, args.config, overrides)
         target = target_for(store, args.idea)  # the one idea lookup; fails before any run exists
@@ -86,7 +86,7 @@ def _resumed(args, stage, store) -> tuple:
     from tracker.resume import check_resumable, saved_config
     from tracker.store import TAG_IDEA, Target
 
-    given = [f"--{k}" for k in ("idea", "task", "seed", "config", "set") if getattr(args, k)]
+    given = [f"--{k}" for k in ("idea", "task", "seed", "seeds", "config", "set") if getattr(args, k, None)]
     if given:
         raise UsageError(f"--resume continues the run with its own config and idea; drop {', '.join(given)}")
     run = check_resumable(store, args.resume, stage.name, force=args.force)
@@ -245,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--idea", default="", help="idea id: the run is nested under it")
         sp.add_argument("--task", help="built-in task (digits, shapes, denoise) or package.module:function")
         sp.add_argument("--seed", help="random seed (default 0)")
+        if "seeds" in stage.config.__dataclass_fields__:  # the stages that can pack seeds
+            sp.add_argument(
+                "--seeds",
+                help="train seeds SEED..SEED+K-1 packed in this process (default 1); gates on the mean",
+            )
         sp.add_argument("--config", help="YAML/JSON file of config overrides")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key")
         sp.add_argument("--no-progress", action="store_true")

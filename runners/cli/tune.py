@@ -35,6 +35,9 @@ def add_arguments(p) -> None:
     p.add_argument("--resume", default="", metavar="SWEEP", help="finish the sweep whose driver died")
     p.add_argument("--config", default="", help="YAML/JSON file of fixed config overrides")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="fix one config key for every trial")
+    p.add_argument(
+        "--seeds", default="", help="seeds per trial, trained packed in its process; ASHA judges their mean"
+    )
 
 
 def cmd_tune(args, store, pairs: dict) -> int:
@@ -60,6 +63,8 @@ def _tune(args, store, pairs: dict) -> str:
         from runners.stages.config import load_file
 
         overrides = {**(load_file(args.config) if args.config else {}), **pairs}
+        if args.seeds:  # --seeds wins over --set seeds=, as --seed does on `run`
+            overrides["seeds"] = args.seeds
         settings = {k: getattr(args, k) for k in (f.name for f in fields(SweepSettings))}
         sweep_id = run_sweep(
             store,

@@ -19,6 +19,7 @@ from typing import TypeVar
 from tracker.estimates import shown
 
 C = TypeVar("C")
+MAX_SEEDS = 256  # seeds packed in one run: each is a model in memory and a seed run in MLflow
 DEVICE_NAMES = re.compile(r"auto|cpu|mps|cuda(:\d+)?")  # what torch.device accepts that idealoop runs on
 
 
@@ -32,6 +33,7 @@ class OverfitConfig:
 
     task: str = "digits"  # built-in task name, or 'package.module:function'
     seed: int = 0  # fixes the split, the init, the samples picked and the val batches
+    seeds: int = 1  # seeds seed..seed+seeds-1 trained packed in one process; gates on their mean
     lr: float = 1e-3  # Adam learning rate, constant (LR decay fakes convergence)
     width: int = 128  # hidden units per layer of the small model
     depth: int = 2  # hidden layers
@@ -94,6 +96,7 @@ class GeneralizeConfig:
 
     task: str = "digits"  # built-in task name, or 'package.module:function'
     seed: int = 0  # fixes the split, the init, the batch order and the val batches
+    seeds: int = 1  # seeds seed..seed+seeds-1 trained packed in one process; gates on their mean
     lr: float = 1e-3  # Adam learning rate, constant
     width: int = 128  # hidden units per layer (small: < 1M parameters)
     depth: int = 2  # hidden layers
@@ -145,6 +148,12 @@ class ScaleConfig(GeneralizeConfig):
             raise ConfigError(f"critic_weight={self.critic_weight} is out of range; allowed: >= 0")
         if self.critic and self.processes > 1:
             raise ConfigError(f"critic=true runs in one process; processes={self.processes}, allowed: 1")
+        if self.seeds > 1 and self.processes > 1:
+            raise ConfigError(
+                f"seeds={self.seeds} packs seeds in one process; processes={self.processes}, allowed: 1"
+            )
+        if self.seeds > 1 and self.critic:
+            raise ConfigError(f"critic=true trains one seed at a time; seeds={self.seeds}, allowed: 1")
 
     def check_task(self, task) -> None:
         """Options that only some kinds of task support: checked before any run is created."""
@@ -165,6 +174,11 @@ def _histograms(cfg: object) -> None:
 def _seed(cfg: object) -> None:
     if not 0 <= cfg.seed < 2**32:  # numpy's and scikit-learn's seeds are 32-bit
         raise ConfigError(f"seed={shown(cfg.seed)} is out of range; allowed: [0, 2**32)")
+    seeds = getattr(cfg, "seeds", 1)
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError(f"seeds={shown(seeds)} is out of range; allowed: [1, {MAX_SEEDS}]")
+    if cfg.seed + seeds > 2**32:
+        raise ConfigError(f"seed={cfg.seed} with seeds={seeds} runs past the last seed, 2**32 - 1")
 
 
 def _device(cfg: object) -> None:

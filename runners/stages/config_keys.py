@@ -29,6 +29,7 @@ BOUNDS: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "hist_budget": (0, 1, False, True),
     "dropout": (0, 1, False, True),
     "seed": (0, 2**32, False, True),
+    "seeds": (1, 256, False, False),
     "processes": (1, None, False, False),
     "critic_weight": (0, None, False, False),
 }

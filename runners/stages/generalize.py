@@ -22,6 +22,7 @@ from collections.abc import Callable
 import torch
 
 from runners.stages.config import GeneralizeConfig, as_dict
+from runners.stages.packed import train_packed
 from runners.tasks.base import ModelSpec, Task, load_task
 from runners.training.checkpoint import Checkpoints, RunCheckpoints
 from runners.training.fit import FitResult, fit
@@ -53,8 +54,16 @@ def train_stage(
 
     `wrap_model` (e.g. DistributedDataParallel) wraps the model after it is on its device.
     `checkpoints`: where epoch checkpoints go and, for a resumed run, come back from
-    (None: no checkpoints).
+    (None: no checkpoints). With `cfg.seeds` > 1 the seeds train packed (runners/stages/packed.py)
+    and the result is their mean's.
     """
+    if cfg.seeds > 1:  # K seeds in this one process; each in a seed run, the mean on this run
+        run.set_tags(target_tags(task))
+        return train_packed(
+            cfg, run, task, stage=stage, spec=spec, make_optimizer=make_optimizer,
+            make_scheduler=make_scheduler, augment=augment, train_loss=train_loss,
+            checkpoints=checkpoints, progress=progress,
+        )  # fmt: skip
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     run.log_params({**as_dict(cfg), "stage": stage, "device_resolved": str(device)})

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from runners.stages.config import OverfitConfig, as_dict
-from runners.tasks.base import ModelSpec, Task, load_task
+from runners.stages.packed import packed_trainer
+from runners.tasks.base import ModelSpec, Split, Task, load_task
 from runners.training.checkpoint import say_replay
 from runners.training.trainer import Trainer, pick_device, seed_everything
 from tracker import keys
@@ -66,56 +67,58 @@ def _memorise(trainer: Trainer, x, y, threshold: float, max_steps: int, progress
 def run_overfit(
     cfg: OverfitConfig, run: StageRun, *, task: Task | None = None, progress: bool = True, **_: object
 ) -> list[GateResult]:
-    """Run both checks inside an open stage run; sets the gate tags and returns the results."""
+    """Run both checks inside an open stage run; sets the gate tags and returns the results.
+
+    With `cfg.seeds` > 1 every seed memorises its own samples (picked by its own generator),
+    packed in this process; the gates judge the mean loss over the seeds.
+    """
     if run.resumed:
         say_replay(run.run_id)
+    task = task or load_task(cfg.task, seed=cfg.seed)
+    spec = ModelSpec(width=cfg.width, depth=cfg.depth)
+    if cfg.seeds > 1:
+        with packed_trainer(cfg, run, task, stage=STAGE, spec=spec, make_optimizer=_plain_adam) as pt:
+            orders = [torch.randperm(len(task.train), generator=g) for g in pt.gens]
+            return _checks(cfg, run, pt, lambda n: _stack([task.train.take(o[:n]) for o in orders]), progress)
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
-    task = task or load_task(cfg.task, seed=cfg.seed)
     run.log_params({**as_dict(cfg), "stage": STAGE, "device_resolved": str(device)})
     run.log_dict(as_dict(cfg), "config.json")
-    model = task.build_model(ModelSpec(width=cfg.width, depth=cfg.depth)).to(device)
+    model = task.build_model(spec).to(device)
     run.log_params({"model_parameters": sum(p.numel() for p in model.parameters())})
-    # Plain Adam: no weight decay, no schedule. Regularization is the enemy of memorising.
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     trainer = Trainer(
-        task,
-        model,
-        opt,
-        run.writer,
-        device=device,
-        generator=gen,
-        val_batch_size=cfg.val_batch_size,
-        check_every=cfg.check_every,
-        hist_every=cfg.hist_every,
-        hist_budget=cfg.hist_budget,
-        on_flag=run.flag,
+        task, model, _plain_adam(model.parameters(), cfg), run.writer, device=device, generator=gen,
+        val_batch_size=cfg.val_batch_size, check_every=cfg.check_every, hist_every=cfg.hist_every,
+        hist_budget=cfg.hist_budget, on_flag=run.flag,
         replay_until=run.last_stored(keys.TRAIN_LOSS),  # resumed: no checkpoint, trained again from 0
-    )
+    )  # fmt: skip
     order = torch.randperm(len(task.train), generator=gen)
+    return _checks(cfg, run, trainer, lambda n: task.train.take(order[:n]), progress)
+
+
+def _plain_adam(params, cfg: OverfitConfig) -> torch.optim.Optimizer:
+    # Plain Adam: no weight decay, no schedule. Regularization is the enemy of memorising.
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=0.0)
+
+
+def _stack(samples: list) -> Split:
+    """Each seed's samples as one (K, n, ...) batch for the packed trainer."""
+    return Split(torch.stack([s.x for s in samples]), torch.stack([s.y for s in samples]))
+
+
+def _checks(cfg: OverfitConfig, run: StageRun, trainer, samples, progress: bool) -> list[GateResult]:
+    """The two memorisation checks on `samples(n)` (the first n of the shuffled training data)."""
     checks = [
-        (
-            "overfit_one",
-            order[:1],
-            cfg.one_threshold,
-            cfg.one_max_steps,
-            keys.OVERFIT_ONE_LOSS,
-            keys.OVERFIT_ONE_STEPS,
-        ),
-        (
-            "overfit_few",
-            order[: cfg.few_samples],
-            cfg.few_threshold,
-            cfg.few_max_steps,
-            keys.OVERFIT_FEW_LOSS,
-            keys.OVERFIT_FEW_STEPS,
-        ),
-    ]
+        ("overfit_one", 1, cfg.one_threshold, cfg.one_max_steps,
+         keys.OVERFIT_ONE_LOSS, keys.OVERFIT_ONE_STEPS),
+        ("overfit_few", cfg.few_samples, cfg.few_threshold, cfg.few_max_steps,
+         keys.OVERFIT_FEW_LOSS, keys.OVERFIT_FEW_STEPS),
+    ]  # fmt: skip
     results = []
-    for name, index, threshold, max_steps, loss_key, steps_key in checks:
-        sample = task.train.take(index)
-        x, y = sample.x.to(device), sample.y.to(device)
-        bar = _progress(f"{name} ({len(index)} sample{'s' if len(index) > 1 else ''})", max_steps, progress)
+    for name, n, threshold, max_steps, loss_key, steps_key in checks:
+        sample = samples(n)
+        x, y = sample.x.to(trainer.device), sample.y.to(trainer.device)
+        bar = _progress(f"{name} ({n} sample{'s' if n > 1 else ''})", max_steps, progress)
         try:
             loss, steps = _memorise(trainer, x, y, threshold, max_steps, bar)
         finally:
@@ -123,6 +126,10 @@ def run_overfit(
                 bar.close()
         result = GateResult(name, loss < threshold, loss, steps, threshold, max_steps)
         run.writer.log_dict({loss_key: loss, steps_key: steps}, trainer.step_count)
+        for w, own in zip(
+            getattr(trainer, "seed_writers", ()), getattr(trainer, "last_losses", ()), strict=False
+        ):
+            w.log_dict({loss_key: own, steps_key: steps}, trainer.step_count)  # each seed's own loss
         run.set_gate(name, result.passed)
         print(result.summary(), file=sys.stderr)
         results.append(result)

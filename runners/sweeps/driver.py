@@ -250,6 +250,7 @@ def _execute(
                     scheduler=asha,
                     num_samples=sweep.num_samples,
                     max_concurrent_trials=sweep.max_concurrent,
+                    reuse_actors=os.environ.get("IDEALOOP_REUSE_ACTORS", "1") != "0",
                 ),
                 run_config=RunConfig(
                     name=name,

@@ -18,8 +18,15 @@ loop's (`runners/training/checkpoint.py`); this file only forwards Ray's.
 
 When ASHA stops the trial, `tune.report` raises SystemExit in this thread (Ray 2.60
 function trainables); it becomes `StoppedEarly`, so the run ends FINISHED with reason
-`stopped_by_asha` and the iteration reached — unless Ray tears the process down first,
-in which case the driver's reconcile ends the run with the same reason. Failures and
+`stopped_by_asha` and the iteration reached, and is raised again as SystemExit once the
+run has ended, so the thread ends without another report — unless Ray tears the process
+down first, in which case the driver's reconcile ends the run with the same reason.
+
+Ray reuses a trial's actor for the next trial (`reuse_actors`): the next trial starts in
+the same process, with the imports, the task and the MLflow client already there, in
+~0.05 s instead of a process start-up (seconds). Ray's reset waits for this thread to end
+(`TUNE_FUNCTION_THREAD_TIMEOUT_S`, set long here: ending a run, its telemetry drained,
+can take seconds on a busy machine). Failures and
 NaN losses end the run FAILED and re-raise, so Ray records the trial as errored too.
 """
 
@@ -40,6 +47,8 @@ from tracker.run_config import trial_name
 from tracker.runs import StoppedEarly, stage_run
 from tracker.store import Target
 from tracker.sweeps import find_trial, trial_tags
+
+THREAD_END_TIMEOUT_S = 600  # how long a reused actor waits for the last trial's thread to end its run
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ class RayCheckpoints:
         metrics = {
             f"{keys.VAL_PREFIX}{k}": float(v) for k, v in state["history"][-1].items() if k != keys.EPOCH
         }
+        for k, v in (state.get("std_history") or [{}])[-1].items():  # seeds > 1: the seeds' spread
+            metrics[f"{keys.VAL_STD_PREFIX}{k}"] = float(v)
         self.held = ({**metrics, keys.EPOCH: epoch}, folder)
         if epoch < self.epochs:
             try:
@@ -103,6 +114,12 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     import ray
     from ray import tune
 
+    # Ray reuses this actor for the next trial (reuse_actors) only if this thread ends within
+    # TUNE_FUNCTION_THREAD_TIMEOUT_S of the reset (Ray's default: 2 s). A trial ASHA stopped ends
+    # its run (drains its telemetry, ends its seed runs) only then, which on a busy machine takes
+    # longer; Ray then refused the reuse and the next trial hung, never started. Read in this
+    # process at each reset: set here, it holds on a cluster's nodes too.
+    os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", str(THREAD_END_TIMEOUT_S))
     stage = STAGES[setup.stage]
     cfg = resolve(stage.config, None, {**setup.base, **config})
     # One "Checkpoint successfully created" INFO line per trial per epoch drowns the progress.
@@ -133,5 +150,9 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             task = load_task(cfg.task, seed=cfg.seed)  # inside: a task that fails fails the run
             stage.function()(cfg, run, task=task, checkpoints=checkpoints, progress=False)
     except StoppedEarly:
-        return
+        # Ray's SystemExit, passed on now that the run has ended. Returning instead made Ray's
+        # wrapper send a last report that waits for a `train()` call that never comes: harmless
+        # when Ray killed the actor, but a reused actor's reset waited on that thread forever
+        # (the sweep hung with trials pending: why reuse_actors was once off).
+        raise SystemExit(0) from None
     checkpoints.report()  # only now, with the run ended: Ray may tear this process down at once

@@ -28,10 +28,13 @@ from torch import nn
 from runners.tasks.base import Split, Task
 from runners.tasks.first_batch import check_first_batch
 from runners.training.histograms import ActivationTap, SnapshotSchedule, snapshot
+from runners.training.seeding import pick_device, seed_everything
 from tracker import keys
 from tracker.range_checks import Limits, check_snapshot, slow_batch
 from tracker.runs import NonFiniteLoss
 from tracker.telemetry import TelemetryWriter
+
+__all__ = ["Trainer", "pick_device", "seed_everything"]  # the last two re-exported: where stages look
 
 
 def _console(line: str) -> None:
@@ -39,21 +42,6 @@ def _console(line: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(line, file=sys.stderr)
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} asked for, but no CUDA device is available")
-    return torch.device(name)
 
 
 class Trainer:

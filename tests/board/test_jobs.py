@@ -79,7 +79,7 @@ def test_the_sweep_defaults_the_board_shows_are_the_sweeps_own():
     ("stage", "pairs", "message"),
     [
         ("overfit", ["few_samples=100"], "few_samples=100 is out of range; allowed: [1, 64]"),
-        ("overfit", ["epochs=3"], "unknown config key 'epochs'; known: task, seed, lr"),
+        ("overfit", ["epochs=3"], "unknown config key 'epochs'; known: task, seed, seeds, lr"),
         ("generalize", ["lr=fast"], "lr='fast' is not a valid float"),
         ("tune", ["dropout=0.5"], "unknown config key 'dropout'"),  # trials run generalize by default
         ("overfit", ["lr"], "override 'lr' is not KEY=VALUE"),

@@ -168,3 +168,10 @@ def test_calibration_keeps_a_calibrated_team_roughly_as_is():
     cal = fit_calibration(p, o)
     assert cal.weight > 0.8
     assert brier([cal.apply(q) for q in p], o) <= brier(p, o) + 1e-9
+
+
+def test_a_packed_runs_seed_std_counts_as_noise_the_larger_one_wins():
+    assert judge(0.03, 0.01, seed_std=0.02).verdict == "inconclusive"  # margin 0.04
+    assert judge(0.03, 0.01, [0.9, 0.9], seed_std=0.01).verdict == "succeeded"  # margin 0.02
+    assert judge(0.0, 0.01, [1.0, 3.0], seed_std=0.5).noise == pytest.approx(2**0.5)
+    assert judge(0.03, 0.01, seed_std=float("nan")).noise == 0.0  # a one-seed run's NaN: no noise known

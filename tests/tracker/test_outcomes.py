@@ -162,3 +162,19 @@ def test_the_first_idea_is_judged_against_its_own_baseline(store, make_idea, cap
     out = json.loads(capsys.readouterr().out)
     assert out["accepted_revision"] == 1 and out["evidence"]["reference_run"] == run.run_id
     assert len(get_idea(store, idea)[1]) == 2  # created + evidence
+
+
+def test_a_packed_runs_std_across_seeds_is_the_verdicts_noise(store, make_idea):
+    """One run with seeds > 1 knows its seed noise (`best_std/<target>`): no extra seed runs needed."""
+    tags = {TAG_KIND: "stage", TAG_STAGE: "generalize", TAG_TASK: "digits"}
+    other = make_idea("reference")
+    ref = store.client.create_run(store.experiment_id, tags={**tags, TAG_IDEA: other, TAG_PARENT: other})
+    _finished(store, ref.info.run_id, 0.90)
+    idea = make_idea("packed seeds")
+    run_id = store.client.create_run(store.experiment_id, tags={**tags, TAG_IDEA: idea, TAG_PARENT: idea})
+    store.client.log_metric(run_id.info.run_id, "best_std/accuracy", 0.02)
+    _finished(store, run_id.info.run_id, 0.93)
+    a = assess(store, idea, threshold=0.01)
+    # A gain of 0.03 beats the threshold but not 2 x 0.02: without the packed std it would succeed.
+    assert a.evidence.seed_std == pytest.approx(0.02) and a.verdict.noise == pytest.approx(0.02)
+    assert a.verdict.verdict == "inconclusive" and a.verdict.margin == pytest.approx(0.04)

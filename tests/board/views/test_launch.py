@@ -131,7 +131,7 @@ def test_a_bad_free_text_override_is_one_error_and_launches_nothing(store, ideas
     assert [e.value for e in at.error] == ["override 'lr' is not KEY=VALUE"]
     at.text_input[-1].set_value("few_samplez=3")
     click_launch(at)
-    assert at.error[0].value.startswith("unknown config key 'few_samplez'; known: task, seed, lr")
+    assert at.error[0].value.startswith("unknown config key 'few_samplez'; known: task, seed, seeds, lr")
     assert jobs.launched(store) == []
 
 

@@ -15,7 +15,7 @@ def test_layers_apply_in_order(tmp_path):
 
 
 def test_unknown_key_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"unknown config key 'lr_decay'; known: task, seed, lr"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'lr_decay'; known: task, seed, seeds, lr"):
         resolve(OverfitConfig, overrides={"lr_decay": "0.9"})
 
 

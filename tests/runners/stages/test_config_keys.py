@@ -45,7 +45,7 @@ def test_every_bound_names_a_real_key():
 
 def test_a_key_says_its_type_default_allowed_values_and_help():
     keys = {k.name: k for k in describe(OverfitConfig)}
-    assert [k.name for k in describe(OverfitConfig)][:3] == ["task", "seed", "lr"]
+    assert [k.name for k in describe(OverfitConfig)][:4] == ["task", "seed", "seeds", "lr"]
     few = keys["few_samples"]
     assert (few.kind, few.default, few.allowed) == (int, 8, "[1, 64]")
     assert few.help == "samples in the overfit-few check (the method says 5-10)"

@@ -189,6 +189,43 @@ def test_sweep_nests_trials_records_why_each_ended_and_uses_both_nodes(
     assert f"best trial {best}" in shown and "stopped_by_asha@" in shown and "nan_loss" in shown
 
 
+def test_trials_pack_their_seeds_and_a_later_trial_reuses_the_first_ones_actor(
+    cluster, store, make_idea, tmp_path, capsys
+):
+    from tests.runners.sweeps.tune_task import pid_file
+
+    # Seeds >= 1000 write their process's PID when the model is built; 2 slow steps of 50 ms each.
+    first = 1000 + 10 * (os.getpid() % 500)  # a file of its own per test process
+    trial_seeds = [first, first + 5]
+    space = _space(tmp_path, f"seed: {{grid: {trial_seeds}}}\nwidth: 8\nhist_every: 0\nn_samples: 0")
+    args = ["--idea", make_idea(), "--space", space, "--num-samples", "1", "--max-concurrent", "1"]
+    args += ["--max-iterations", "2", "--grace-period", "2", "--seeds", "2", "--set", "batch_size=128"]
+    assert main(_tune(*args)) == 0
+    sweep_id = capsys.readouterr().out.strip().splitlines()[-1]
+    trials = _by_seed(_trials(store, sweep_id))
+    assert sorted(trials) == trial_seeds
+    for seed, trial in trials.items():
+        assert trial.data.tags["idealoop.end_reason"] == "completed"
+        assert trial.data.tags["idealoop.seed_packing"] == "vmap"
+        kids = store.client.search_runs(
+            [store.experiment_id], f"tags.`mlflow.parentRunId` = '{trial.info.run_id}'"
+        )
+        # Each trial trained its two seeds, each with its own complete run, ended with the trial.
+        assert sorted(int(k.data.tags["idealoop.seed"]) for k in kids) == [seed, seed + 1]
+        assert all(k.info.status == "FINISHED" and k.data.tags["idealoop.kind"] == "seed" for k in kids)
+        assert all(len(store.client.get_metric_history(k.info.run_id, "train/loss")) == 4 for k in kids)
+        # What ASHA was given and the trial logs is the mean over its seeds.
+        mean = sum(k.data.metrics["val/accuracy"] for k in kids) / 2
+        assert trial.data.metrics["val/accuracy"] == pytest.approx(mean)
+        assert "best_std/accuracy" in trial.data.metrics
+    sweep = store.client.get_run(sweep_id)
+    best = store.client.get_run(sweep.data.tags["idealoop.best_trial"])
+    assert sweep.data.metrics["best_std/accuracy"] == pytest.approx(best.data.metrics["best_std/accuracy"])
+    # One trial at a time: the second ran in the first one's process (reuse_actors), not a new one.
+    pids = [open(pid_file(s)).read() for s in trial_seeds]
+    assert pids[0] == pids[1], pids
+
+
 # Where the driver is SIGKILLed (issue 11): (what the test waits to see in MLflow, the epochs it
 # may wait for, the range of the delay after it). A seeded RNG draws the epoch and the delay, so a
 # run tries the same points every time. Trials train 32 steps of >= 50 ms an epoch (~2 s, more
