@@ -100,10 +100,12 @@ with st.form("launch"):
         "Other overrides (optional)",
         placeholder="task-specific or advanced: key=value, key=value",
         help="KEY=VALUE, comma-separated; added after the keys above",
+        key="other_overrides",
     )
     go = st.form_submit_button("Launch", type="primary")
 st.caption(
-    "The stages of `idealoop run --help`, climbed in order: baseline → overfit → generalize → scale; "
+    "The stages of `idealoop run --help`, climbed in order: check → baseline → overfit → generalize → "
+    "scale; "
     "a sweep (`idealoop tune`) runs the idea's variants as concurrent trials."
 )
 if go:

@@ -32,6 +32,11 @@ BOUNDS: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "seeds": (1, 256, False, False),
     "processes": (1, None, False, False),
     "critic_weight": (0, None, False, False),
+    "init_loss_tolerance": _POSITIVE,
+}
+# A stage whose key of the same name has other bounds: config class name -> key -> bounds.
+STAGE_BOUNDS: dict[str, dict[str, tuple[float | None, float | None, bool, bool]]] = {
+    "CheckConfig": {"batch_size": (2, None, False, False)},  # one sample cannot show batch mixing
 }
 # key -> (values, whether other values are allowed too: device also takes cuda:N)
 CHOICES: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -80,7 +85,8 @@ def describe(cls: type) -> list[KeyInfo]:
     notes = _field_comments(cls)
     out = []
     for f in dataclasses.fields(cls):
-        low, high, low_open, high_open = BOUNDS.get(f.name, (None, None, False, False))
+        bounds = STAGE_BOUNDS.get(cls.__name__, {}).get(f.name) or BOUNDS.get(f.name)
+        low, high, low_open, high_open = bounds or (None, None, False, False)
         choices, other = CHOICES.get(f.name, ((), False))
         out.append(
             KeyInfo(f.name, hints[f.name], f.default, low, high, low_open, high_open, choices, other,

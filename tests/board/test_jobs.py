@@ -33,7 +33,7 @@ def test_overrides_are_key_value_pairs():
 def test_unknown_stage_is_refused():
     with pytest.raises(
         jobs.LaunchError,
-        match="stage 'sweep' cannot be launched; known: baseline, overfit, generalize, scale, tune",
+        match="stage 'sweep' cannot be launched; known: check, baseline, overfit, generalize, scale, tune",
     ):
         jobs.command("sweep", ELSEWHERE, [])
 

@@ -126,10 +126,10 @@ def test_a_bad_value_is_one_error_and_launches_nothing(store, ideas, page, key, 
 
 def test_a_bad_free_text_override_is_one_error_and_launches_nothing(store, ideas, page):
     at = page("launch")
-    at.text_input[-1].set_value("lr")  # the "other overrides" field
+    at.text_input(key="other_overrides").set_value("lr")
     click_launch(at)
     assert [e.value for e in at.error] == ["override 'lr' is not KEY=VALUE"]
-    at.text_input[-1].set_value("few_samplez=3")
+    at.text_input(key="other_overrides").set_value("few_samplez=3")
     click_launch(at)
     assert at.error[0].value.startswith("unknown config key 'few_samplez'; known: task, seed, seeds, lr")
     assert jobs.launched(store) == []
