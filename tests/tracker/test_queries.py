@@ -21,7 +21,7 @@ def colors(runs) -> list[str]:
 def test_seeded_store_reads_back_per_the_contract(store):
     s = seed_board(store)
     rows = queries.idea_runs(store, s.ideas["Tune learning rate"])
-    assert colors(rows) == ["green", "green", "green", "red", "grey"]
+    assert colors(rows) == ["grey", "green", "green", "green", "red", "grey"]  # no stage 0 (check) seeded
     by_id = {r.id: r for r in rows}
     gen = by_id[s.runs["generalize"]]
     assert gen.flags == {
