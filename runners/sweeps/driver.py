@@ -31,6 +31,11 @@ from runners.sweeps.settings import SUPPORTED_STAGES, SweepError, SweepSettings
 
 # Tune warns on every forced experiment snapshot; with a checkpoint per epoch that is every epoch.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# What `tune --resume` restores is Tune's last experiment snapshot, taken every >= 10 s ("auto")
+# or when a trial has checkpointed num_to_keep times since: a driver killed right after an epoch
+# could restart a trial from scratch although its checkpoint existed (seen under load in the
+# killed-driver test). A snapshot a second (a small local JSON; uploads keep their own period).
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
 # Ctrl-C / SIGTERM must reach the driver (sweep KILLED, trials reconciled as `killed`, resumable),
 # not be swallowed by Tune's graceful stop, whose trials would look like ASHA stops.
 os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
