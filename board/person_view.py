@@ -46,21 +46,7 @@ def render(rows: list[dict], person: str) -> None:
     mine = pd.DataFrame([r for r in rows if r["person"] == person])
     left, right = st.columns(2)
     rel = pd.DataFrame(s["reliability_bins"])
-    diagonal = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[4, 4], color="gray")
-    points = (
-        alt.Chart(rel)
-        .mark_circle(color="#1f77b4")
-        .encode(
-            x=alt.X("predicted:Q", title="their likelihood (mean of bin)", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("observed:Q", title="fraction that succeeded", scale=alt.Scale(domain=[0, 1])),
-            size=alt.Size("count:Q", title="ideas", legend=alt.Legend(format="d", tickMinStep=1)),
-            tooltip=["bin", "predicted", "observed", "count"],
-        )
-    )
-    left.altair_chart(
-        (diagonal.encode(x="x:Q", y="y:Q") + points).properties(height=300, title="Reliability diagram"),
-        width="stretch",
-    )
+    left.altair_chart(reliability_chart(rel, "their likelihood (mean of bin)", 300), width="stretch")
     mine = mine.sort_values("decided_ms").reset_index(drop=True)
     mine["decided"] = pd.to_datetime(mine["decided_ms"], unit="ms")
     mine["running Brier"] = ((mine["likelihood"] - mine["succeeded"].astype(float)) ** 2).expanding().mean()
@@ -83,3 +69,20 @@ def render(rows: list[dict], person: str) -> None:
         hide_index=True,
         width="stretch",
     )  # fmt: skip
+
+
+def reliability_chart(rel: pd.DataFrame, x_title: str, height: int) -> alt.Chart:
+    """Said vs. happened: each bin's mean likelihood against the fraction that succeeded, sized by
+    its ideas, over the diagonal of perfect calibration (the team's and each person's page)."""
+    diagonal = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[4, 4], color="gray")
+    points = (
+        alt.Chart(rel)
+        .mark_circle(color="#1f77b4")
+        .encode(
+            x=alt.X("predicted:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("observed:Q", title="fraction that succeeded", scale=alt.Scale(domain=[0, 1])),
+            size=alt.Size("count:Q", title="ideas", legend=alt.Legend(format="d", tickMinStep=1)),
+            tooltip=["bin", "predicted", "observed", "count"],
+        )
+    )
+    return (diagonal.encode(x="x:Q", y="y:Q") + points).properties(height=height, title="Reliability diagram")

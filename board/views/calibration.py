@@ -76,21 +76,7 @@ st.markdown(
 
 st.subheader("Likelihood: said vs. happened")
 rel = pd.DataFrame(summary["reliability"])
-diagonal = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[4, 4], color="gray")
-points = (
-    alt.Chart(rel)
-    .mark_circle(color="#1f77b4")
-    .encode(
-        x=alt.X("predicted:Q", title="stated likelihood (mean of bin)", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("observed:Q", title="fraction that succeeded", scale=alt.Scale(domain=[0, 1])),
-        size=alt.Size("count:Q", title="ideas", legend=alt.Legend(format="d", tickMinStep=1)),
-        tooltip=["bin", "predicted", "observed", "count"],
-    )
-)
-st.altair_chart(
-    (diagonal.encode(x="x:Q", y="y:Q") + points).properties(height=320, title="Reliability diagram"),
-    width="stretch",
-)
+st.altair_chart(person_view.reliability_chart(rel, "stated likelihood (mean of bin)", 320), width="stretch")
 
 left, right = st.columns(2)
 impact = frame.dropna(subset=["estimated_impact", "observed_impact"])
