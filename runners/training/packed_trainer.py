@@ -26,8 +26,9 @@ import numpy as np
 import torch
 
 from runners.tasks.base import Split, Task
+from runners.training.trainer import log_timing
 from tracker import keys
-from tracker.range_checks import Limits, slow_batch
+from tracker.range_checks import Limits
 from tracker.runs import NonFiniteLoss
 
 
@@ -110,18 +111,7 @@ class PackedTrainer:
             w.log_series(keys.VAL_LOSS_BATCH, val[:, k].tolist(), first)
         self.writer.log_series(keys.TRAIN_LOSS, losses.mean(1).tolist(), first)
         self.writer.log_series(keys.VAL_LOSS_BATCH, val.mean(1).tolist(), first)
-        data, compute = [], []
-        for i, (data_s, spent, _) in enumerate(self._timing):
-            compute_s = spent[0].elapsed_time(spent[1]) / 1000 if isinstance(spent, tuple) else spent
-            slow = slow_batch(first + i, data_s, compute_s, self.limits)
-            if slow is not None:
-                self.flag(slow.name, slow.detail)
-            data.append(data_s)
-            compute.append(compute_s)
-        self.writer.log_series(keys.TIME_DATA, data, first)
-        self.writer.log_series(keys.TIME_COMPUTE, compute, first)
-        seconds, samples = sum(data) + sum(compute), sum(n for _, _, n in self._timing)
-        self.writer.log(keys.THROUGHPUT, samples / seconds if seconds > 0 else 0.0, self.step_count - 1)
+        log_timing(self.writer, self._timing, first, self.step_count - 1, self.limits, self.flag)
         self._losses, self._val_losses, self._timing = [], [], []
         self.last_loss = float(losses[-1].mean())
         self.last_losses = losses[-1].tolist()  # each seed's, at the same step

@@ -198,21 +198,7 @@ class Trainer:
         for key, values in (drain() if drain is not None else {}).items():
             if values:
                 log_series(key, torch.stack(values).float().cpu().tolist())
-        data, compute = [], []
-        for i, (data_s, spent, _) in enumerate(self._timing):
-            # On CUDA the host returns before the kernels finish: the step's real time comes
-            # from events recorded around it, read here after the chunk's one sync.
-            compute_s = spent[0].elapsed_time(spent[1]) / 1000 if isinstance(spent, tuple) else spent
-            slow = slow_batch(first + i, data_s, compute_s, self.limits)
-            if slow is not None:
-                self.flag(slow.name, slow.detail)
-            data.append(data_s)
-            compute.append(compute_s)
-        log_series(keys.TIME_DATA, data)
-        log_series(keys.TIME_COMPUTE, compute)
-        seconds = sum(data) + sum(compute)  # throughput over the chunk: per batch it is just noise
-        samples = sum(n for _, _, n in self._timing)
-        self.writer.log(keys.THROUGHPUT, samples / seconds if seconds > 0 else 0.0, self.step_count - 1)
+        log_timing(self.writer, self._timing, first, self.step_count - 1, self.limits, self.flag)
         self._losses, self._val_losses, self._timing = [], [], []
         self.last_loss = losses[-1]
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
@@ -251,3 +237,23 @@ class Trainer:
         if "train_loss" in state and hasattr(self.train_loss, "load_state_dict"):
             self.train_loss.load_state_dict(state["train_loss"])
         self.step_count = state["step"]
+
+
+def log_timing(writer, timing: list, first: int, last_step: int, limits: Limits, flag) -> None:
+    """A chunk's per-batch data-loading and compute seconds, its slow batches flagged, and its
+    throughput (over the chunk: per batch it is just noise). `timing`: (data s, compute s or CUDA
+    events, samples) per step from `first`; shared by the plain and the packed trainer."""
+    data, compute = [], []
+    for i, (data_s, spent, _) in enumerate(timing):
+        # On CUDA the host returns before the kernels finish: the step's real time comes
+        # from events recorded around it, read here after the chunk's one sync.
+        compute_s = spent[0].elapsed_time(spent[1]) / 1000 if isinstance(spent, tuple) else spent
+        slow = slow_batch(first + i, data_s, compute_s, limits)
+        if slow is not None:
+            flag(slow.name, slow.detail)
+        data.append(data_s)
+        compute.append(compute_s)
+    writer.log_series(keys.TIME_DATA, data, first)
+    writer.log_series(keys.TIME_COMPUTE, compute, first)
+    seconds, samples = sum(data) + sum(compute), sum(n for _, _, n in timing)
+    writer.log(keys.THROUGHPUT, samples / seconds if seconds > 0 else 0.0, last_step)
