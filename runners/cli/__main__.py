@@ -1,7 +1,5 @@
 """`python -m runners.cli` (what MLproject calls) is the `idealoop` console script."""
 
-import sys
+from runners.cli.parser import console
 
-from runners.cli.parser import main
-
-sys.exit(main())
+console()

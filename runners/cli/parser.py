@@ -37,7 +37,7 @@ from runners.cli.ideas import (
 from runners.cli.people import add_arguments as people_arguments
 from runners.process import sigterm_as_interrupt
 
-__all__ = ["EXIT_USAGE", "UsageError", "build_parser", "main"]
+__all__ = ["EXIT_USAGE", "UsageError", "build_parser", "console", "main"]
 
 
 # -- run ----------------------------------------------------------------------
@@ -319,6 +319,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def console() -> None:
+    """The `idealoop` console script and `python -m runners.cli`: `main`, then a quick exit
+    (`runners.process.exit_now`: a second saved on every command)."""
+    from runners.process import exit_now
+
+    try:
+        code = main()
+    except SystemExit as exc:  # --help, a usage error
+        code = exc.code
+    if isinstance(code, str):  # sys.exit("message"): printed, exit 1, as Python does
+        say(code)
+        code = 1
+    exit_now(code or 0)
+
+
 def _is_user_error(exc: Exception) -> bool:
     from runners.queue.ray_head import RayError
     from runners.stages.config import ConfigError
@@ -335,4 +350,4 @@ def _is_user_error(exc: Exception) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
