@@ -38,7 +38,10 @@ def main() -> None:
          "--impact", "0.01", "--likelihood", "0.5"],
         env=env, cwd=work, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    commands = {"idea list": ["idea", "list"], "run baseline": ["run", "baseline", "--idea", idea, "--no-progress"]}
+    commands = {
+        "idea list": ["idea", "list"],
+        "run baseline": ["run", "baseline", "--idea", idea, "--no-progress"],
+    }
     for label, argv in commands.items():
         times: dict[str, list[float]] = {"full exit": [], "quick exit": []}
         for _ in range(args.rounds):

@@ -52,3 +52,24 @@ def exit_now(code: int) -> None:
             except (OSError, ValueError):  # a closed pipe (`idealoop ... | head`): nothing to flush into
                 pass
         os._exit(code)
+
+
+def import_in_background(modules: tuple[str, ...]):
+    """Import `modules` in a daemon thread; returns it (join it before relying on them).
+
+    For the seconds the main thread only waits, e.g. in `ray.init` while Ray's own processes
+    start: imports then cost no wall time. A module that fails to import here is left alone:
+    the code that needs it imports it again and gets the error where it belongs."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S112 - a preload only; see the docstring
+                continue
+
+    thread = threading.Thread(target=load, name="idealoop-preload", daemon=True)
+    thread.start()
+    return thread

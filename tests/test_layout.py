@@ -25,7 +25,10 @@ LAYERS: dict[str, set[str]] = {
     "runners.stages": {"runners.training", "runners.tasks", "tracker"},
     "runners.sweeps": {"runners.stages", "runners.training", "runners.tasks", "runners.process", "tracker"},
     "runners.queue": {"runners.process", "tracker"},  # Ray Jobs for the overnight queue
+    # One idea up the whole ladder, a sweep and the verdict, in one process (`idealoop climb`).
+    "runners.climb": {"runners.sweeps", "runners.stages", "runners.tasks", "runners.process", "tracker"},
     "runners.cli": {
+        "runners.climb",
         "runners.queue",
         "runners.sweeps",
         "runners.stages",

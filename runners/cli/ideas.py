@@ -197,7 +197,18 @@ def cmd_idea_outcome(args) -> int:
         number = accept(store, args.id, a, author=args.author)
         print(json.dumps({**a.as_dict(), "accepted_revision": number}, indent=2))
         return 0
-    v, p, cur = a.verdict, a.proposal, a.current
+    print_assessment(a)
+    if args.accept:
+        number = accept(store, args.id, a, author=args.author)
+        say(f"accepted: revision #{number} (source evidence)")
+    else:
+        say("not written: add --accept to append these estimates as a revision")
+    return 0
+
+
+def print_assessment(a) -> None:
+    """An assessment with a proposal, as `idea outcome` and `climb` print it (stdout)."""
+    ev, v, p, cur = a.evidence, a.verdict, a.proposal, a.current
     print(f"evidence: best val {ev.target} {ev.best:.4g} (run {ev.best_run}) vs {ev.reference_kind} "
           f"{ev.reference:.4g} (run {ev.reference_run}) over {len(ev.run_values)} runs")  # fmt: skip
     print(f"verdict:  {v.verdict}  gain {v.impact:+.4g}, needed {v.margin:.4g} (seed noise {v.noise:.3g})")
@@ -210,12 +221,6 @@ def cmd_idea_outcome(args) -> int:
     else:
         print(f"  hours      {cur['hours']:g} kept   ({p.reasons['hours']}; --hours H logs them)")
     print(f"  status     {cur['status']} -> {p.status}")
-    if args.accept:
-        number = accept(store, args.id, a, author=args.author)
-        say(f"accepted: revision #{number} (source evidence)")
-    else:
-        say("not written: add --accept to append these estimates as a revision")
-    return 0
 
 
 def cmd_calibration(args) -> int:

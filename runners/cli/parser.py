@@ -42,64 +42,21 @@ __all__ = ["EXIT_USAGE", "UsageError", "build_parser", "console", "main"]
 
 # -- run ----------------------------------------------------------------------
 def cmd_run_stage(args) -> int:
-    from runners.stages import STAGES
-    from runners.stages.config import resolve
-    from runners.tasks.base import load_task
-    from tracker.ideas import target_for
-    from tracker.runs import stage_run
+    from runners.cli.run import cmd_run_stage as run
 
-    stage = STAGES[args.stage]
-    if args.force and not args.resume:
-        raise UsageError("--force goes with --resume RUN_ID")
-    store = store_of(args)
-    if args.resume:
-        cfg, target = _resumed(args, stage, store)
-    else:
-        flags = {"task": args.task, "seed": args.seed, "seeds": getattr(args, "seeds", None)}  # over --set
-        overrides = {**pairs(args.set), **{k: v for k, v in flags.items() if v is not None}}
-        cfg = resolve(stage.config, args.config, overrides)
-        target = target_for(store, args.idea)  # the one idea lookup; fails before any run exists
-    idea = target.idea_id
-    task = load_task(cfg.task, seed=cfg.seed)  # a bad task fails here, before any run exists
-    if hasattr(cfg, "check_task"):
-        cfg.check_task(task)  # e.g. critic=true on a segmentation task: also before any run
-    if stage.name != "check":  # stage_check records these as gates; the others stop here, in seconds
-        from runners.stages.check import preflight_stage
-
-        preflight_stage(cfg, task)
-    run_fn = stage.function()
-    name = stage.entry_point
-    with stage_run(target, stage=stage.name, run_name=name, task=cfg.task, run_id=args.resume or None) as run:
-        what = "resumes run" if args.resume else "run"
-        say(f"{name}: {what} {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
-        run_fn(cfg, run, task=task, progress=not args.no_progress)
-    print(run.run_id)
-    gates = ", ".join(f"{k} {v}" for k, v in run.gates.items()) or "no gate"
-    say(f"{name}: {gates}" + (f"; see `idealoop idea show {idea}`" if idea else ""))
-    return 0
-
-
-def _resumed(args, stage, store) -> tuple:
-    """(config, target) of the run `--resume RUN_ID` continues: its own, as it logged them (its
-    idea is the full id the run was tagged with: nothing to look up)."""
-    from runners.stages.config import resolve
-    from tracker.resume import check_resumable, saved_config
-    from tracker.store import TAG_IDEA, Target
-
-    given = [f"--{k}" for k in ("idea", "task", "seed", "seeds", "config", "set") if getattr(args, k, None)]
-    if given:
-        raise UsageError(f"--resume continues the run with its own config and idea; drop {', '.join(given)}")
-    run = check_resumable(store, args.resume, stage.name, force=args.force)
-    cfg = resolve(stage.config, None, saved_config(store, args.resume))
-    if getattr(cfg, "processes", 1) > 1:
-        raise UsageError(f"run {args.resume} trained data-parallel (processes>1): it cannot be resumed")
-    return cfg, Target(store, run.data.tags.get(TAG_IDEA, ""))
+    return run(args)
 
 
 def cmd_tune(args) -> int:
     from runners.cli.tune import cmd_tune as tune
 
     return tune(args, store_of(args), pairs(args.set))
+
+
+def cmd_climb(args) -> int:
+    from runners.cli.climb import cmd_climb as climb
+
+    return climb(args)
 
 
 # -- demo / board -------------------------------------------------------------
@@ -268,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", parents=[common], help="sweep an idea's variants with Ray Tune and ASHA")
     tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)
+
+    from runners.cli.climb import add_arguments as climb_arguments  # light: no torch until it runs
+
+    climb = sub.add_parser(
+        "climb", parents=[common], help="one idea up the whole ladder, an optional sweep, then its verdict"
+    )
+    climb_arguments(climb)
+    climb.set_defaults(func=cmd_climb)
 
     from runners.cli.queue import add_parsers as queue_parsers  # light: no Ray until it runs
 

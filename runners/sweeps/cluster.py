@@ -13,7 +13,7 @@ import os
 import socket
 import sys
 
-from runners.process import sigterm_as_interrupt
+from runners.process import import_in_background, sigterm_as_interrupt
 from runners.sweeps.settings import PROJECT_ROOT, SweepError, SweepSettings, first_line
 
 
@@ -35,8 +35,13 @@ def check_reachable(address: str, timeout_s: float = 3.0) -> None:
         ) from None
 
 
-def connect(address: str | None) -> bool:
-    """Connect to (or start) Ray. Returns True when this call started it (and should shut it down)."""
+def connect(address: str | None, preload: tuple[str, ...] = ()) -> bool:
+    """Connect to (or start) Ray. Returns True when this call started it (and should shut it down).
+
+    `preload`: modules imported in a thread while `ray.init` waits for Ray's processes
+    (`runners.process.import_in_background`). Never Ray's own modules: `ray.init` imports
+    some of them lazily, and two threads importing one circle of modules from both ends
+    can deadlock (Python then raises in one of them)."""
     import ray
 
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -44,6 +49,14 @@ def connect(address: str | None) -> bool:
         check_reachable(address)
     if ray.is_initialized():
         return False
+    loading = import_in_background(preload)
+    try:
+        return _connect(ray, address)
+    finally:
+        loading.join()
+
+
+def _connect(ray, address: str | None) -> bool:
     if address:
         try:
             ray.init(address=address, log_to_driver=True)

@@ -45,7 +45,7 @@ os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")  # the same, for trial
 # Ray's own experiment banner and TensorBoard hint: idealoop prints its own progress lines.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
-__all__ = ["SweepError", "SweepSettings", "prepare", "resume_sweep", "run_sweep"]
+__all__ = ["SweepError", "SweepSettings", "check_inputs", "prepare", "resume_sweep", "run_sweep"]
 
 
 # -- the sweep ------------------------------------------------------------------
@@ -57,9 +57,26 @@ def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | No
     """
     from runners.stages import STAGES
     from runners.stages.config import resolve
-    from runners.sweeps.space import load_space
     from runners.tasks.base import load_task
     from tracker.ideas import target_for
+
+    sweep, space, base = check_inputs(
+        settings=settings, space_file=space_file, task=task, overrides=overrides
+    )
+    cfg = resolve(STAGES[sweep.stage].config, None, base)
+    task_obj = load_task(cfg.task, seed=cfg.seed)
+    from runners.stages.check import preflight_stage
+
+    preflight_stage(cfg, task_obj)  # a broken task: one line in seconds, not a minute inside Ray
+    return sweep, space, base, task_obj, target_for(store, idea)
+
+
+def check_inputs(*, settings: dict, space_file: str, task: str | None, overrides: dict) -> tuple:
+    """The sweep's settings, space and fixed overrides checked, without loading the task or torch:
+    (settings, space, base overrides). `prepare` then checks the task itself."""
+    from runners.stages import STAGES
+    from runners.stages.config import resolve
+    from runners.sweeps.space import load_space
 
     stage = settings.get("stage") or "generalize"
     if stage not in SUPPORTED_STAGES:
@@ -74,13 +91,7 @@ def prepare(store, *, idea: str, space_file: str, settings: dict, task: str | No
     base["epochs"] = sweep.max_iterations
     if getattr(defaults, "processes", 1) > 1:
         raise SweepError("processes>1 cannot be swept: give trials GPUs with --gpus-per-trial instead")
-    space = load_space(space_file, cls, base)
-    cfg = resolve(cls, None, base)
-    task_obj = load_task(cfg.task, seed=cfg.seed)
-    from runners.stages.check import preflight_stage
-
-    preflight_stage(cfg, task_obj)  # a broken task: one line in seconds, not a minute inside Ray
-    return sweep, space, base, task_obj, target_for(store, idea)
+    return sweep, load_space(space_file, cls, base), base
 
 
 def run_sweep(
