@@ -26,6 +26,7 @@ CPU_PER_GPU = 8.0  # a CPU-hour costs 1/8 GPU-hour when ranking (a CPU-only item
 DEFAULT_MINUTES = {"sweep": 60.0}  # no --minutes and no history: a sweep's guess
 FALLBACK_MINUTES = 30.0  # ... and any stage's
 HISTORY_RUNS = 10  # the newest runs of a stage the estimate takes the median of
+START_MINUTES = 0.25  # what an item adds to its run's duration: its process and Ray job start
 RESOURCES = ("CPU", "GPU")
 
 
@@ -103,15 +104,29 @@ def order(items: list[Planned]) -> list[Planned]:
     )
 
 
-def estimate_minutes(given: float | None, history: list[float], what: str) -> tuple[float, str]:
+def estimate_minutes(
+    given: float | None, history: list[float], what: str, *, trials: list[float] = (), rounds: int = 1
+) -> tuple[float, str]:
     """(minutes, where from): the item's own estimate, else the median of the stage's history on
-    the task, else a default. `history`: durations in minutes, newest first."""
+    the task (a sweep: of that stage's sweeps), else, for a sweep, `rounds` rounds of trials as
+    long as the stage's runs (`trials`), else a default. History is run durations, newest first;
+    an item also starts a process (imports, Ray's job), so START_MINUTES is added to them."""
     if given is not None and given > 0:
         return float(given), "given"
     recent = [h for h in history if h > 0][:HISTORY_RUNS]
     if recent:
-        return float(statistics.median(recent)), f"median of {len(recent)} runs"
+        return float(statistics.median(recent)) + START_MINUTES, f"median of {len(recent)} runs"
+    runs = [h for h in trials if h > 0][:HISTORY_RUNS]
+    if what == "sweep" and runs:
+        per = f"{rounds} round{'s' if rounds != 1 else ''} of trials"
+        return rounds * float(statistics.median(runs)) + START_MINUTES, f"{per}, median of {len(runs)} runs"
     return DEFAULT_MINUTES.get(what, FALLBACK_MINUTES), "default"
+
+
+def sweep_rounds(sweep: dict) -> int:
+    """How many trials each concurrent slot runs one after another (ASHA stops make it fewer)."""
+    samples = int(sweep.get("num_samples") or 8)
+    return max(1, math.ceil(samples / max(1, int(sweep.get("max_concurrent") or 2))))
 
 
 def plan(

@@ -58,10 +58,7 @@ def queue_rows(store: Store) -> list[QueueRow]:
     history: dict[tuple, list[float]] = {}
     rows, planned = {}, []
     for item in qi.list_items(store, qi.WAITING):
-        key = (item.what, item.stage, item.task)
-        if item.minutes is None and key not in history:
-            history[key] = qs.history_minutes(store, *key)
-        minutes, source = qp.estimate_minutes(item.minutes, history.get(key, []), item.what)
+        minutes, source = qs.item_minutes(store, item, history)
         idea = ideas.get(item.idea_id)
         p = qp.Planned(item.id, qp.Need(*item.held), minutes, item.priority, idea.score if idea else 0.0)
         p.created_ms = item.created_ms

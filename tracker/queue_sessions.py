@@ -137,6 +137,26 @@ def history_minutes(store: Store, what: str, stage: str, task: str) -> list[floa
     return [(end - start) / 60_000 for start, end in spans if start and end]
 
 
+def item_minutes(store: Store, item, cache: dict) -> tuple[float, str]:
+    """The planner's estimate of a queue item (`queue_plan.estimate_minutes`) from the store's
+    history; `cache` keeps each (kind, stage, task)'s history for the caller's lifetime."""
+    from tracker import queue_plan as qp
+
+    wanted = [] if item.minutes else [(item.what, item.stage, item.task)]
+    if wanted and item.what == "sweep":  # no sweep history yet: its trials are runs of its stage
+        wanted.append(("stage", item.stage, item.task))
+    for key in wanted:
+        if key not in cache:
+            cache[key] = history_minutes(store, *key)
+    return qp.estimate_minutes(
+        item.minutes,
+        cache.get((item.what, item.stage, item.task), []),
+        item.what,
+        trials=cache.get(("stage", item.stage, item.task), []),
+        rounds=qp.sweep_rounds(item.sweep),
+    )
+
+
 def log_usage(store: Store, session_id: str, usage: dict[str, float]) -> None:
     """The session's hours used and idle, per resource: {"gpu_used": h, "gpu_idle": h, ...}."""
     names = {"gpu_used": keys.QUEUE_GPU_HOURS_USED, "gpu_idle": keys.QUEUE_GPU_HOURS_IDLE}

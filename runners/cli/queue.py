@@ -194,7 +194,11 @@ def cmd_list(args) -> int:
         what = f"{it.what} {it.task}"
         prio = f"priority {it.priority:g}" if it.priority is not None else f"{r.rank_value:.3g}/GPU-h"
         held = f"{it.held[0]:g} CPU {it.held[1]:g} GPU"
-        est = f"~{r.minutes:.3g} min ({r.minutes_from})"
+        est = (
+            f"~{r.minutes:.3g} min ({r.minutes_from})"
+            if r.minutes >= 1
+            else f"~{r.minutes * 60:.0f} s ({r.minutes_from})"
+        )
         print(f"{n:3} {it.id[:8]}  {r.title[:36]:36}  {what:22} {held:16} {est}, {prio}")
     for it in others:
         print(f"  - {it.id[:8]}  {it.state:8} {it.what} {it.task}  {it.reason[:80]}")

@@ -159,10 +159,7 @@ class Driver:
 
     # -- items ------------------------------------------------------------------------------
     def minutes(self, item: qi.QueueItem) -> tuple[float, str]:
-        key = (item.what, item.stage, item.task)
-        if key not in self.history and not item.minutes:
-            self.history[key] = qs.history_minutes(self.store, *key)
-        return qp.estimate_minutes(item.minutes, self.history.get(key, []), item.what)
+        return qs.item_minutes(self.store, item, self.history)
 
     def planned(self, item: qi.QueueItem) -> qp.Planned:
         from tracker.ideas import get_idea

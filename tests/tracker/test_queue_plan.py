@@ -9,6 +9,7 @@ import pytest
 from tracker.queue_plan import (
     DEFAULT_MINUTES,
     FALLBACK_MINUTES,
+    START_MINUTES,
     Need,
     Planned,
     Running,
@@ -16,6 +17,7 @@ from tracker.queue_plan import (
     order,
     plan,
     rank_value,
+    sweep_rounds,
 )
 
 MIN = 60_000
@@ -47,14 +49,25 @@ def test_a_longer_item_of_the_same_idea_ranks_lower_and_a_nan_score_ranks_last()
     ("given", "history", "what", "want"),
     [
         (12.0, [1.0, 2.0], "generalize", (12.0, "given")),  # the item's own estimate wins
-        (None, [3.0, 1.0, 2.0], "generalize", (2.0, "median of 3 runs")),
-        (None, [5.0] * 3 + [100.0] * 20, "scale", (100.0, "median of 10 runs")),  # the newest 10
+        (None, [3.0, 1.0, 2.0], "generalize", (2.0 + START_MINUTES, "median of 3 runs")),
+        (None, [5.0] * 3 + [100.0] * 20, "scale", (100.0 + START_MINUTES, "median of 10 runs")),  # newest 10
         (None, [], "sweep", (DEFAULT_MINUTES["sweep"], "default")),
         (None, [0.0], "overfit", (FALLBACK_MINUTES, "default")),  # a zero-length run says nothing
     ],
 )
 def test_estimate_comes_from_the_item_then_history_then_a_default(given, history, what, want):
     assert estimate_minutes(given, history, what) == want
+
+
+def test_a_sweep_without_sweep_history_is_estimated_from_its_stage_runs():
+    # 8 trials, 2 at a time: 4 rounds of trials as long as the stage's runs (median 2 min).
+    rounds = sweep_rounds({"num_samples": 8, "max_concurrent": 2})
+    got = estimate_minutes(None, [], "sweep", trials=[1.0, 2.0, 3.0], rounds=rounds)
+    assert rounds == 4 and got == (8.0 + START_MINUTES, "4 rounds of trials, median of 3 runs")
+    # The sweeps' own history wins; none of either: the default.
+    assert estimate_minutes(None, [10.0], "sweep", trials=[1.0], rounds=4)[0] == 10.0 + START_MINUTES
+    assert estimate_minutes(None, [], "sweep", trials=[], rounds=4) == (DEFAULT_MINUTES["sweep"], "default")
+    assert sweep_rounds({"num_samples": 5, "max_concurrent": 2}) == 3 and sweep_rounds({}) == 4
 
 
 def test_items_start_in_order_while_they_fit_and_never_beyond_capacity():
