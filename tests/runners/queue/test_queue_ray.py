@@ -10,6 +10,7 @@ generalize run, mostly asleep, that only the deadline ends.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -143,3 +144,37 @@ def test_a_night_runs_in_rank_order_packs_survives_restarts_and_accounts_for_eve
     for i in (long, b, c, d, f, g):
         assert i[:8] in text
     assert "CPU-hours used" in text and "log tail of" in text
+
+
+def test_the_gpu_hour_budget_skips_what_would_overrun_it_and_stops_gpu_items_once_spent(
+    store, make_idea, capsys
+):
+    from tracker import queue_items as qi
+    from tracker import queue_sessions as qs
+    from tracker.queries import run_row
+
+    budget = (
+        0.0015  # GPU-hours: 21.6 s of a quarter of the declared GPU (its run exists by then, even under load)
+    )
+    idea = make_idea("budget")
+    # Estimated at 6 min of a whole GPU: 0.1 GPU-hours, never started (it would finish by the deadline).
+    big = add(capsys, "--idea", idea, "--stage", "baseline", "--gpus", "1", "--minutes", "6")
+    # Estimated at 3 s of a quarter GPU (within the budget), but it runs for minutes: the budget stops it.
+    slow = add(capsys, "--idea", idea, "--stage", "generalize", "--task", SLOW, "--set", "seed=100",
+               "--set", "epochs=300", "--gpus", "0.25", "--minutes", "0.05")  # fmt: skip
+    cpu = add(capsys, "--idea", idea, "--stage", "baseline", "--cpus", "1", "--minutes", "0.5")  # costs none
+    proc = driver("--until", "+10m", "--budget-gpu-hours", str(budget))
+    assert proc.wait(180) == 0, proc.stderr.read()[-2000:]
+
+    items = {i.id: i for i in qi.list_items(store)}
+    assert (items[big].state, items[slow].state, items[cpu].state) == ("skipped", "killed", "done")
+    assert items[big].reason.startswith("budget: needs ~0.1 GPU-hours")
+    assert items[slow].reason == "budget"
+    (run,) = qi.runs_of(store, slow)
+    assert (run_row(run).status, run_row(run).end_reason) == ("KILLED", "budget")
+    (session,) = qs.sessions(store)
+    assert session.state == "finished"
+    capsys.readouterr()
+    assert main(["queue", "report", "--json"]) == 0
+    used = json.loads(capsys.readouterr().out)["usage"]["gpu_used"]
+    assert budget <= used < budget + 0.25 * 10 / 3600  # spent, and stopped within a few polls of it
