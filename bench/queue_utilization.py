@@ -154,8 +154,8 @@ def main() -> None:
     if states.count("done") != len(items):
         sys.exit(f"not every item is done: {states}; see `idealoop queue report` in {work} (--keep)")
     if seq_s:
-        print(f"ratio queue / sequential: {queue_s / seq_s:.2f}  (target <= 0.6 on 2 cores; the packing bound "
-              f"of these items, zero overhead: {bound:.2f})")  # fmt: skip
+        print(f"ratio queue / sequential: {queue_s / seq_s:.2f}  (target <= 0.6 on 2 cores; packing bound "
+              f"of these items with zero overhead: {bound:.2f})")  # fmt: skip
     print(f"busy-CPU fraction during the queue: {held_cpu:.2f} of the Ray head's CPUs held by items "
           f"(target >= 0.9); machine CPUs busy (/proc/stat): {machine_cpu:.2f}")  # fmt: skip
     if args.gpus:
