@@ -1,9 +1,10 @@
 """How well the overnight queue keeps the machine busy: 12 small items through `idealoop queue
 start` on a local Ray vs the same items run one after another by hand (`idealoop run`).
 
-Items (digits), 3 of each: baselines holding 0.5 CPU, `generalize` runs of 2 epochs holding
-1 CPU and 0.5 CPU, and of 4 epochs holding 2 CPUs (each item's torch uses as many threads as
-it holds whole CPUs, at least 1, in both arms). Both arms are separate processes as at a
+Items (digits), 3 of each kind of the mix (`MIXES`; default `wide`: baselines holding 0.5 CPU,
+`generalize` runs of 2 epochs holding 1 CPU and 0.5 CPU, and of 4 epochs holding 2 CPUs;
+`narrow`: one-thread items only). Each item's torch uses as many threads as it holds whole
+CPUs, at least 1, in both arms; `--epochs-scale N` makes the generalize items N times longer. Both arms are separate processes as at a
 terminal, so start-up is counted; the queue's time includes starting and stopping its Ray
 head. Printed:
 
@@ -15,7 +16,8 @@ head. Printed:
 - with `--gpus 0.25`: each item holds that GPU fraction too; the GPU-hours held ÷ the
   session's, and nvidia-smi's utilization averaged over the queue, where there is one.
 
-    PYTHONPATH=. python bench/queue_utilization.py [--items 12] [--epochs-scale 1] [--gpus 0.25] [--keep DIR]
+    PYTHONPATH=. python bench/queue_utilization.py [--items 12] [--mix wide|narrow] [--epochs-scale 1]
+                                                   [--gpus 0.25] [--keep DIR]
 
 The packing bound printed beside the ratio is the best any scheduler could do with these
 items on these cores (each item keeps the cores its threads use for as long as it took alone;
@@ -36,12 +38,22 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = [  # (stage, overrides, cpus): cycled through to make the items
-    ("baseline", [], 0.5),
-    ("generalize", ["epochs=2"], 1.0),
-    ("generalize", ["epochs=2"], 0.5),
-    ("generalize", ["epochs=4"], 2.0),
-]
+MIXES = {  # (stage, overrides, cpus): cycled through to make the items
+    # A quarter of the items hold both of 2 cores: nothing packs beside them (bound ~0.62).
+    "wide": [
+        ("baseline", [], 0.5),
+        ("generalize", ["epochs=2"], 1.0),
+        ("generalize", ["epochs=2"], 0.5),
+        ("generalize", ["epochs=4"], 2.0),
+    ],
+    # Items of one thread each, holding half a CPU or one: all of them can pack (bound ~0.5).
+    "narrow": [
+        ("baseline", [], 0.5),
+        ("generalize", ["epochs=2"], 1.0),
+        ("generalize", ["epochs=4"], 0.5),
+        ("generalize", ["epochs=4"], 1.0),
+    ],
+}
 
 
 def _scaled(setting: str, factor: int) -> str:
@@ -86,6 +98,7 @@ def main() -> None:
     ap.add_argument("--gpus", type=float, default=0.0, help="GPU fraction each item holds (a GPU machine)")
     ap.add_argument("--num-cpus", type=int, default=os.cpu_count(), help="the queue's Ray head CPUs")
     ap.add_argument("--skip-sequential", action="store_true")
+    ap.add_argument("--mix", choices=sorted(MIXES), default="wide", help="the items' CPU needs (see MIXES)")
     ap.add_argument(
         "--epochs-scale", type=int, default=1, help="multiply the generalize items' epochs (longer items)"
     )
@@ -107,7 +120,9 @@ def main() -> None:
 
     idea = call("idea", "add", "--title", "bench", "--hours", "1", "--complexity", "1", "--impact", "0.01",
                 "--likelihood", "0.5", "--create")  # fmt: skip
-    scaled = [(stage, [_scaled(x, args.epochs_scale) for x in sets], cpus) for stage, sets, cpus in KINDS]
+    scaled = [
+        (stage, [_scaled(x, args.epochs_scale) for x in sets], cpus) for stage, sets, cpus in MIXES[args.mix]
+    ]
     items = [scaled[n % len(scaled)] for n in range(args.items)]
 
     seq_s, bound = None, None
