@@ -3,9 +3,11 @@
 Histograms: one heatmap per tensor of the chosen kind (weights, grads, acts), named
 by the tensor name the histogram file holds (its module path), with the last
 snapshot's spread and zero fraction under the name and every range-check flag the
-stored snapshots raise. Samples: an epoch's grid of inputs with prediction and
-target, scaled up by whole pixels so its labels stay sharp, and the confusion matrix
-drawn as a chart (every class named on both axes, counts in the cells).
+stored snapshots raise. A run that trained several seeds packed gets a seed picker: each
+seed's snapshots live in its seed run (the run's own files are its first seed's).
+Samples: an epoch's grid of inputs with prediction and target, scaled up by whole
+pixels so its labels stay sharp, and the confusion matrix drawn as a chart (every class
+named on both axes, counts in the cells).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from board import charts, data
+from board import charts, data, seed_bands
 from board.common import md_text
 from tracker import artifacts, queries
 from tracker.store import Store
@@ -44,8 +46,18 @@ def _last_stats(hists: list[dict], name: str) -> str:
     )
 
 
+def _source(s: Store, run: queries.RunRow) -> str:
+    """The run whose histogram files to show: the picked seed's run, when the run packed seeds."""
+    seeds = seed_bands.seed_run_ids(s.project, s.uri, run.id, run.end_time or 0)
+    if not seeds:
+        return run.id
+    # keyed by run: another run's pick may name a seed this one lacks
+    seed = st.selectbox("seed", list(seeds), format_func=lambda v: f"seed {v}", key=f"hist_seed_{run.id}")
+    return seeds[seed]
+
+
 def histograms(s: Store, run: queries.RunRow) -> None:
-    hists = data.histograms(s.project, s.uri, run.id, run.end_time)
+    hists = data.histograms(s.project, s.uri, _source(s, run), run.end_time)
     if not hists:
         st.caption("No histogram files (`histograms/step_*.json`) in this run.")
         return

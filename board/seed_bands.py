@@ -27,10 +27,10 @@ BUCKETS = 300  # step buckets of the per-batch band: about what a chart can show
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def seed_run_ids(project: str, uri: str, run_id: str, end_time: int) -> list[str]:
-    """The seed runs under a run, in seed order (none for a one-seed run)."""
+def seed_run_ids(project: str, uri: str, run_id: str, end_time: int) -> dict[int, str]:
+    """seed -> its seed run under a run, in seed order (none for a one-seed run)."""
     found = find_seed_runs(Store(project=project, uri=uri), run_id)
-    return [found[s].info.run_id for s in sorted(found)]
+    return {s: found[s].info.run_id for s in sorted(found)}
 
 
 def std_key(key: str) -> str:
@@ -93,7 +93,7 @@ def epoch_std(s: Store, run: queries.RunRow, key: str, knots) -> pd.DataFrame | 
 
 def batch_bands(s: Store, run: queries.RunRow, to_x) -> dict[str, pd.DataFrame]:
     """series ("train", "val") -> (x, lo, hi) across the run's seeds; empty for a one-seed run."""
-    ids = seed_run_ids(s.project, s.uri, run.id, run.end_time or 0)
+    ids = list(seed_run_ids(s.project, s.uri, run.id, run.end_time or 0).values())
     if len(ids) < 2:
         return {}
     out = {}

@@ -6,7 +6,8 @@ the one `seed` fixes, so the seeds differ only in what a seed should vary). The 
 are vmapped where possible, else looped in this process (`runners/training/pack.py`;
 the console and the tag `idealoop.seed_packing` say which, and why). Each seed gets a
 seed run nested under the stage run or trial (`tracker/seed_runs.py`); the run itself
-gets the mean and the std across seeds (`runners/training/packed_fit.py`).
+gets the mean and the std across seeds (`runners/training/packed_fit.py`), and seed 0's
+histogram snapshots (`runners/training/packed_snapshots.py`).
 
 `packed_trainer` is the shared set-up (generalize, scale and trials through
 `train_packed`; overfit drives the trainer itself); neither needs a process per seed.
@@ -25,6 +26,7 @@ from runners.training.pack import build_pack
 from runners.training.packed_fit import PackedResult, fit_packed
 from runners.training.packed_trainer import PackedTrainer
 from runners.training.trainer import pick_device
+from tracker import keys
 from tracker.runs import StageRun
 from tracker.seed_runs import seed_runs
 from tracker.store import TAG_PACKING
@@ -60,15 +62,13 @@ def packed_trainer(
     run.log_params({"model_parameters": sum(p.numel() for p in pack.model(0).parameters())})
     run.set_tags({TAG_PACKING: pack.kind if why is None else f"loop: {why}"})
     how = "vmapped" if why is None else f"looped, not vmapped ({why})"
-    note = "; no histogram snapshots of packed seeds" if getattr(cfg, "hist_every", 0) else ""
-    print(
-        f"{stage}: seeds {seeds[0]}..{seeds[-1]} trained together in this process, {how}{note}",
-        file=sys.stderr,
-    )
+    print(f"{stage}: seeds {seeds[0]}..{seeds[-1]} trained together in this process, {how}", file=sys.stderr)
     with seed_runs(run, seeds, cfg.task) as writers:
         yield PackedTrainer(
             task, pack, gens, run.writer, writers, seeds, device=device,
-            val_batch_size=cfg.val_batch_size, check_every=cfg.check_every, on_flag=run.flag,
+            val_batch_size=cfg.val_batch_size, check_every=cfg.check_every, hist_every=cfg.hist_every,
+            hist_budget=cfg.hist_budget, on_flag=run.flag,
+            replay_until=run.last_stored(keys.TRAIN_LOSS),  # resumed: its stored snapshots not taken again
         )  # fmt: skip
 
 

@@ -247,21 +247,53 @@ class SnapshotSchedule:
 
 def snapshot(model: nn.Module, activations: dict[str, torch.Tensor], step: int) -> dict:
     """All histograms at one step: call after backward (gradients present), before the next zero_grad."""
-    tensors = {}
-    names = parameter_names(model)
-    for path, p in unwrap(model).named_parameters():
-        name = names[path]
-        tensors[f"weights/{name}"] = p
-        if p.grad is not None:
-            tensors[f"grads/{name}"] = p.grad
-    for name, out in activations.items():
-        tensors[f"acts/{name}"] = out
-    return {
-        "step": step,
-        "grad_norm": grad_norm(model),  # exploding_grad judges this, not single entries
-        "relu_layers": relu_layer_names(model),  # dead_activations looks only at these outputs
-        "tensors": summarize_all(tensors),
-    }
+    model = unwrap(model)
+    weights = dict(model.named_parameters())
+    grads = {path: p.grad for path, p in weights.items() if p.grad is not None}
+    return snapshots([(weights, grads, activations)], parameter_names(model), relu_layer_names(model), step)[
+        0
+    ]
+
+
+def snapshots(
+    models: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]],
+    names: dict[str, str],  # parameter path -> stored name (`parameter_names`)
+    relu_layers: list[str],
+    step: int,
+) -> list[dict]:
+    """`snapshot` of several models of one architecture at once, from their tensors: (weights by
+    parameter path, gradients by path, activations by name) per model.
+
+    Packed seeds (runners/training/packed_snapshots.py) hold theirs as slices of stacked tensors,
+    not as modules. All models are binned in one `summarize_all` and their norms read back
+    together: three device reads for K models, not 3K.
+    """
+    tensors: dict[tuple[int, str], torch.Tensor] = {}
+    norms = []
+    for i, (weights, grads, activations) in enumerate(models):
+        for path, w in weights.items():
+            tensors[(i, f"weights/{names[path]}")] = w
+            if path in grads:
+                tensors[(i, f"grads/{names[path]}")] = grads[path]
+        for name, out in activations.items():
+            tensors[(i, f"acts/{name}")] = out
+        norms.append(
+            torch.stack([g.detach().float().norm() for g in grads.values()]).norm() if grads else None
+        )
+    found = [n for n in norms if n is not None]
+    read = iter(torch.stack(found).tolist() if found else [])  # the models share a device: one read
+    out = [
+        {
+            "step": step,
+            "grad_norm": next(read) if norm is not None else 0.0,  # exploding_grad judges this, not entries
+            "relu_layers": relu_layers,  # dead_activations looks only at these outputs
+            "tensors": {},
+        }
+        for norm in norms
+    ]
+    for (i, name), stats in summarize_all(tensors).items():  # type: ignore[arg-type] - any key names one
+        out[i]["tensors"][name] = stats
+    return out
 
 
 def grad_norm(model: nn.Module) -> float:

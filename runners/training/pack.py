@@ -20,7 +20,10 @@ it) and packs them:
   and `build_pack` says why.
 
 Both answer the same calls, with a leading seed dimension K on every batch: `train_step`
-(per-seed losses), `val_losses`, `outputs` (one shared input, e.g. the val set).
+(per-seed losses), `val_losses`, `outputs` (one shared input, e.g. the val set). For a
+histogram snapshot (runners/training/packed_snapshots.py), `train_step(..., tap=True)` keeps
+each seed's activations of that very training forward in `tapped`, and `seed_tensors(k)` gives
+seed k's weights and gradients: slices of the stacked tensors, or a copy's own parameters.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from runners.tasks.base import ModelSpec, Task
+from runners.training.histograms import ActivationTap
 from runners.training.seeding import seed_everything
 
 
@@ -75,6 +79,8 @@ class VmapPack:
         self.opt = make_opt(list(self.params.values()))
         self.schedulers = [s for s in [make_sched(self.opt)] if s is not None]
         self.train_loss, self.val_loss = train_loss, val_loss
+        self.tapped: list[dict[str, torch.Tensor]] | None = None  # each seed's activations, after a tap
+        self._tap: ActivationTap | None = None
 
     def _forward(self, params, buffers, x):
         return functional_call(self.base, (params, buffers), (x,))
@@ -82,13 +88,44 @@ class VmapPack:
     def _loss(self, loss_fn):
         return lambda p, b, x, y: loss_fn(self._forward(p, b, x), y)
 
-    def train_step(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    def train_step(self, xs: torch.Tensor, ys: torch.Tensor, tap: bool = False) -> torch.Tensor:
         self.base.train()
         self.opt.zero_grad(set_to_none=True)
-        losses = vmap(self._loss(self.train_loss), randomness="different")(self.params, self.buffers, xs, ys)
+        fn = self._loss(self.train_loss)
+        if tap:
+            losses, acts = vmap(self._tapped(fn), randomness="different")(self.params, self.buffers, xs, ys)
+            self.tapped = [{name: a[k] for name, a in acts.items()} for k in range(self.k)]
+        else:
+            losses = vmap(fn, randomness="different")(self.params, self.buffers, xs, ys)
         losses.sum().backward()
         self.opt.step()
         return losses.detach()
+
+    def _tapped(self, fn: Callable) -> Callable:
+        """`fn` that also returns the leaf modules' outputs of its forward.
+
+        Hooks on the weightless copy fire inside vmap, on batched tensors that must not leave
+        it; returned, vmap stacks them (K, B, ...). So the snapshot sees the training forward's
+        own activations (its dropout masks, its weights before the step), as the plain trainer's
+        tap does, at no extra forward and no extra draw from the random generators.
+        """
+        self._tap = self._tap or ActivationTap(self.base)
+
+        def tapped(*args):
+            self._tap.armed = True
+            try:
+                loss = fn(*args)
+            finally:
+                self._tap.armed = False
+            acts, self._tap.outputs = self._tap.outputs, {}
+            return loss, acts
+
+        return tapped
+
+    def seed_tensors(self, k: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Seed k's (weights, gradients) by parameter path: views of its slice, nothing copied."""
+        weights = {n: t[k] for n, t in self.params.items()}
+        return weights, {n: t.grad[k] for n, t in self.params.items() if t.grad is not None}
 
     @torch.no_grad()
     def val_losses(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
@@ -145,19 +182,37 @@ class LoopPack:
         self.schedulers = [s for s in (make_sched(o) for o in self.opts) if s is not None]
         self.opt = self.opts[0]  # the learning rate every seed shares
         self.train_loss, self.val_loss = train_loss, val_loss
+        self.template = models[0]  # names its parameters and layers
+        self.tapped: list[dict[str, torch.Tensor]] | None = None  # each seed's activations, after a tap
+        self._taps: list[ActivationTap] | None = None
 
-    def train_step(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    def train_step(self, xs: torch.Tensor, ys: torch.Tensor, tap: bool = False) -> torch.Tensor:
         losses = []
+        if tap and self._taps is None:
+            self._taps = [ActivationTap(m) for m in self.models]
         for k, (model, opt) in enumerate(zip(self.models, self.opts, strict=True)):
             _set_rng_state(self.rngs[k], self.device)  # this seed's dropout/noise stream, as if alone
             model.train()
             opt.zero_grad(set_to_none=True)
+            if tap:  # armed for this step only, as the plain trainer's tap
+                self._taps[k].armed = True
             loss = self.train_loss(model(xs[k]), ys[k])
             loss.backward()
+            if tap:
+                self._taps[k].armed = False
             opt.step()
             self.rngs[k] = _rng_state(self.device)
             losses.append(loss.detach())
+        if tap:
+            self.tapped = [t.outputs for t in self._taps]
+            for t in self._taps:
+                t.outputs = {}
         return torch.stack(losses)
+
+    def seed_tensors(self, k: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Seed k's (weights, gradients) by parameter path: its copy's own."""
+        weights = dict(self.models[k].named_parameters())
+        return weights, {n: p.grad for n, p in weights.items() if p.grad is not None}
 
     @torch.no_grad()
     def val_losses(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,8 @@ Telemetry, read back from the device every `check_every` steps as in `Trainer`:
   gates and checks read as before), plus `time/data_s`, `time/compute_s` and
   `throughput/samples_per_s` (samples of all K seeds: what the packing buys).
 A non-finite loss of any seed ends the run (`nan_loss`), naming the seed.
-Histogram snapshots are not taken of packed models (see docs/telemetry.md).
+Histogram snapshots every `hist_every` steps, as in `Trainer`: each seed's in its seed run,
+seed 0's in the stage run (`packed_snapshots.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import numpy as np
 import torch
 
 from runners.tasks.base import Split, Task
-from runners.training.trainer import log_timing
+from runners.training.packed_snapshots import PackedSnapshots
+from runners.training.trainer import console, log_timing
 from tracker import keys
 from tracker.range_checks import Limits
 from tracker.runs import NonFiniteLoss
@@ -47,8 +49,11 @@ class PackedTrainer:
         device: torch.device,
         val_batch_size: int = 64,
         check_every: int = 10,
+        hist_every: int = 0,  # steps between histogram snapshots; 0 = never
+        hist_budget: float = 0.01,  # at most this share of training time on snapshots; 0 = no limit
         limits: Limits | None = None,
         on_flag: Callable[[str, str], None] | None = None,
+        replay_until: int = -1,  # a resumed run stored steps up to here already: no snapshots again
     ) -> None:
         self.task, self.pack, self.gens, self.writer = task, pack, gens, writer
         self.seed_writers, self.seeds, self.device = seed_writers, seeds, device
@@ -64,6 +69,12 @@ class PackedTrainer:
         self._losses: list[torch.Tensor] = []  # (K,) per pending step
         self._val_losses: list[torch.Tensor] = []
         self._timing: list[tuple[float, object, int]] = []
+        self.snapshots = None
+        if hist_every:
+            self.snapshots = PackedSnapshots(
+                pack, writer, seed_writers, seeds, every=hist_every, budget=hist_budget,
+                limits=self.limits, flag=self.flag, say=console, replay_until=replay_until,
+            )  # fmt: skip
 
     @property
     def lr(self) -> float:
@@ -77,10 +88,13 @@ class PackedTrainer:
             events = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             events[0].record()
         xs, ys = xs.to(self.device, non_blocking=True), ys.to(self.device, non_blocking=True)
-        losses = self.pack.train_step(xs, ys)
+        probe = self.snapshots is not None and self.snapshots.due(self.step_count, t0)
+        losses = self.pack.train_step(xs, ys, tap=probe)
         compute_s = time.perf_counter() - t0
         if events is not None:
             events[1].record()
+        if probe:  # outside the timed span: a snapshot is telemetry, not the model's compute
+            self.snapshots.take(self.step_count, self.device)
         self._losses.append(losses)
         self._val_losses.append(self._val_batch_losses())
         self._timing.append((data_s, events if events is not None else compute_s, xs.shape[0] * xs.shape[1]))
@@ -97,6 +111,7 @@ class PackedTrainer:
     def flag(self, name: str, detail: str) -> None:
         if name not in self.flags:
             self.flags[name] = detail
+            console(f"idealoop: WARNING {name}: {detail}")
             self.on_flag(name, detail)
 
     def sync(self) -> float:

@@ -37,7 +37,7 @@ from tracker.telemetry import TelemetryWriter
 __all__ = ["Trainer", "pick_device", "seed_everything"]  # the last two re-exported: where stages look
 
 
-def _console(line: str) -> None:
+def console(line: str) -> None:
     """A line on stderr that does not break a progress bar being drawn there."""
     from tqdm import tqdm
 
@@ -146,7 +146,7 @@ class Trainer:
         if name in self.flags:
             return
         self.flags[name] = detail
-        _console(f"idealoop: WARNING {name}: {detail}")
+        console(f"idealoop: WARNING {name}: {detail}")
         self.on_flag(name, detail)
 
     def _probe(self) -> None:
@@ -159,7 +159,7 @@ class Trainer:
         self._schedule.taken(self.step_count, time.perf_counter() - t0)
         if self._schedule.stretched and not self._spacing_noted:
             self._spacing_noted = True
-            _console(
+            console(
                 f"idealoop: histogram snapshots spaced beyond every {self.hist_every} steps to keep them "
                 f"under {self._schedule.budget:.0%} of training time (hist_budget=0: exact cadence)"
             )
