@@ -5,8 +5,8 @@ Items (digits), 3 of each kind of the mix (`MIXES`; default `wide`: baselines ho
 `generalize` runs of 2 epochs holding 1 CPU and 0.5 CPU, and of 4 epochs holding 2 CPUs;
 `narrow`: one-thread items only). Each item's torch uses as many threads as it holds whole
 CPUs, at least 1, in both arms; `--epochs-scale N` makes the generalize items N times longer.
-Both arms are separate processes as at a terminal, so start-up is counted; the queue's time includes starting and stopping its Ray
-head. Printed:
+Both arms are separate processes as at a terminal, so start-up is counted; the queue's time
+includes starting and stopping its Ray head. Printed:
 
 - total seconds of each arm and their ratio (target: queue ≤ 0.6 × sequential on 2 cores);
 - busy-CPU fraction during the queue: the CPU-hours the items held ÷ the Ray head's
