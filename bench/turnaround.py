@@ -19,6 +19,7 @@ part of what the user waits for. Targets on 2 CPU cores: the loop with an 8-tria
 4 packed seeds each under 30 s (issue 16, one command); on one GPU under 60 s.
 
     python bench/turnaround.py [--num-samples 8] [--seeds 4] [--mode both|climb|steps] [--keep DIR]
+    python bench/turnaround.py --device cuda --mode climb --max-concurrent 4   # on one GPU: 0.25 a trial
 """
 
 from __future__ import annotations
@@ -45,12 +46,21 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=4, help="seeds per trial, packed (default 4)")
     ap.add_argument("--mode", choices=("both", "climb", "steps"), default="both")
     ap.add_argument("--keep", help="keep the stores in this folder (default: a temp folder, removed)")
+    ap.add_argument("--device", default="", help="cpu | cuda | cuda:N for every stage (default: each's own)")
+    ap.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        help="Ray GPUs a trial holds (default 0.25 with --device cuda, else 0)",
+    )
     args = ap.parse_args()
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="idealoop-turnaround-"))
     work.mkdir(parents=True, exist_ok=True)
     sweep = ["--space", args.space, "--num-samples", str(args.num_samples), "--seeds", str(args.seeds)]
     sweep += ["--max-concurrent", str(args.max_concurrent), "--max-iterations", str(args.max_iterations)]
+    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else 0.25 * args.device.startswith("cuda")
+    sweep += ["--gpus-per-trial", f"{gpus:g}"] if gpus else []  # Ray shows a trial no GPU it did not ask for
+    device = ["--set", f"device={args.device}"] if args.device else []  # `run` and `tune` take config keys
     totals = {}
     for mode in ("climb", "steps") if args.mode == "both" else (args.mode,):
         store = work / mode
@@ -62,16 +72,17 @@ def main() -> None:
         ).strip()  # fmt: skip
         what = f"{args.num_samples} trials x {args.seeds} seeds"
         if mode == "climb":
-            out = loop.step(f"climb (4 stages, {what}, verdict)", "climb", "--idea", idea, *sweep,
+            on = ["--device", args.device] if args.device else []
+            out = loop.step(f"climb (4 stages, {what}, verdict)", "climb", "--idea", idea, *sweep, *on,
                             "--accept", "--json", "--no-progress")  # fmt: skip
             outcome = json.loads(out)["assessment"]
         else:
             loop.step("baseline", "run", "baseline", "--idea", idea, "--no-progress")
-            loop.step("stage_overfit", "run", "overfit", "--idea", idea, "--no-progress")
-            loop.step("stage_generalize", "run", "generalize", "--idea", idea, "--no-progress")
-            loop.step(f"tune ({what})", "tune", "--idea", idea, "--stage", "generalize", *sweep)
+            loop.step("stage_overfit", "run", "overfit", "--idea", idea, *device, "--no-progress")
+            loop.step("stage_generalize", "run", "generalize", "--idea", idea, *device, "--no-progress")
+            loop.step(f"tune ({what})", "tune", "--idea", idea, "--stage", "generalize", *sweep, *device)
             outcome = json.loads(loop.step("outcome + accept", "idea", "outcome", idea, "--accept", "--json"))
-        totals[mode] = loop.report(mode, outcome)
+        totals[mode] = loop.report(mode, outcome, args.device)
     if len(totals) == 2:
         print(f"\none command / step by step: {totals['climb']:.1f} / {totals['steps']:.1f} s = "
               f"{totals['climb'] / totals['steps']:.2f}")  # fmt: skip
@@ -104,10 +115,11 @@ class Loop:
         self.times.append((label, seconds))
         return proc.stdout
 
-    def report(self, mode: str, outcome: dict) -> float:
+    def report(self, mode: str, outcome: dict, device: str = "") -> float:
         total = time.perf_counter() - self.t0
         title = "one command (idealoop climb)" if mode == "climb" else "step by step"
-        print(f"\nturnaround, {title}, on {os.cpu_count()} CPU cores:")
+        where = f"{os.cpu_count()} CPU cores" + (f", device {device}" if device else "")
+        print(f"\nturnaround, {title}, on {where}:")
         for label, seconds in self.times:
             print(f"  {label:<44} {seconds:7.1f} s")
         print(f"  {'whole loop':<44} {total:7.1f} s   (target < 30 s on 2 CPU cores, < 60 s on one GPU)")

@@ -79,7 +79,7 @@ def climb(
 ) -> Climb:
     """Climb `target`'s idea up the ladder (see the module docstring).
 
-    `overrides`: config keys every stage takes where it has them (task, seed, seeds).
+    `overrides`: config keys every stage takes where it has them (task, seed, seeds, device).
     `space_file` + `sweep_settings`: the sweep after the last rung, on `address`'s Ray
     (RAY_ADDRESS; default a private local Ray, started before the stages).
     """

@@ -110,6 +110,20 @@ def doubled(store):
     return find
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` skip, saying why, where torch sees no CUDA device (CI, a laptop)."""
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU: torch.cuda.is_available() is False here")
+    for item in gpu:
+        item.add_marker(skip)
+
+
 def pytest_terminal_summary(terminalreporter):
     """How many generated hostile inputs ran through the CLI (tests.runners.cli.test_hostile_input.py)."""
     import sys

@@ -1,6 +1,6 @@
 """`idealoop climb`: one idea from stage 0 to its verdict in one command (`runners/climb.py`).
 
-    idealoop climb --idea ID [--space space.yaml --num-samples 8 --seeds 4] [--accept]
+    idealoop climb --idea ID [--space space.yaml --num-samples 8 --seeds 4] [--device cuda] [--accept]
 
 Prints one line per rung (its gates, seconds and run), then the verdict and the proposed
 estimates, as `idea outcome` does; `--json` prints all of it as JSON instead. Exit 0 when the
@@ -24,6 +24,10 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", help="random seed (default 0)")
     p.add_argument(
         "--seeds", help="seeds trained packed in each stage and trial (default 1); gates on the mean"
+    )
+    p.add_argument(
+        "--device",
+        help="auto | cpu | cuda | cuda:N for every rung that trains, stage_check too (default: each's own)",
     )
     p.add_argument(
         "--to",
@@ -58,7 +62,7 @@ def cmd_climb(args) -> int:
         raise UsageError(f"{', '.join(sweep_given)} go with --space FILE (the sweep after the last rung)")
     store = store_of(args)
     target = target_for(store, args.idea)  # the one idea lookup; fails before any run exists
-    overrides = {"task": args.task, "seed": args.seed, "seeds": args.seeds}
+    overrides = {"task": args.task, "seed": args.seed, "seeds": args.seeds, "device": args.device}
     settings = {k.replace("-", "_"): getattr(args, k.replace("-", "_")) for k in SWEEP_KEYS}
     # stdout is for the result; stage progress, Ray's banners and the sweep's lines go to stderr.
     with contextlib.redirect_stdout(sys.stderr):

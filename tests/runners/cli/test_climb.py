@@ -66,6 +66,19 @@ def test_a_failed_gate_stops_the_climb_exit_1(store, make_idea, capsys):
     assert _runs(store, "check") and not _runs(store, "baseline") and not _runs(store, "overfit")
 
 
+@pytest.mark.gpu
+def test_climb_device_cuda_puts_every_rung_on_the_gpu(store, make_idea, capsys):
+    idea = make_idea()
+    assert main(["climb", "--idea", idea, "--device", "cuda", "--json", "--no-progress"]) == 0
+    steps = {s["stage"]: s for s in _json(capsys)["steps"]}
+    for stage in ("check", "overfit", "generalize"):
+        params = store.client.get_run(steps[stage]["run_id"]).data.params
+        assert params["device"] == "cuda", stage  # the flag reached every rung that has the key
+    for stage in ("overfit", "generalize"):  # and they trained there
+        assert store.client.get_run(steps[stage]["run_id"]).data.params["device_resolved"] == "cuda"
+    assert "failed" not in steps["check"]["gates"].values()  # stage_check's checks hold on the GPU too
+
+
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
@@ -73,6 +86,7 @@ def test_a_failed_gate_stops_the_climb_exit_1(store, make_idea, capsys):
         (["--space", "SPACE", "--num-samples", "0"], "num_samples=0 is out of range"),
         (["--space", "BADSPACE"], "nosuchkey"),
         (["--to", "overfit"], "invalid choice: 'overfit'"),
+        (["--device", "gpu"], "device='gpu' is not allowed"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_runs(store, make_idea, tmp_path, capsys, extra, says):
