@@ -9,8 +9,9 @@ announces `<entry point>: run <id> in project ...` on stderr at start and prints
 run id on stdout at the end; that is how a job finds its run, which the stage itself
 creates nested under the idea. Cancel sends SIGTERM.
 
-`STAGES` is the one table of what can be launched: the ladder's stages and a sweep
-(`idealoop tune`, which announces `tune: sweep <id> ...` instead). A launch may name a
+`STAGES` is the one table of what can be launched: the ladder's stages, a sweep
+(`idealoop tune`, which announces `tune: sweep <id> ...` instead) and a climb (`idealoop
+climb`: every rung announces its run as `idealoop run` does; the job's run is the first). A launch may name a
 task (built-in or `package.module:function`), `--set` overrides (checked against the stage's
 config before anything starts: the CLI's own one-line error, nothing launched) and, for a
 sweep, the stage its trials run, a space file, a sample count, epochs per trial and how many
@@ -47,6 +48,10 @@ REPO = Path(__file__).resolve().parent.parent
 STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     **{s.name: (f"{s.entry_point}: {s.help}", ("run", s.name)) for s in LADDER},
     "tune": ("sweep: the idea's variants as Ray Tune trials on generalize, ASHA stops the weak", ("tune",)),
+    "climb": (
+        "climb: the whole ladder, stopping at a failed gate, an optional sweep, then the verdict",
+        ("climb",),
+    ),
 }
 DEFAULT_SPACE = str(REPO / "examples" / "space.yaml")
 # A sweep's trials run one of these stages; its settings' defaults (`runners/sweeps/settings.py`, which
@@ -124,7 +129,7 @@ def parse_overrides(text: str) -> list[str]:
 
 def config_class(stage: str, sweep_stage: str = "") -> type:
     """The config a launch is checked against: the stage's, or for a sweep its trials' stage's."""
-    if stage == "tune":
+    if stage in ("tune", "climb"):  # a climb's sweep runs generalize trials
         return LADDER_STAGES[sweep_stage or SWEEP_STAGES[0]].config
     return LADDER_STAGES[stage].config
 
@@ -142,9 +147,11 @@ def check_overrides(stage: str, overrides: list[str], sweep_stage: str = "", spa
         if not sep or not key.strip():
             raise LaunchError(f"override {pair!r} is not KEY=VALUE")
         pairs[key.strip()] = value.strip()
+    if stage == "climb" and pairs:  # `idealoop climb` takes no --set: each rung runs its own config
+        raise LaunchError("a climb takes no config overrides: launch a single stage to change one")
     try:
         resolve(config_class(stage, sweep_stage), None, pairs)
-        if stage == "tune":
+        if stage == "tune" or (stage == "climb" and space):
             read_mapping(space or DEFAULT_SPACE, "space file")
     except ConfigError as exc:
         raise LaunchError(str(exc)) from None
@@ -161,12 +168,13 @@ def command(
     iterations: int = 0,
     concurrent: int = 0,
     sweep_stage: str = "",
+    seeds: int = 0,
 ) -> list[str]:
     if stage not in STAGES:
         raise LaunchError(f"stage {stage!r} cannot be launched; known: {', '.join(STAGES)}")
     args = [sys.executable, "-m", "runners.cli", *STAGES[stage][1]]
     args += ["--tracking-uri", target.store.uri, "--project", target.store.project, "--idea", target.idea_id]
-    if stage == "tune":
+    if stage == "tune" or (stage == "climb" and space):
         args += ["--space", space or DEFAULT_SPACE]
         for flag, value in (
             ("--stage", sweep_stage),
@@ -176,8 +184,10 @@ def command(
         ):
             if value:
                 args += [flag, str(value)]
-    else:
+    if stage != "tune":
         args.append("--no-progress")
+    if stage == "climb" and seeds > 1:
+        args += ["--seeds", str(seeds)]
     if task.strip():
         args += ["--task", task.strip()]
     for pair in overrides:
@@ -196,6 +206,7 @@ def launch(
     iterations: int = 0,
     concurrent: int = 0,
     sweep_stage: str = "",
+    seeds: int = 0,
 ) -> Job:
     """Check the overrides, start the stage (or sweep) in the background, register it, return at once."""
     check_overrides(stage, list(overrides), sweep_stage, space)
@@ -209,6 +220,7 @@ def launch(
         iterations=iterations,
         concurrent=concurrent,
         sweep_stage=sweep_stage,
+        seeds=seeds,
     )
     env = dict(os.environ)
     env.pop("MLFLOW_RUN_ID", None)  # never adopt a run the board's own process was given

@@ -121,9 +121,11 @@ def _climb(
                 result.steps.append(Step(name, reused[1], note=f"the project's, reused: {reused[0]}"))
                 say(f"climb: baseline: the project's for {cfg.task} ({reused[0]}, run {reused[1]}), reused")
                 continue
-        say(f"climb: {stage.entry_point} ...")
         t0 = time.perf_counter()
-        run = run_stage(target, stage, cfg, progress=progress)
+        announce = lambda run, s=stage: say(  # noqa: E731 - as `idealoop run` says it (the board reads it)
+            f"{s.entry_point}: run {run.run_id} in project {store.project!r}, idea {target.idea_id}"
+        )
+        run = run_stage(target, stage, cfg, progress=progress, started=announce)
         step = Step(name, run.run_id, dict(run.gates), time.perf_counter() - t0)
         result.steps.append(step)
         if step.failed:

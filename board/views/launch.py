@@ -1,11 +1,12 @@
-"""Launch: run a stage or a sweep for an idea from the board, watch what runs, cancel it.
+"""Launch: run a stage, a sweep or a whole climb for an idea from the board, watch what runs, cancel it.
 
 The idea and the stage are picked outside the form, so the form's config inputs follow
 the stage: each key of the stage's config, typed, prefilled with its default and labelled
 with what is allowed (`board.launch_form`). Only the keys changed from their defaults
 become `--set` overrides, checked as the CLI checks them before anything starts. A sweep
 shows its own settings: the stage its trials run, the search space, how many configs,
-epochs per trial and trials at once.
+epochs per trial and trials at once. A climb (`idealoop climb`) takes no config keys (each rung
+runs its own defaults): seeds, and an optional space file to sweep after the ladder.
 
 The stage runs in a background process (`board.jobs`), so this page stays responsive.
 Below the form, a polling fragment lists everything RUNNING in the project, whoever
@@ -44,14 +45,14 @@ stage = pick_stage.selectbox(
     index=stages.index(wanted_stage) if wanted_stage in stages else 0,
     format_func=lambda k: jobs.STAGES[k][0],
 )
-sweep = stage == "tune"
+sweep, climb = stage == "tune", stage == "climb"
 trial_stage = ""
 if sweep:
     trial_stage = pick_trials.selectbox(
         "Trials run", jobs.SWEEP_STAGES, help="the stage every trial of the sweep runs (`tune --stage`)"
     )
 config = jobs.config_class(stage, trial_stage)
-keys = launch_form.offered(config, skip=("task", "epochs") if sweep else ("task",))
+keys = [] if climb else launch_form.offered(config, skip=("task", "epochs") if sweep else ("task",))
 scope = f"{stage}_{trial_stage}" if sweep else stage
 
 with st.form("launch"):
@@ -91,22 +92,45 @@ with st.form("launch"):
         st.markdown(
             f"**Fixed for every trial** — the `{trial_stage}` config; the space's keys vary per trial"
         )
+    elif climb:
+        st.markdown(
+            "**The whole ladder** (`idealoop climb`): check → baseline (the project's, when one finished) "
+            "→ overfit → generalize, each with its own defaults, stopping at the first failed gate; then, "
+            "with a space file, a sweep; then the verdict, waiting on the Idea page."
+        )
+        seeds_col, space_col, samples_col, concurrent_col = st.columns([2, 3, 2, 2])
+        seeds = seeds_col.number_input(
+            "Seeds per run", min_value=1, max_value=64, value=1, help="`--seeds`: packed, gates on the mean"
+        )
+        space = space_col.text_input(
+            "Then sweep this space (optional)",
+            placeholder="e.g. examples/space.yaml",
+            help="`--space`: empty, no sweep",
+        )
+        samples = samples_col.number_input(
+            "Configs to sample", min_value=1, max_value=256, value=jobs.SWEEP_SAMPLES
+        )
+        concurrent = concurrent_col.number_input(
+            "Max concurrent trials", min_value=1, max_value=64, value=jobs.SWEEP_CONCURRENT
+        )
+        iterations = 0
     else:
         space, samples, iterations, concurrent = "", 0, 0, 0
         st.markdown(f"**Config of {jobs.STAGES[stage][0].split(':')[0]}** — defaults shown")
-    st.caption("Change a value to override it: only changed keys are passed, as `--set KEY=VALUE`.")
+    if not climb:
+        st.caption("Change a value to override it: only changed keys are passed, as `--set KEY=VALUE`.")
     values = launch_form.key_inputs(keys, scope)
-    extra = st.text_input(
+    extra = "" if climb else st.text_input(
         "Other overrides (optional)",
         placeholder="task-specific or advanced: key=value, key=value",
         help="KEY=VALUE, comma-separated; added after the keys above",
         key="other_overrides",
-    )
+    )  # fmt: skip
     go = st.form_submit_button("Launch", type="primary")
 st.caption(
     "The stages of `idealoop run --help`, climbed in order: check → baseline → overfit → generalize → "
     "scale; "
-    "a sweep (`idealoop tune`) runs the idea's variants as concurrent trials."
+    "a sweep (`idealoop tune`) runs the idea's variants as concurrent trials; a climb runs them all."
 )
 if go:
     try:
@@ -121,6 +145,7 @@ if go:
             iterations=int(iterations),
             concurrent=int(concurrent),
             sweep_stage=trial_stage,
+            seeds=int(seeds) if climb else 0,
         )
     except jobs.LaunchError as exc:
         st.error(str(exc))

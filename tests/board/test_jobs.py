@@ -131,6 +131,24 @@ def test_launched_stage_runs_in_the_background_under_its_idea(store, make_idea, 
     assert run.status == "FINISHED" and set(run.gates) == {"overfit_one", "overfit_few"}
 
 
+def test_a_climb_launched_from_the_board_climbs_every_rung_under_its_idea(store, make_idea):
+    idea = make_idea()
+    with pytest.raises(jobs.LaunchError, match="a climb takes no config overrides"):
+        jobs.launch("climb", Target(store, idea), overrides=["lr=0.1"])
+    sweep = jobs.command("climb", ELSEWHERE, [], space="s.yaml", samples=3, concurrent=2, seeds=4)
+    assert sweep[3:4] == ["climb"] and sweep[sweep.index("--space") + 1] == "s.yaml"
+    assert sweep[sweep.index("--num-samples") + 1] == "3" and sweep[sweep.index("--seeds") + 1] == "4"
+    assert "--space" not in jobs.command("climb", ELSEWHERE, [], samples=3)  # no space file: no sweep
+    job = jobs.launch("climb", Target(store, idea))
+    assert job.cli == f"idealoop climb --idea {idea} --no-progress"
+    wait(lambda: not job.alive, timeout=180)
+    assert job.returncode() == 0, job.stderr()
+    first = get_run_row(store, job.run_id())  # the first rung it announced, as `idealoop run` does
+    assert (first.stage, first.idea_id, first.status) == ("check", idea, "FINISHED")
+    for stage in ("baseline", "overfit", "generalize"):
+        assert f"{jobs.LADDER_STAGES[stage].entry_point}: run " in job.stderr()
+
+
 def test_cancel_stops_the_stage(store, make_idea):
     idea = make_idea()
     # a threshold of 1e-30 is never reached: the stage would train for its whole (large) budget

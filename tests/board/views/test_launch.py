@@ -218,3 +218,19 @@ def test_a_job_whose_process_died_says_so(store, ideas, page):
     text = markdown(at)
     assert f"process gone] its process (pid {job.pid}) exited with code -9" in text
     assert f"`idealoop run overfit --resume {job.run_id()} --force` continues it" in text
+
+
+def test_a_climb_shows_seeds_and_an_optional_sweep_not_config_keys(store, ideas, page):
+    at = page("launch", id=ideas["Curriculum"], stage="climb")
+    assert not at.exception and config_inputs(at) == {}  # each rung runs its own defaults
+    assert "The whole ladder" in markdown(at)
+    seeds = next(n for n in at.number_input if n.label == "Seeds per run")
+    seeds.set_value(3)
+    click_launch(at)
+    assert not at.exception and not at.error
+    (job,) = jobs.launched(store)
+    try:
+        assert job.command[3] == "climb" and "--space" not in job.command
+        assert job.command[job.command.index("--seeds") + 1] == "3"
+    finally:
+        stop(job)
