@@ -133,3 +133,14 @@ def pytest_terminal_summary(terminalreporter):
     if tried:
         cases = ", ".join(f"{k} {v}" for k, v in sorted(tried.items()))
         terminalreporter.write_line(f"hostile inputs tried: {sum(tried.values())} ({cases})")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ray_logs_follow_the_session_stderr():
+    """Ray's driver log handler writes to the sys.stderr of the moment Ray was first imported. Under
+    pytest that can be one test's `capsys` stream, closed when that test ends: every later Ray log
+    line is then a "--- Logging error ---" traceback in another test's captured output. Import Ray
+    now, while sys.stderr is pytest's session-long capture."""
+    import ray  # noqa: F401
+
+    yield

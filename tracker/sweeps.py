@@ -195,13 +195,16 @@ def trial_runs(store: Store, sweep_id: str, extra: str = "") -> list:
     return store.search_all(clause, order_by=["start_time ASC"])
 
 
-def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], max_iterations: int) -> int:
+def reconcile(
+    store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], max_iterations: int
+) -> dict[str, int]:
     """End every trial run of the sweep still RUNNING, with the reason Ray's record implies.
 
-    Returns how many runs it ended. Trials normally end their own runs; this catches
-    the ones whose process was torn down first, or whose driver died.
+    Returns how many runs it ended, per end reason. Trials normally end their own runs; this
+    catches the ones whose process was torn down first (routinely the last trials ASHA stopped:
+    Tune ends their actors with the experiment), or whose driver died.
     """
-    ended = 0
+    ended: dict[str, int] = {}
     for run in trial_runs(store, sweep_id, "attributes.status = 'RUNNING'"):
         outcome = outcomes.get(run.data.tags.get(TAG_TRIAL, ""))
         reason, status = end_reason(outcome, max_iterations)
@@ -219,7 +222,7 @@ def reconcile(store: Store, sweep_id: str, outcomes: dict[str, TrialOutcome], ma
         for one in [run, *seeds]:
             set_tags(store, one.info.run_id, tags)
             store.client.set_terminated(one.info.run_id, status)
-        ended += 1
+        ended[reason] = ended.get(reason, 0) + 1
     return ended
 
 

@@ -163,7 +163,8 @@ def test_reconcile_ends_every_running_trial_with_the_reason_ray_implies(store, m
         "err": TrialOutcome("err", 1, error="RuntimeError: boom"),
         "shot": TrialOutcome("shot", 3, error=SIGKILLED),  # its process was SIGKILLed mid-sweep
     }
-    assert reconcile(store, sweep, outcomes, max_iterations=8) == 4
+    ended = reconcile(store, sweep, outcomes, max_iterations=8)
+    assert ended == {"stopped_by_asha": 1, "failed": 1, "killed": 2}  # per reason: the driver says the news
     got = {t: store.client.get_run(i) for t, i in ids.items()}
     assert TAG_END_REASON not in got["done"].data.tags
     assert got["asha"].info.status == "FINISHED" and got["asha"].data.tags[TAG_ASHA_ITERATION] == "2"
@@ -175,7 +176,7 @@ def test_reconcile_ends_every_running_trial_with_the_reason_ray_implies(store, m
     assert got["shot"].info.status == "KILLED" and got["shot"].data.tags[TAG_END_REASON] == "killed"
     assert got["shot"].data.tags["idealoop.error"] == SIGKILLED
     assert got["shot"].data.tags["idealoop.reconciled"] == "true"
-    assert reconcile(store, sweep, outcomes, max_iterations=8) == 0  # nothing RUNNING is left
+    assert reconcile(store, sweep, outcomes, max_iterations=8) == {}  # nothing RUNNING is left
 
 
 def test_best_trial_and_resume_info_live_on_the_sweep(store, make_idea):
