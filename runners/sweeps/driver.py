@@ -334,13 +334,9 @@ def _wrap_up(store, sweep_id: str, results, metric: str, higher: bool, max_itera
         value = float(df[metric].max() if higher else df[metric].min())
         if best is None or improves(value, best[0], higher):
             best = (value, trial_id, r.config)
-    ended = reconcile(store, sweep_id, outcomes, max_iterations)
-    # The last trials ASHA stopped are routinely ended here (Tune ends their actors with the
-    # experiment); only other ends are news.
-    news = {reason: n for reason, n in ended.items() if reason not in ("stopped_by_asha", "completed")}
-    if news:
-        what = ", ".join(f"{n} {reason}" for reason, n in news.items())
-        print(f"tune: ended trial runs their processes left RUNNING ({what})", file=sys.stderr)
+    ended = reconcile(store, sweep_id, outcomes, max_iterations)  # last ASHA stops: routine, no news
+    if news := ", ".join(f"{n} {r}" for r, n in ended.items() if r not in ("stopped_by_asha", "completed")):
+        print(f"tune: ended trial runs their processes left RUNNING ({news})", file=sys.stderr)
     if best is not None:
         value, trial_id, config = best
         run_id = record_best(
