@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from runners.stages.run import run_stage
-from runners.stages.table import STAGES
+from runners.stages.run import announcement, run_stage
+from runners.stages.table import LADDER, STAGES
 
 CLIMB_TO = ("generalize", "scale")  # where a climb may end: the rungs that judge the idea
 # What the stages import (torch, its optimizers' dynamo, scikit-learn: ~5 s on 2 CPU cores),
@@ -60,7 +60,7 @@ def rungs(to: str = "generalize") -> list[str]:
     """The stages a climb runs, in order, up to and including `to`."""
     if to not in CLIMB_TO:
         raise ValueError(f"a climb ends at {' or '.join(CLIMB_TO)}, not {to!r}")
-    order = ["check", "baseline", "overfit", "generalize", "scale"]
+    order = [s.name for s in LADDER]
     return order[: order.index(to) + 1]
 
 
@@ -122,10 +122,13 @@ def _climb(
                 say(f"climb: baseline: the project's for {cfg.task} ({reused[0]}, run {reused[1]}), reused")
                 continue
         t0 = time.perf_counter()
-        announce = lambda run, s=stage: say(  # noqa: E731 - as `idealoop run` says it (the board reads it)
-            f"{s.entry_point}: run {run.run_id} in project {store.project!r}, idea {target.idea_id}"
+        run = run_stage(
+            target,
+            stage,
+            cfg,
+            progress=progress,
+            started=lambda r, s=stage: say(announcement(s, r.run_id, target)),
         )
-        run = run_stage(target, stage, cfg, progress=progress, started=announce)
         step = Step(name, run.run_id, dict(run.gates), time.perf_counter() - t0)
         result.steps.append(step)
         if step.failed:

@@ -8,7 +8,7 @@ from runners.cli.common import UsageError, pairs, say, store_of
 def cmd_run_stage(args) -> int:
     from runners.stages import STAGES
     from runners.stages.config import resolve
-    from runners.stages.run import run_stage
+    from runners.stages.run import announcement, run_stage
     from tracker.ideas import target_for
 
     stage = STAGES[args.stage]
@@ -23,13 +23,13 @@ def cmd_run_stage(args) -> int:
         cfg = resolve(stage.config, args.config, overrides)
         target = target_for(store, args.idea)  # the one idea lookup; fails before any run exists
     idea, name = target.idea_id, stage.entry_point
-
-    def started(run) -> None:
-        what = "resumes run" if args.resume else "run"
-        say(f"{name}: {what} {run.run_id} in project {store.project!r}" + (f", idea {idea}" if idea else ""))
-
     run = run_stage(
-        target, stage, cfg, progress=not args.no_progress, run_id=args.resume or None, started=started
+        target,
+        stage,
+        cfg,
+        progress=not args.no_progress,
+        run_id=args.resume or None,
+        started=lambda run: say(announcement(stage, run.run_id, target, resumed=bool(args.resume))),
     )
     print(run.run_id)
     gates = ", ".join(f"{k} {v}" for k, v in run.gates.items()) or "no gate"

@@ -31,3 +31,11 @@ def run_stage(target, stage: Stage, cfg, *, progress: bool = True, run_id: str |
             started(run)
         stage.function()(cfg, run, task=task, progress=progress)
     return run
+
+
+def announcement(stage: Stage, run_id: str, target, *, resumed: bool = False) -> str:
+    """The line a stage says when its run exists (stderr); the board's jobs find their run by it."""
+    idea = target.idea_id
+    what = "resumes run" if resumed else "run"
+    project = target.store.project
+    return f"{stage.entry_point}: {what} {run_id} in project {project!r}" + (f", idea {idea}" if idea else "")
