@@ -19,11 +19,13 @@ includes starting and stopping its Ray head. Printed:
     PYTHONPATH=. python bench/queue_utilization.py [--items 12] [--mix wide|narrow] [--epochs-scale 1]
                                                    [--gpus 0.25] [--keep DIR]
 
-The floor printed beside the ratio is the best any scheduler could do with these items on
-this machine: the larger of (a) each item keeping the cores its torch threads use for as long
-as it took alone (~0.62 with a quarter of the items holding both of 2 cores, 0.5 for one-thread
-items) and (b) the machine's busy fraction while the items ran one after another (their real
-CPU-seconds: a one-thread item also runs its telemetry writer, start-up and SQLite writes).
+The cold floor printed beside the ratio is the best any scheduler could do with these items
+run as fresh processes on this machine: the larger of (a) each item keeping the cores its
+torch threads use for as long as it took alone (~0.62 with a quarter of the items holding both
+of 2 cores, 0.5 for one-thread items) and (b) the machine's busy fraction while the items ran
+one after another (their real CPU-seconds: start-up, telemetry writer, SQLite writes). The
+queue goes below it by not paying the start-up: its items are forked warm
+(`runners/queue/warm.py`); `IDEALOOP_WARM=0` measures the queue without that.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def main() -> None:
         by_threads = core_s / args.num_cpus / seq_s
         bound = max(by_threads, seq_busy)
         print(f"sequential: {seq_s:.1f} s for {len(items)} items; machine CPUs busy {seq_busy:.2f}, "
-              f"by threads {by_threads:.2f}: no queue can beat {bound:.2f}", flush=True)  # fmt: skip
+              f"by threads {by_threads:.2f}: cold floor {bound:.2f}", flush=True)  # fmt: skip
 
     for stage, sets, cpus in items:
         held = ["--cpus", f"{cpus:g}", "--gpus", f"{args.gpus:g}", "--minutes", "5"]
@@ -179,8 +181,9 @@ def main() -> None:
     if states.count("done") != len(items):
         sys.exit(f"not every item is done: {states}; see `idealoop queue report` in {work} (--keep)")
     if seq_s:
-        print(f"ratio queue / sequential: {queue_s / seq_s:.2f}  (target <= 0.6 on 2 cores; the floor of "
-              f"these items on this machine: {bound:.2f})")  # fmt: skip
+        warm = "off: IDEALOOP_WARM=0" if os.environ.get("IDEALOOP_WARM") == "0" else "on"
+        print(f"ratio queue / sequential: {queue_s / seq_s:.2f}  (target <= 0.6 on 2 cores; the cold "
+              f"floor of these items on this machine: {bound:.2f}; warm starts {warm})")  # fmt: skip
     print(f"busy-CPU fraction during the queue: {held_cpu:.2f} of the Ray head's CPUs held by items "
           f"(target >= 0.9); machine CPUs busy (/proc/stat): {machine_cpu:.2f}")  # fmt: skip
     if args.gpus:

@@ -22,7 +22,7 @@ def sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
-def exit_now(code: int) -> None:
+def exit_now(code: int, last=None) -> None:
     """Exit the way the interpreter would, minus its slowest part.
 
     What a normal exit does that matters is done here, in its order: wait for the non-daemon
@@ -31,6 +31,7 @@ def exit_now(code: int) -> None:
     is the teardown of every imported module: with torch and MLflow loaded that alone takes
     0.6-1.2 s on 2 CPU cores, paid by every command for nothing (`bench/cli_exit.py`).
     Only for the console entry points: never call it where a caller (a test) continues.
+    `last(code)`, if given, runs after the flush, just before the process ends.
     IDEALOOP_FULL_EXIT=1 exits the ordinary way (the benchmark's baseline; an escape hatch).
     """
     import atexit
@@ -51,6 +52,8 @@ def exit_now(code: int) -> None:
                 stream.flush()
             except (OSError, ValueError):  # a closed pipe (`idealoop ... | head`): nothing to flush into
                 pass
+        if last is not None:
+            last(code)
         os._exit(code)
 
 

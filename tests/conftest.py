@@ -7,7 +7,10 @@ isolates ideas and runs just as well.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import tempfile
 import uuid
 
 import pytest
@@ -16,6 +19,10 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n 2` on 2 cores: a torch thread per worker,
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # not two each fighting for both cores
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# The queue's warm servers (runners/queue/warm_server.py) of this test process: its own folder
+# (short: a Unix socket path has ~107 bytes), stopped when the session ends.
+os.environ.setdefault("IDEALOOP_WARM_DIR", tempfile.mkdtemp(prefix="iw-", dir="/tmp"))
+os.environ.setdefault("IDEALOOP_WARM_IDLE_S", "120")
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +151,16 @@ def _ray_logs_follow_the_session_stderr():
     import ray  # noqa: F401
 
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _warm_servers_end_with_the_session():
+    """No warm server of this session outlives it (they would idle out, but hold ~0.5 GB meanwhile)."""
+    yield
+    from runners.queue.warm_server import stop_server
+
+    folder = os.environ["IDEALOOP_WARM_DIR"]
+    for lock in glob.glob(os.path.join(folder, "*.sock.lock")):
+        stop_server(lock[: -len(".lock")])
+    if os.path.basename(folder).startswith("iw-"):
+        shutil.rmtree(folder, ignore_errors=True)

@@ -24,10 +24,13 @@ from tracker.store import Store
 
 
 def usage(items: list[qi.QueueItem], capacity: dict, start_ms: int, end_ms: int) -> dict[str, float]:
-    """Hours the items held the cluster's GPUs/CPUs, and the hours those sat idle, from the first
-    job's start (a local Ray head the queue starts is not there before) to `end_ms`."""
+    """Hours the items held the cluster's GPUs/CPUs, and the hours those sat idle, while the queue
+    ran them: from the first job's start (a local Ray head the queue starts is not there before)
+    to `end_ms`, or to the last job's end once every job has ended (not the driver's teardown)."""
     starts = [i.started_ms for i in items if i.started_ms]
     start_ms = max(start_ms, min(starts)) if starts else start_ms
+    if starts and all(i.ended_ms for i in items if i.started_ms):
+        end_ms = min(end_ms, max(i.ended_ms for i in items if i.started_ms))
     hours = max(end_ms - start_ms, 0) / 3.6e6
     used = {"cpu": 0.0, "gpu": 0.0}
     for item in items:

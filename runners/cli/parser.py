@@ -289,14 +289,19 @@ def console() -> None:
     (`runners.process.exit_now`: a second saved on every command)."""
     from runners.process import exit_now
 
+    exit_now(exit_code(None))
+
+
+def exit_code(argv: list[str] | None) -> int:
+    """`main`'s exit status as a process would end with it (also a queue item's warm start)."""
     try:
-        code = main()
+        code = main(argv)
     except SystemExit as exc:  # --help, a usage error
         code = exc.code
     if isinstance(code, str):  # sys.exit("message"): printed, exit 1, as Python does
         say(code)
         code = 1
-    exit_now(code or 0)
+    return code or 0
 
 
 def _is_user_error(exc: Exception) -> bool:

@@ -68,6 +68,12 @@ def test_usage_counts_what_items_held_against_the_clusters_hours():
     skipped = qi.QueueItem("c", "", "baseline", "baseline", "digits", cpus=4)
     got = usage([a, b, skipped], {"CPU": 4, "GPU": 1}, t0, t0 + 2 * h)
     assert got == pytest.approx({"cpu_used": 3.0, "cpu_idle": 5.0, "gpu_used": 0.5, "gpu_idle": 1.5})
+    # Every job ended an hour before the session did (the queue ran dry): that hour is not counted.
+    b_done = qi.QueueItem(
+        "b", "", "baseline", "baseline", "digits", cpus=2, started_ms=t0 + h, ended_ms=t0 + 2 * h
+    )
+    got = usage([a, b_done, skipped], {"CPU": 4, "GPU": 1}, t0, t0 + 3 * h)
+    assert got == pytest.approx({"cpu_used": 3.0, "cpu_idle": 5.0, "gpu_used": 0.5, "gpu_idle": 1.5})
 
 
 def test_the_report_accounts_for_every_item_of_the_session_from_what_is_stored(store, make_idea):
