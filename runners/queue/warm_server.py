@@ -116,11 +116,18 @@ def serve() -> int:
     lock.write(str(os.getpid()))
     lock.flush()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # `finally` removes the socket
+    # CUDA cannot be used in a child forked after the parent initialised it: the server never
+    # touches it, and a stray torch.cuda.is_available() asks NVML, not the driver.
+    os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
     for name in PRELOAD:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001, S112 - a child imports what it needs itself
             continue
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        print("CUDA was initialised while preloading: no warm starts (items start cold)", flush=True)
+        return 1
     if os.path.exists(path):
         os.unlink(path)  # a dead server's: we hold the lock
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -148,3 +148,19 @@ def test_an_idle_server_ends_and_removes_its_socket(warm_dir, monkeypatch):
     assert proc.wait(timeout=60) == 0
     assert not sock.exists() and not ws.server_alive()
     assert ws.stop_server() is False  # nothing to stop
+
+
+@pytest.mark.gpu
+def test_warm_items_train_on_cuda_in_children_of_a_server_that_never_touched_it(store, make_idea, warm_dir):
+    # CUDA cannot be initialised again in a child forked after its parent did: two items in a row
+    # (the first may start the server, the second is surely warm) both train on the GPU.
+    idea = make_idea("cuda warm")
+    for _ in range(2):
+        item = add_item(store, idea_id=idea, what="generalize", stage="generalize", task="digits",
+                        overrides={"device": "cuda", "epochs": "1", "hist_every": "0"}, space={}, sweep={},
+                        cpus=1, gpus=1, minutes=None, priority=None)  # fmt: skip
+        got = warm("queue", "exec", item)
+        assert got.returncode == 0, got.stderr
+        run = store.client.get_run(got.stdout.strip().splitlines()[-1])
+        assert run.info.status == "FINISHED" and run.data.params["device_resolved"] == "cuda"
+    assert len([ln for ln in server_log(warm_dir).splitlines() if "queue exec" in ln]) == 2
