@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 
 # What every item imports and costs seconds each (python -X importtime): preloaded by the server.
 PRELOAD = (
@@ -166,7 +167,9 @@ def _serve_one(conn: socket.socket, listener: socket.socket, lock) -> None:
             os.close(fd)
         return
     conn.settimeout(None)
-    pid = os.fork()
+    with warnings.catch_warnings():  # 3.12+: "multi-threaded, fork() may deadlock": BLAS's pool
+        warnings.simplefilter("ignore", DeprecationWarning)  # threads, which re-form after a fork
+        pid = os.fork()
     if pid == 0:  # the child: never returns
         listener.close()
         lock.close()
