@@ -16,11 +16,16 @@ ADD_TIMEOUT_S = 120  # the checks import torch and load the task: seconds, more 
 
 
 def add_command(store: Store, idea_id: str, *, stage: str = "", sweep: str = "", sweep_stage: str = "",
-                task: str = "", overrides: list[str] = (), cpus: float = 1.0, gpus: float = 0.0,
-                minutes: float | None = None, priority: float | None = None) -> list[str]:  # fmt: skip
+                climb: str = "", task: str = "", overrides: list[str] = (), cpus: float = 1.0,
+                gpus: float = 0.0, minutes: float | None = None, priority: float | None = None,
+                ) -> list[str]:  # fmt: skip
+    """`idealoop queue add` for a stage, a sweep (its space file) or a climb (its top rung)."""
     cmd = [sys.executable, "-m", "runners.cli", "queue", "add", "--tracking-uri", store.uri]
     cmd += ["--project", store.project, "--idea", idea_id, "--cpus", f"{cpus:g}", "--gpus", f"{gpus:g}"]
-    cmd += ["--sweep", sweep, "--sweep-stage", sweep_stage or "generalize"] if sweep else ["--stage", stage]
+    if sweep:
+        cmd += ["--sweep", sweep, "--sweep-stage", sweep_stage or "generalize"]
+    else:
+        cmd += ["--climb", "--to", climb] if climb else ["--stage", stage]
     cmd += ["--task", task] if task.strip() else []
     cmd += ["--minutes", f"{minutes:g}"] if minutes else []
     cmd += ["--priority", f"{priority:g}"] if priority is not None else []

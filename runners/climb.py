@@ -22,6 +22,7 @@ from runners.stages.run import announcement, run_stage
 from runners.stages.table import LADDER, STAGES
 
 CLIMB_TO = ("generalize", "scale")  # where a climb may end: the rungs that judge the idea
+CLIMB_KEYS = ("task", "seed", "seeds", "device")  # the config keys a climb passes to every rung
 # What the stages import (torch, its optimizers' dynamo, scikit-learn: ~5 s on 2 CPU cores),
 # loaded while Ray starts. None of them imports Ray (see `cluster.connect`).
 STAGE_MODULES = (
@@ -76,15 +77,17 @@ def climb(
     progress: bool = True,
     say: Callable[[str], None] = print,
     address: str | None = None,
+    extra_tags: dict | None = None,
 ) -> Climb:
     """Climb `target`'s idea up the ladder (see the module docstring).
 
     `overrides`: config keys every stage takes where it has them (task, seed, seeds, device).
     `space_file` + `sweep_settings`: the sweep after the last rung, on `address`'s Ray
-    (RAY_ADDRESS; default a private local Ray, started before the stages).
+    (RAY_ADDRESS; default a private local Ray, started before the stages). `extra_tags` go on
+    the stage runs it makes (a queue item's id).
     """
     if not space_file:
-        return _climb(target, overrides, to, None, {}, accept, author, progress, say, None)
+        return _climb(target, overrides, to, None, {}, accept, author, progress, say, None, extra_tags)
     from runners.sweeps import cluster
     from runners.sweeps.driver import check_inputs
 
@@ -97,14 +100,16 @@ def climb(
     started = cluster.connect(address, preload=STAGE_MODULES)
     try:
         settings = sweep_settings or {}
-        return _climb(target, overrides, to, space_file, settings, accept, author, progress, say, address)
+        return _climb(
+            target, overrides, to, space_file, settings, accept, author, progress, say, address, extra_tags
+        )
     finally:
         if started:
             cluster.shutdown()
 
 
 def _climb(
-    target, overrides, to, space_file, sweep_settings, accept, author, progress, say, address
+    target, overrides, to, space_file, sweep_settings, accept, author, progress, say, address, extra_tags=None
 ) -> Climb:
     from runners.stages.config import resolve
 
@@ -128,6 +133,7 @@ def _climb(
             cfg,
             progress=progress,
             started=lambda r, s=stage: say(announcement(s, r.run_id, target)),
+            extra_tags=extra_tags,
         )
         step = Step(name, run.run_id, dict(run.gates), time.perf_counter() - t0)
         result.steps.append(step)

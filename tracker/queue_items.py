@@ -59,8 +59,8 @@ class QueueError(ValueError):
 class QueueItem:
     id: str
     idea_id: str
-    what: str  # a stage name (baseline, overfit, generalize, scale) or "sweep"
-    stage: str  # the stage that runs: `what`, or the sweep's trials' stage
+    what: str  # a stage name (baseline, overfit, generalize, scale), "sweep" or "climb"
+    stage: str  # the stage that runs: `what`, the sweep's trials' stage, or the climb's top rung
     task: str
     overrides: dict = field(default_factory=dict)
     space: dict = field(default_factory=dict)  # sweeps: the search space (as its YAML read)

@@ -123,6 +123,18 @@ def estimate_minutes(
     return DEFAULT_MINUTES.get(what, FALLBACK_MINUTES), "default"
 
 
+def climb_minutes(given: float | None, rungs: list[list[float]]) -> tuple[float, str]:
+    """(minutes, where from) of a climb: its own estimate, else the sum of its rungs' medians
+    (each rung's history as in `estimate_minutes`) once every rung has run before, else a default."""
+    if given is not None and given > 0:
+        return float(given), "given"
+    recent = [[h for h in history if h > 0][:HISTORY_RUNS] for history in rungs]
+    if rungs and all(recent):
+        total = sum(float(statistics.median(r)) for r in recent)
+        return total + START_MINUTES, f"sum of its {len(rungs)} rungs' medians"
+    return DEFAULT_MINUTES.get("climb", FALLBACK_MINUTES), "default"
+
+
 def sweep_rounds(sweep: dict) -> int:
     """How many trials each concurrent slot runs one after another (ASHA stops make it fewer)."""
     samples = int(sweep.get("num_samples") or 8)

@@ -156,7 +156,8 @@ def proposals_for(store: Store, idea_ids: set[str]) -> list[dict]:
 def item_line(f: ItemFate) -> str:
     """One line per item: what it was, its fate and why, its gates or best trial."""
     it = f.item
-    what = f"{it.what} {it.task}" + (f" ({it.stage} trials)" if it.what == "sweep" else "")
+    detail = {"sweep": f" ({it.stage} trials)", "climb": f" (to {it.stage})"}.get(it.what, "")
+    what = f"{it.what} {it.task}{detail}"
     line = f"{it.state:8} {it.id[:8]}  {f.title[:40]} — {what}"
     if it.started_ms and it.ended_ms:
         line += f", {(it.ended_ms - it.started_ms) / 60_000:.1f} min"

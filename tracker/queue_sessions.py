@@ -145,9 +145,13 @@ def item_minutes(store: Store, item, cache: dict) -> tuple[float, str]:
     wanted = [] if item.minutes else [(item.what, item.stage, item.task)]
     if wanted and item.what == "sweep":  # no sweep history yet: its trials are runs of its stage
         wanted.append(("stage", item.stage, item.task))
+    if wanted and item.what == "climb":  # its rungs' runs, one after another
+        wanted = [("stage", name, item.task) for name in climb_stages(item.stage)]
     for key in wanted:
         if key not in cache:
             cache[key] = history_minutes(store, *key)
+    if item.what == "climb":
+        return qp.climb_minutes(item.minutes, [cache[k] for k in wanted])
     return qp.estimate_minutes(
         item.minutes,
         cache.get((item.what, item.stage, item.task), []),
@@ -155,6 +159,14 @@ def item_minutes(store: Store, item, cache: dict) -> tuple[float, str]:
         trials=cache.get(("stage", item.stage, item.task), []),
         rounds=qp.sweep_rounds(item.sweep),
     )
+
+
+def climb_stages(top: str) -> list[str]:
+    """The stages a climb to `top` runs, in the ladder's order (stage 0 first)."""
+    from tracker.ladder import RUNGS
+
+    order = list(dict.fromkeys(r.stage for r in RUNGS))
+    return order[: order.index(top) + 1] if top in order else order
 
 
 def log_usage(store: Store, session_id: str, usage: dict[str, float]) -> None:

@@ -109,7 +109,7 @@ else:
     at = ids.index(wanted) if wanted in ids else 0
     with st.form("queue_add"):
         idea_id = st.selectbox("Idea", ids, index=at, format_func=titles.get)
-        kinds = [stage.name for stage in LADDER] + ["sweep"]
+        kinds = [stage.name for stage in LADDER] + ["sweep", "climb"]
         kind = st.selectbox("Run", kinds, index=kinds.index("generalize"))
         a, b, c, d = st.columns(4)
         task = a.selectbox("Task", BUILTIN_TASKS)
@@ -121,9 +121,9 @@ else:
         submitted = st.form_submit_button("Add")
     if submitted:
         pairs = [p.strip() for p in overrides.splitlines() if p.strip()]
+        what = {"sweep": {"sweep": space}, "climb": {"climb": "generalize"}}.get(kind, {"stage": kind})
         cmd = queue_add.add_command(
-            s, idea_id, stage="" if kind == "sweep" else kind, sweep=space if kind == "sweep" else "",
-            task=task, overrides=pairs, cpus=cpus, gpus=gpus, minutes=minutes or None,
+            s, idea_id, **what, task=task, overrides=pairs, cpus=cpus, gpus=gpus, minutes=minutes or None
         )  # fmt: skip
         with st.spinner("Checking and queueing…"):
             ok, said = queue_add.add(cmd)

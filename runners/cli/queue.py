@@ -15,6 +15,7 @@ import sys
 import time
 
 from runners.cli.common import UsageError, pairs, say
+from runners.cli.queue_exec import cmd_exec
 
 UNTIL_HELP = "deadline: HH:MM (the next such time, local), or +N[s|m|h] from now"
 ITEM_FIELDS = ("id", "state", "what", "stage", "task", "cpus", "gpus", "minutes", "priority", "reason")
@@ -24,11 +25,13 @@ def add_parsers(sub, common) -> None:
     q = sub.add_parser("queue", help="the overnight queue: ranked items as Ray jobs until a deadline")
     qs = q.add_subparsers(dest="queue_command", required=True)
 
-    add = qs.add_parser("add", parents=[common], help="queue a stage or a sweep of an idea; prints its id")
+    add = qs.add_parser("add", parents=[common], help="queue an idea's stage, sweep or climb; prints its id")
     add.add_argument("--idea", required=True, help="idea id (or a unique prefix)")
     add.add_argument("--stage", default="", help="stage to run: baseline | overfit | generalize | scale")
     add.add_argument("--sweep", default="", metavar="SPACE.yaml", help="a sweep over this space instead")
     add.add_argument("--sweep-stage", default="generalize", help="the stage a sweep's trials run")
+    add.add_argument("--climb", action="store_true", help="the ladder from stage 0 up to a failed gate")
+    add.add_argument("--to", default="generalize", choices=("generalize", "scale"), help="a climb's top rung")
     add.add_argument("--num-samples", default="", help="sweep: configs sampled (default 8)")
     add.add_argument("--max-concurrent", default="", help="sweep: trials at once (default 2)")
     add.add_argument("--max-iterations", default="", help="sweep: epochs of a trial never stopped")
@@ -106,8 +109,8 @@ def cmd_add(args) -> int:
     from tracker.queue_items import add_item, check_number
 
     store = _store(args)
-    if bool(args.stage) == bool(args.sweep):
-        raise UsageError("queue add needs --stage NAME or --sweep SPACE.yaml (one of them)")
+    if sum(map(bool, (args.stage, args.sweep, args.climb))) != 1:
+        raise UsageError("queue add needs --stage NAME, --sweep SPACE.yaml or --climb (one of them)")
     overrides = pairs(args.set)
     if args.task:
         overrides["task"] = args.task
@@ -136,6 +139,11 @@ def cmd_add(args) -> int:
         if task:
             overrides["task"] = task
         what = "sweep"
+    elif args.climb:
+        stage = args.to
+        what = "climb"
+        _check_climb(overrides, args.to)
+        target = target_for(store, args.idea)
     else:
         if args.stage not in STAGES:
             raise UsageError(f"--stage {args.stage!r} is not a stage; allowed: {', '.join(STAGES)}")
@@ -160,6 +168,25 @@ def cmd_add(args) -> int:
     )
     print(item)
     return 0
+
+
+def _check_climb(overrides: dict, to: str) -> None:
+    """A climb takes what every rung takes (task, seed, seeds, device), checked as each rung's
+    config, and its task must load: refused now, not at night."""
+    from runners.climb import CLIMB_KEYS, rungs
+    from runners.stages import STAGES
+    from runners.stages.config import resolve
+    from runners.tasks.base import load_task
+
+    other = sorted(set(overrides) - set(CLIMB_KEYS))
+    if other:
+        allowed = ", ".join(CLIMB_KEYS)
+        raise UsageError(f"a climb takes {allowed}, not {', '.join(other)} (use --stage for those)")
+    cfg = None
+    for name in rungs(to):
+        fields = STAGES[name].config.__dataclass_fields__
+        cfg = resolve(STAGES[name].config, None, {k: v for k, v in overrides.items() if k in fields})
+    load_task(cfg.task, seed=cfg.seed)
 
 
 def _priority(text: str) -> float | None:
@@ -283,53 +310,4 @@ def cmd_report(args) -> int:
         print(json.dumps(out, indent=1, default=str))
     else:
         print(render(report))
-    return 0
-
-
-def cmd_exec(args) -> int:
-    """Run one item in this process: its stage (as `idealoop run`) or its sweep (as `idealoop tune`),
-    every run tagged with the item."""
-    import contextlib
-    import os
-    import tempfile
-
-    from tracker.queue_items import get_item
-    from tracker.store import TAG_QUEUE_ITEM, Target
-
-    store = _store(args)
-    item = get_item(store, args.id)
-    tags = {TAG_QUEUE_ITEM: item.id}
-    if item.what == "sweep":
-        import yaml
-
-        from runners.sweeps.driver import run_sweep
-
-        with tempfile.TemporaryDirectory() as tmp:
-            space = os.path.join(tmp, "space.yaml")
-            with open(space, "w", encoding="utf-8") as f:
-                yaml.safe_dump(item.space, f)
-            overrides = dict(item.overrides)
-            task = overrides.pop("task", None)
-            with contextlib.redirect_stdout(sys.stderr):
-                settings = {**item.sweep, "stage": item.stage}
-                run_id = run_sweep(store, idea=item.idea_id, space_file=space, settings=settings,
-                                   task=task, overrides=overrides, extra_tags=tags)  # fmt: skip
-        print(run_id)
-        return 0
-    from runners.stages import STAGES
-    from runners.stages.config import resolve
-    from runners.tasks.base import load_task
-    from tracker.runs import stage_run
-
-    stage = STAGES[item.stage]
-    cfg = resolve(stage.config, None, item.overrides)
-    task = load_task(cfg.task, seed=cfg.seed)
-    if hasattr(cfg, "check_task"):
-        cfg.check_task(task)
-    target = Target(store, item.idea_id)
-    name = stage.entry_point
-    with stage_run(target, stage=stage.name, run_name=name, task=cfg.task, extra_tags=tags) as run:
-        say(f"queue exec: item {item.id} → run {run.run_id}")
-        stage.function()(cfg, run, task=task, progress=False)
-    print(run.run_id)
     return 0

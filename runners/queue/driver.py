@@ -198,7 +198,7 @@ class Driver:
         sweep = item.what == "sweep"  # its trials ask Ray for their own resources
         try:
             self.client.submit_job(
-                entrypoint=f"{python} -m runners.queue.warm queue exec {item.id}",
+                entrypoint=f"{python} -m {warm.__name__} queue exec {item.id}",
                 submission_id=item.job_name,
                 runtime_env=runtime_env,
                 entrypoint_num_cpus=0 if sweep else need.cpus,

@@ -125,14 +125,15 @@ def start_server() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "MKL_", "CUDA_VISIBLE"))}
     with log:
         subprocess.Popen(
-            [sys.executable, "-m", "runners.queue.warm_server"],
+            [sys.executable, "-m", ws.__name__],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True, close_fds=True,
         )  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m runners.queue.warm IDEALOOP-ARGS …  (`idealoop ARGS` started warm)")
+        me = __spec__.name if __spec__ else __name__
+        print(f"usage: python -m {me} IDEALOOP-ARGS …  (`idealoop ARGS` started warm)")
         return 0 if argv else 2
     return run(argv)
 

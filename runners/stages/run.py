@@ -10,12 +10,21 @@ from __future__ import annotations
 from runners.stages.table import Stage
 
 
-def run_stage(target, stage: Stage, cfg, *, progress: bool = True, run_id: str | None = None, started=None):
+def run_stage(
+    target,
+    stage: Stage,
+    cfg,
+    *,
+    progress: bool = True,
+    run_id: str | None = None,
+    started=None,
+    extra_tags=None,
+):
     """One stage in a run nested under the target's idea (what `idealoop run STAGE` runs).
 
     The task is loaded and the stage's config checked against it, and the first batch
     pre-flighted, before any run exists: a broken task is one line in seconds. Returns the
-    ended `StageRun` (its `gates`)."""
+    ended `StageRun` (its `gates`). `extra_tags` go on the run (a queue item's id)."""
     from runners.tasks.base import load_task
     from tracker.runs import stage_run
 
@@ -26,7 +35,10 @@ def run_stage(target, stage: Stage, cfg, *, progress: bool = True, run_id: str |
         from runners.stages.check import preflight_stage
 
         preflight_stage(cfg, task)
-    with stage_run(target, stage=stage.name, run_name=stage.entry_point, task=cfg.task, run_id=run_id) as run:
+    name, task_name = stage.entry_point, cfg.task
+    with stage_run(
+        target, stage=stage.name, run_name=name, task=task_name, run_id=run_id, extra_tags=extra_tags
+    ) as run:
         if started is not None:
             started(run)
         stage.function()(cfg, run, task=task, progress=progress)

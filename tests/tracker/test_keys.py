@@ -32,6 +32,7 @@ NOT_KEYS = {
     ("runners/training/checkpoint.py", '"epochs_done": old["epoch"]'): "a field of old trial checkpoints",
     ("runners/training/fit.py", 'unit="epoch"'): "tqdm's unit label",
     ("board/app.py", 'st.Page(PAGES / "queue.py"'): "the Queue page's file name, not a queue.<param>",
+    ("runners/queue/warm_server.py", '"mlflow.store.tracking.sqlalchemy_store"'): "a module preloaded",
 }
 
 

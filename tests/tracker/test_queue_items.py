@@ -12,6 +12,7 @@ from runners.cli.queue import parse_until
 from tracker import queue_items as qi
 from tracker import queue_sessions as qs
 from tracker.queue_report import build_report, move, queue_rows, render, usage
+from tracker.store import TAG_QUEUE_ITEM
 
 
 def test_items_live_in_their_own_experiment_and_the_ideas_list_never_sees_them(store, make_idea):
@@ -130,8 +131,12 @@ def test_until_is_a_clock_time_or_an_offset():
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--stage", "baseline", "--sweep", "x.yaml"], "needs --stage NAME or --sweep SPACE.yaml"),
-        ([], "needs --stage NAME or --sweep SPACE.yaml"),
+        (["--stage", "baseline", "--sweep", "x.yaml"], "needs --stage NAME, --sweep SPACE.yaml or --climb"),
+        ([], "needs --stage NAME, --sweep SPACE.yaml or --climb"),
+        (["--climb", "--stage", "generalize"], "(one of them)"),
+        (["--climb", "--set", "lr=0.1"], "a climb takes task, seed, seeds, device, not lr"),
+        (["--climb", "--set", "seeds=0"], "seeds"),
+        (["--climb", "--task", "nope"], "nope"),
         (["--stage", "bogus"], "--stage 'bogus' is not a stage"),
         (["--stage", "baseline", "--cpus", "0"], "cpus=0 is out of range"),
         (["--stage", "baseline", "--gpus", "-1"], "gpus=-1 is out of range"),
@@ -153,3 +158,35 @@ def test_a_bad_deadline_is_refused_before_any_session_or_ray(store, capsys, unti
     assert main(["queue", "start", "--until", until]) == 2
     assert says in capsys.readouterr().err
     assert qs.sessions(store) == []
+
+
+def test_a_climb_item_runs_the_ladder_tagged_with_the_item_and_reports_its_gates(store, make_idea, capsys):
+    idea = make_idea("climber")
+    assert main(["queue", "add", "--idea", idea, "--climb", "--set", "seed=1"]) == 0
+    item = capsys.readouterr().out.strip()
+    got = qi.get_item(store, item)
+    assert (got.what, got.stage, got.task, got.overrides) == ("climb", "generalize", "digits", {"seed": "1"})
+    assert main(["queue", "exec", item]) == 0
+    made = capsys.readouterr().out.split()
+    runs = {store.client.get_run(r).data.tags["idealoop.stage"]: store.client.get_run(r) for r in made}
+    assert list(runs) == ["check", "baseline", "overfit", "generalize"]  # the ladder, in order
+    assert all(r.data.tags[TAG_QUEUE_ITEM] == item and r.data.params["seed"] == "1" for r in runs.values())
+    session = qs.open_session(store, until_ms=int(time.time() * 1000) + 60_000, budget=None)
+    qi.set_state(store, item, "done", "completed", session=session, started=1, ended=2)
+    line = next(ln for ln in render(build_report(store)).splitlines() if item[:8] in ln)
+    assert "climb digits (to generalize)" in line and "overfit_few passed" in line
+
+
+def test_a_climb_is_estimated_as_the_sum_of_its_rungs_once_each_has_history(store, make_idea):
+    from tracker.queue_plan import START_MINUTES
+
+    item = qi.get_item(store, qi.add_item(store, idea_id=make_idea("c"), what="climb", stage="generalize",
+                                          task="digits"))  # fmt: skip
+    assert qs.climb_stages("generalize") == ["check", "baseline", "overfit", "generalize"]
+    assert qs.climb_stages("scale")[-1] == "scale"
+    rungs = zip(qs.climb_stages("generalize"), [1.0, 2.0, 3.0, 4.0], strict=True)
+    history = {("stage", s, "digits"): [minutes] for s, minutes in rungs}
+    want = (10.0 + START_MINUTES, "sum of its 4 rungs' medians")
+    assert qs.item_minutes(store, item, dict(history)) == want
+    del history[("stage", "overfit", "digits")]  # a rung never run here: no sum to trust
+    assert qs.item_minutes(store, item, dict(history))[1] == "default"

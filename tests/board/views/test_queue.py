@@ -41,6 +41,15 @@ def test_the_queue_in_run_order_moves_and_adds_from_an_idea(store, make_idea, pa
     at = at.run()
     assert new.id[:8] in queued_ids(at)
 
+    # A whole climb of the idea, as one item (the ladder up to generalize).
+    at.selectbox[2].set_value("climb")  # the form's "Run"
+    at.text_area[0].set_value("seed=2")
+    at = at.button[3].click().run(timeout=180)
+    assert not at.error, [e.value for e in at.error]
+    (climb,) = [i for i in qi.list_items(store) if i.what == "climb"]
+    want = ("generalize", top, {"seed": "2", "task": "digits"})
+    assert (climb.stage, climb.idea_id, climb.overrides) == want
+
 
 def test_the_morning_report_shows_each_fate_the_hours_and_a_failure_s_log(store, make_idea, page):
     idea = make_idea("Reported idea")
