@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import tempfile
 import uuid
 
 import pytest
@@ -21,7 +20,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n 2` on 2 cores: a torch t
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # The queue's warm servers (runners/queue/warm_server.py) of this test process: its own folder
 # (short: a Unix socket path has ~107 bytes), stopped when the session ends.
-os.environ.setdefault("IDEALOOP_WARM_DIR", tempfile.mkdtemp(prefix="iw-", dir="/tmp"))
+os.environ.setdefault("IDEALOOP_WARM_DIR", f"/tmp/iw-{os.getpid()}-{uuid.uuid4().hex[:6]}")  # made on use
 os.environ.setdefault("IDEALOOP_WARM_IDLE_S", "120")
 
 

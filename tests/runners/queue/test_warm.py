@@ -5,6 +5,7 @@ real server forking real children, a real SQLite store; what an item sees and le
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ def warm_dir(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     yield Path(folder)
     ws.stop_server()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def warm(*args: str, env: dict | None = None, cwd=None, **kw) -> subprocess.CompletedProcess:
