@@ -54,7 +54,7 @@ if night.session is not None and night.session.state == "running":
 st.subheader("Queued, in the order they will run")
 queued = read_or_stop("the queue", rows, s.project, s.uri)
 if not queued:
-    st.write("Nothing queued. Add an idea's stage or sweep below.")
+    st.write("Nothing queued. Add an idea's stage, sweep or whole climb below.")
 else:
     frame = pd.DataFrame(
         [

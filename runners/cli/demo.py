@@ -17,7 +17,6 @@ from tracker.checklist import CHECKLIST
 from tracker.estimates import Estimates
 from tracker.ideas import add_idea, list_ideas
 from tracker.redaction import redact_uri
-from tracker.runs import stage_run
 from tracker.store import TAG_DEMO, Store, Target
 
 DEMO_IDEA = "Tune learning rate and initialization"
@@ -51,6 +50,7 @@ def run_demo(store: Store, *, progress: bool = True) -> int:
     say(f"  {added} ideas added ({len(CHECKLIST) - added} already there)")
 
     from runners.stages import STAGES  # torch import: only now
+    from runners.stages.run import run_stage
 
     # Stage 0 first: the model's isolated checks, before any training.
     plan = [(DEMO_IDEA, "check"), (BASELINE_IDEA, "baseline"), (DEMO_IDEA, "overfit")]
@@ -61,9 +61,7 @@ def run_demo(store: Store, *, progress: bool = True) -> int:
         say(f"  {stage.entry_point} for {title!r} ({idea_id})")
         cfg = stage.config()
         target = Target(store, idea_id)  # a full id: the demo added or listed it itself
-        with stage_run(target, stage=name, run_name=stage.entry_point, task=cfg.task) as run:
-            stage.function()(cfg, run, progress=progress)
-        gates.update(run.gates)
+        gates.update(run_stage(target, stage, cfg, progress=progress).gates)  # as `idealoop run` runs it
     say("")
     for i, idea in enumerate(list_ideas(store), 1):
         runs = f"{len(idea.run_ids)} run" + ("" if len(idea.run_ids) == 1 else "s")
