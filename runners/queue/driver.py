@@ -34,6 +34,7 @@ POLL_S = 2.0
 # After an item rang: its process exits, and Ray's job supervisor polls it every 0.1 s.
 RUNG_WAIT_S, RUNG_LOOKS = 0.15, 4
 STALE_S = 30.0  # a heartbeat older than this (from another host) means its driver is gone
+BEAT_S = 5.0  # the driver's heartbeat, well inside STALE_S
 LOG_TAIL_LINES = 40
 ERROR_MARK = "idealoop: error:"  # the CLI's one line for a failure: the best reason a log holds
 # Ray's words for "not now" when a job is submitted (a node's job agent not registered yet, on a
@@ -67,6 +68,7 @@ class Driver:
         """Attach to `address` (else RAY_ADDRESS, else the session's own head if it still answers,
         else a new local head of `num_cpus`/`num_gpus`, None: Ray detects them)."""
         self.store, self.sid = store, session_id
+        self.beat_at = -BEAT_S
         folder = os.path.dirname(warm_server.socket_path())
         self.bell = bell.open_bell(os.path.join(folder, f"queue-{session_id[:12]}.bell"))
         self.say = lambda line: say(f"{time.strftime('%H:%M:%S')} {line}")
@@ -116,7 +118,9 @@ class Driver:
         """One look: record what Ray says, stop what must stop, start what fits. The queue is read
         once, and again only after this tick changed it (the driver's own CPU matters on 2 cores).
         True if Ray said something new of a job."""
-        qs.heartbeat(self.store, self.sid)
+        if time.monotonic() - self.beat_at >= BEAT_S:  # a store write: not on every quick look
+            qs.heartbeat(self.store, self.sid)
+            self.beat_at = time.monotonic()
         try:
             return self.ray_ok() and self.look()
         except OSError as exc:  # the dashboard went away mid-look (requests' errors are OSErrors)
