@@ -45,12 +45,29 @@ GO = b"g"  # the client's go-ahead: a child whose client gave up before it never
 
 
 def socket_path() -> str:
-    """One server per user, interpreter and preload list (a venv's server never serves another)."""
+    """One server per user, interpreter, preload list and installed versions of what it preloads
+    (a venv's server never serves another; after `pip install -U torch` items get a new server,
+    not one whose torch in memory is older than the files on disk)."""
     folder = os.environ.get("IDEALOOP_WARM_DIR") or os.path.join(
         tempfile.gettempdir(), f"idealoop-warm-{os.getuid()}"
     )
-    key = hashlib.sha1(f"{sys.executable}\0{sys.version}\0{PRELOAD}".encode()).hexdigest()[:12]
+    stamp = install_stamp(dict.fromkeys(name.split(".")[0] for name in PRELOAD))
+    key = hashlib.sha1(f"{sys.executable}\0{sys.version}\0{PRELOAD}\0{stamp}".encode()).hexdigest()[:12]
     return os.path.join(folder, f"{key}.sock")
+
+
+def install_stamp(packages) -> str:
+    """Where each package is installed and when its files were written (found, not imported)."""
+    import importlib.util
+
+    out = []
+    for name in packages:
+        try:
+            origin = importlib.util.find_spec(name).origin
+            out.append(f"{origin}@{os.stat(origin).st_mtime_ns}")
+        except (AttributeError, ImportError, OSError, TypeError, ValueError):
+            out.append(f"{name}:-")
+    return "|".join(out)
 
 
 def private_folder(path: str) -> None:

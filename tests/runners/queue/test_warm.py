@@ -166,3 +166,19 @@ def test_warm_items_train_on_cuda_in_children_of_a_server_that_never_touched_it(
         run = store.client.get_run(got.stdout.strip().splitlines()[-1])
         assert run.info.status == "FINISHED" and run.data.params["device_resolved"] == "cuda"
     assert len([ln for ln in server_log(warm_dir).splitlines() if "queue exec" in ln]) == 2
+
+
+def test_a_reinstalled_package_gets_a_new_server_not_one_with_the_old_code_in_memory(tmp_path, monkeypatch):
+    pkg = tmp_path / "preloaded_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = ws.install_stamp(["preloaded_pkg", "no_such_package_here"])
+    assert "preloaded_pkg" in before and "no_such_package_here:-" in before
+    assert "preloaded_pkg" not in sys.modules  # found, not imported
+    os.utime(pkg / "__init__.py", ns=(0, time.time_ns() + 10**9))  # `pip install -U` rewrote it
+    assert ws.install_stamp(["preloaded_pkg", "no_such_package_here"]) != before
+    monkeypatch.setattr(ws, "PRELOAD", (*ws.PRELOAD, "preloaded_pkg"))
+    first = ws.socket_path()
+    os.utime(pkg / "__init__.py", ns=(0, time.time_ns() + 2 * 10**9))
+    assert ws.socket_path() != first
