@@ -160,7 +160,8 @@ def item_line(f: ItemFate) -> str:
     what = f"{it.what} {it.task}{detail}"
     line = f"{it.state:8} {it.id[:8]}  {f.title[:40]} — {what}"
     if it.started_ms and it.ended_ms:
-        line += f", {(it.ended_ms - it.started_ms) / 60_000:.1f} min"
+        took = (it.ended_ms - it.started_ms) / 1000
+        line += f", {took / 60:.1f} min" if took >= 60 else f", {took:.0f} s"
     gates = {k: v for r in f.runs for k, v in r.gates.items()}
     if gates:
         line += "; gates " + ", ".join(f"{k} {v}" for k, v in gates.items())

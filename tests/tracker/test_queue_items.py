@@ -103,6 +103,7 @@ def test_the_report_accounts_for_every_item_of_the_session_from_what_is_stored(s
     text = render(report)
     assert "ValueError: boom" in text and "log tail of" in text and "deadline: needs ~900 min" in text
     assert "1 done, 1 failed, 1 skipped" in text and other[:8] not in text
+    assert ", 1.0 min" in text and ", 30 s" in text  # how long each ran, in seconds under a minute
 
 
 def test_runs_the_queue_stopped_end_killed_with_the_queue_s_reason(store, make_idea):
