@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import warnings
+from pathlib import Path
 
 # What every item imports and costs seconds each (python -X importtime): preloaded by the server.
 PRELOAD = (
@@ -110,7 +111,7 @@ def stop_server(path: str | None = None) -> bool:
     try:
         with open(path + ".lock") as f:
             pid = int(f.read().strip() or 0)
-        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return False
     if pid <= 0 or b"runners.queue.warm_server" not in cmdline:
@@ -173,13 +174,14 @@ def serve() -> int:
 
 def _serve_one(conn: socket.socket, listener: socket.socket, lock) -> None:
     conn.settimeout(CONNECT_TIMEOUT_S)
+    fds: list[int] = []
     try:
         header, fds, _, _ = socket.recv_fds(conn, HEADER.size, 3)
         request = json.loads(read_exact(conn, HEADER.unpack(header)[0]))
+        if len(fds) != 3:
+            raise ValueError(f"{len(fds)} streams passed, not 3")
     except (OSError, ValueError, struct.error) as exc:
         print(f"a bad request: {exc}", flush=True)
-        return
-    if len(fds) != 3:
         for fd in fds:
             os.close(fd)
         return
@@ -223,6 +225,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         threading.Thread(target=_watch_client, args=(conn,), daemon=True).start()
         from runners.process import exit_now
 
+        os.environ.pop("IDEALOOP_FULL_EXIT", None)  # a forked child has no ordinary exit: it is the server's
         module, _, function = request["entry"].partition(":")
         code = getattr(importlib.import_module(module), function)(request["argv"])
 
@@ -234,7 +237,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
                 pass
 
         exit_now(code, last=report)
-    except SystemExit as exc:  # IDEALOOP_FULL_EXIT: exit_now's ordinary exit
+    except SystemExit as exc:  # never past the server's own code
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - reported on the item's stderr, never back in the server
         import traceback
@@ -261,9 +264,8 @@ def _fresh_process_state() -> None:
         sys.modules["torch"].set_num_threads(int(threads))
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()
-    if not os.isatty(1):
-        return
-    sys.stdout.reconfigure(line_buffering=True)
+    if os.isatty(1):
+        sys.stdout.reconfigure(line_buffering=True)
 
 
 def _watch_client(conn: socket.socket) -> None:
