@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runners.stages.run import announcement, run_stage
-from runners.stages.table import LADDER, STAGES
+from runners.stages.table import STAGES
+from tracker.ladder import stages_up_to
 
 CLIMB_TO = ("generalize", "scale")  # where a climb may end: the rungs that judge the idea
 CLIMB_KEYS = ("task", "seed", "seeds", "device")  # the config keys a climb passes to every rung
@@ -61,8 +62,7 @@ def rungs(to: str = "generalize") -> list[str]:
     """The stages a climb runs, in order, up to and including `to`."""
     if to not in CLIMB_TO:
         raise ValueError(f"a climb ends at {' or '.join(CLIMB_TO)}, not {to!r}")
-    order = [s.name for s in LADDER]
-    return order[: order.index(to) + 1]
+    return stages_up_to(to)
 
 
 def climb(

@@ -39,6 +39,12 @@ RUNGS: tuple[Rung, ...] = (
 )
 
 
+def stages_up_to(top: str) -> list[str]:
+    """The ladder's stages in order (stage 0 first), up to and including `top` (all if unknown)."""
+    order = list(dict.fromkeys(r.stage for r in RUNGS))
+    return order[: order.index(top) + 1] if top in order else order
+
+
 @dataclass(frozen=True)
 class Light:
     rung: Rung

@@ -113,10 +113,10 @@ def estimate_minutes(
     an item also starts a process (imports, Ray's job), so START_MINUTES is added to them."""
     if given is not None and given > 0:
         return float(given), "given"
-    recent = [h for h in history if h > 0][:HISTORY_RUNS]
+    recent = recent_runs(history)
     if recent:
         return float(statistics.median(recent)) + START_MINUTES, f"median of {len(recent)} runs"
-    runs = [h for h in trials if h > 0][:HISTORY_RUNS]
+    runs = recent_runs(trials)
     if what == "sweep" and runs:
         per = f"{rounds} round{'s' if rounds != 1 else ''} of trials"
         return rounds * float(statistics.median(runs)) + START_MINUTES, f"{per}, median of {len(runs)} runs"
@@ -128,11 +128,16 @@ def climb_minutes(given: float | None, rungs: list[list[float]]) -> tuple[float,
     (each rung's history as in `estimate_minutes`) once every rung has run before, else a default."""
     if given is not None and given > 0:
         return float(given), "given"
-    recent = [[h for h in history if h > 0][:HISTORY_RUNS] for history in rungs]
+    recent = [recent_runs(history) for history in rungs]
     if rungs and all(recent):
         total = sum(float(statistics.median(r)) for r in recent)
         return total + START_MINUTES, f"sum of its {len(rungs)} rungs' medians"
     return DEFAULT_MINUTES.get("climb", FALLBACK_MINUTES), "default"
+
+
+def recent_runs(history: list[float]) -> list[float]:
+    """The durations an estimate trusts: the newest HISTORY_RUNS that took any time."""
+    return [h for h in history if h > 0][:HISTORY_RUNS]
 
 
 def sweep_rounds(sweep: dict) -> int:

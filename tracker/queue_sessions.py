@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from mlflow.entities import Metric, RunStatus, RunTag
 
 from tracker import keys
+from tracker.ladder import stages_up_to as climb_stages  # what a climb to a rung runs
 from tracker.queue_items import experiment_id, runs_of, search_kind
 from tracker.store import (
     TAG_END_REASON,
@@ -159,14 +160,6 @@ def item_minutes(store: Store, item, cache: dict) -> tuple[float, str]:
         trials=cache.get(("stage", item.stage, item.task), []),
         rounds=qp.sweep_rounds(item.sweep),
     )
-
-
-def climb_stages(top: str) -> list[str]:
-    """The stages a climb to `top` runs, in the ladder's order (stage 0 first)."""
-    from tracker.ladder import RUNGS
-
-    order = list(dict.fromkeys(r.stage for r in RUNGS))
-    return order[: order.index(top) + 1] if top in order else order
 
 
 def log_usage(store: Store, session_id: str, usage: dict[str, float]) -> None:

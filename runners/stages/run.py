@@ -35,10 +35,8 @@ def run_stage(
         from runners.stages.check import preflight_stage
 
         preflight_stage(cfg, task)
-    name, task_name = stage.entry_point, cfg.task
-    with stage_run(
-        target, stage=stage.name, run_name=name, task=task_name, run_id=run_id, extra_tags=extra_tags
-    ) as run:
+    named = {"run_name": stage.entry_point, "task": cfg.task, "run_id": run_id, "extra_tags": extra_tags}
+    with stage_run(target, stage=stage.name, **named) as run:
         if started is not None:
             started(run)
         stage.function()(cfg, run, task=task, progress=progress)
